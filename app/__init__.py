@@ -1,0 +1,1 @@
+"""Earshot: a self-hosted server for asynchronous voice-memo group chat."""

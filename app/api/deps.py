@@ -1,0 +1,50 @@
+"""Request dependencies: the use-case context and the authenticated caller."""
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from app.errors import Unauthorized
+from app.models import User
+from app.services.accounts import user_for_token
+from app.services.context import Ctx, Runtime
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+def runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+async def context(rt: Annotated[Runtime, Depends(runtime)]) -> AsyncIterator[Ctx]:
+    async with rt.sessions() as session:
+        try:
+            yield Ctx(db=session, rt=rt)
+        finally:
+            await session.rollback()
+
+
+CtxDep = Annotated[Ctx, Depends(context)]
+
+
+async def bearer_token(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> str:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized("Sign in first: send Authorization: Bearer <token>.")
+    return credentials.credentials
+
+
+TokenDep = Annotated[str, Depends(bearer_token)]
+
+
+async def current_user(ctx: CtxDep, token: TokenDep) -> User:
+    user = await user_for_token(ctx.db, token)
+    if user is None:
+        raise Unauthorized("That token is not valid (signed out or never issued).")
+    return user
+
+
+CurrentUser = Annotated[User, Depends(current_user)]

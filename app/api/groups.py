@@ -1,0 +1,116 @@
+"""Groups, their members and invite links."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Response
+
+from app.api.common import created_or_repeated, errors
+from app.api.deps import CtxDep, CurrentUser
+from app.schemas import (
+    GroupCreate,
+    GroupOut,
+    GroupPatch,
+    GroupsOut,
+    InviteCreate,
+    InviteOut,
+    MemberAdd,
+    MemberOut,
+    MemberPatch,
+    MembersOut,
+)
+from app.services import groups, invites, members
+
+router = APIRouter(tags=["groups"])
+Id = Annotated[str, Path(max_length=64)]
+
+
+@router.post("/groups", status_code=201, response_model=GroupOut, responses=errors(401))
+async def create_group(
+    body: GroupCreate, ctx: CtxDep, user: CurrentUser, response: Response
+) -> GroupOut:
+    out, created = await groups.create_group(ctx, user, body.name, body.description, body.client_id)
+    created_or_repeated(response, created)
+    return out
+
+
+@router.get("/groups", response_model=GroupsOut, responses=errors(401))
+async def list_groups(ctx: CtxDep, user: CurrentUser) -> GroupsOut:
+    return GroupsOut(groups=await groups.list_groups(ctx, user))
+
+
+@router.get("/groups/{gid}", response_model=GroupOut, responses=errors(401, 404))
+async def get_group(gid: Id, ctx: CtxDep, user: CurrentUser) -> GroupOut:
+    return await groups.get_group(ctx, user, gid)
+
+
+@router.patch("/groups/{gid}", response_model=GroupOut, responses=errors(401, 403, 404))
+async def update_group(gid: Id, body: GroupPatch, ctx: CtxDep, user: CurrentUser) -> GroupOut:
+    return await groups.update_group(ctx, user, gid, body.name, body.description)
+
+
+@router.delete(
+    "/groups/{gid}", status_code=204, response_class=Response, responses=errors(401, 403, 404)
+)
+async def delete_group(gid: Id, ctx: CtxDep, user: CurrentUser) -> Response:
+    await groups.delete_group(ctx, user, gid)
+    return Response(status_code=204)
+
+
+@router.get("/groups/{gid}/members", response_model=MembersOut, responses=errors(401, 404))
+async def list_members(gid: Id, ctx: CtxDep, user: CurrentUser) -> MembersOut:
+    return MembersOut(members=await members.list_members(ctx, user, gid))
+
+
+@router.post(
+    "/groups/{gid}/members",
+    status_code=201,
+    response_model=MemberOut,
+    responses=errors(401, 403, 404, 409),
+)
+async def add_member(
+    gid: Id, body: MemberAdd, ctx: CtxDep, user: CurrentUser, response: Response
+) -> MemberOut:
+    out, created = await members.add_member(ctx, user, gid, body.handle, body.role, body.client_id)
+    created_or_repeated(response, created)
+    return out
+
+
+@router.patch(
+    "/groups/{gid}/members/{uid}", response_model=MemberOut, responses=errors(401, 403, 404, 409)
+)
+async def change_role(
+    gid: Id, uid: Id, body: MemberPatch, ctx: CtxDep, user: CurrentUser
+) -> MemberOut:
+    return await members.change_role(ctx, user, gid, uid, body.role)
+
+
+@router.delete(
+    "/groups/{gid}/members/{uid}",
+    status_code=204,
+    response_class=Response,
+    responses=errors(401, 403, 404, 409),
+)
+async def remove_member(gid: Id, uid: Id, ctx: CtxDep, user: CurrentUser) -> Response:
+    await members.remove_member(ctx, user, gid, uid)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/groups/{gid}/invites",
+    status_code=201,
+    response_model=InviteOut,
+    responses=errors(401, 403, 404),
+)
+async def create_invite(
+    gid: Id, body: InviteCreate, ctx: CtxDep, user: CurrentUser, response: Response
+) -> InviteOut:
+    out, created = await invites.create_invite(
+        ctx, user, gid, body.max_uses, body.expires_in_s, body.client_id
+    )
+    created_or_repeated(response, created)
+    return out
+
+
+@router.post("/invites/{code}/accept", response_model=MemberOut, responses=errors(401, 404, 410))
+async def accept_invite(code: Id, ctx: CtxDep, user: CurrentUser) -> MemberOut:
+    return await invites.accept_invite(ctx, user, code)

@@ -1,0 +1,69 @@
+"""Messages of a group and the group's durable event log."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response
+
+from app.api.common import created_or_repeated, errors
+from app.api.deps import CtxDep, CurrentUser
+from app.schemas import EventsPage, MessageOut, MessagesPage, TextCreate
+from app.services import events, messages
+
+router = APIRouter(tags=["messages"])
+Id = Annotated[str, Path(max_length=64)]
+Seq = Annotated[int | None, Query(ge=0)]
+Limit = Annotated[int, Query(ge=1, le=100)]
+
+
+@router.get("/groups/{gid}/messages", response_model=MessagesPage, responses=errors(401, 404))
+async def list_messages(
+    gid: Id,
+    ctx: CtxDep,
+    user: CurrentUser,
+    before: Seq = None,
+    after: Seq = None,
+    limit: Limit = 50,
+) -> MessagesPage:
+    page, has_more = await messages.list_messages(ctx, user, gid, before, after, limit)
+    return MessagesPage(messages=page, has_more=has_more)
+
+
+@router.post(
+    "/groups/{gid}/messages",
+    status_code=201,
+    response_model=MessageOut,
+    responses=errors(401, 404),
+)
+async def post_text(
+    gid: Id, body: TextCreate, ctx: CtxDep, user: CurrentUser, response: Response
+) -> MessageOut:
+    out, created = await messages.post_text(
+        ctx, user, gid, body.text, body.reply_to, body.client_id
+    )
+    created_or_repeated(response, created)
+    return out
+
+
+@router.get("/messages/{mid}", response_model=MessageOut, responses=errors(401, 404))
+async def get_message(mid: Id, ctx: CtxDep, user: CurrentUser) -> MessageOut:
+    return await messages.get_message(ctx, user, mid)
+
+
+@router.delete(
+    "/messages/{mid}", status_code=204, response_class=Response, responses=errors(401, 403, 404)
+)
+async def delete_message(mid: Id, ctx: CtxDep, user: CurrentUser) -> Response:
+    await messages.delete_message(ctx, user, mid)
+    return Response(status_code=204)
+
+
+@router.get("/groups/{gid}/events", response_model=EventsPage, responses=errors(401, 404))
+async def list_events(
+    gid: Id,
+    ctx: CtxDep,
+    user: CurrentUser,
+    after: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> EventsPage:
+    page, has_more = await events.list_events(ctx, user, gid, after, limit)
+    return EventsPage(events=page, has_more=has_more)

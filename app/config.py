@@ -1,0 +1,66 @@
+"""Every setting Earshot reads, in one place, from `EARSHOT_*` environment variables.
+
+Nothing is required for the embedded default: SQLite, local files and the
+in-process broker all live under `data_dir`.
+"""
+
+import os
+import secrets
+from functools import cached_property
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="EARSHOT_", extra="ignore")
+
+    data_dir: Path = Path("./data")
+    database_url: str | None = None
+    redis_url: str | None = None
+    storage_url: str | None = None
+    secret_key: str | None = None
+
+    # Passwords (Argon2id). Defaults follow RFC 9106's second recommended option.
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 65536
+    argon2_parallelism: int = 4
+
+    # Voice memos.
+    max_upload_bytes: int = 25 * 1024 * 1024
+    max_duration_s: int = 15 * 60
+    transcode_workers: int = 2
+    audio_url_ttl_s: int = 6 * 3600
+
+    # Live push-to-talk.
+    live_max_chunk_bytes: int = 64 * 1024
+    live_idle_timeout_s: float = 10.0
+
+    # Realtime.
+    ws_send_queue: int = 256
+    ws_heartbeat_s: float = 20.0
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'earshot.db').resolve()}"
+
+    @cached_property
+    def resolved_secret(self) -> bytes:
+        """The signing secret: the setting, or one generated once and kept in data_dir."""
+        if self.secret_key:
+            return self.secret_key.encode()
+        path = self.data_dir / "secret.key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".secret.{os.getpid()}.tmp")
+            tmp.write_text(secrets.token_urlsafe(48))
+            tmp.chmod(0o600)
+            try:
+                os.link(tmp, path)  # atomic, and the first process to get here wins
+            except FileExistsError:
+                pass
+            finally:
+                tmp.unlink()
+        return path.read_text().strip().encode()

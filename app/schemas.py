@@ -1,0 +1,210 @@
+"""The shapes of the API contract (shared/API.md), used for validation, responses,
+event payloads and the generated OpenAPI alike, so there is one definition of each.
+"""
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+)
+
+
+def _iso_z(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+Timestamp = Annotated[datetime, PlainSerializer(_iso_z, return_type=str)]
+Role = Literal["member", "moderator", "owner"]
+ClientId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+Handle = Annotated[
+    str,
+    BeforeValidator(lambda v: v.strip().lower() if isinstance(v, str) else v),
+    StringConstraints(pattern=r"^[a-z0-9_.-]{3,32}$"),
+]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+# Accounts
+
+
+class RegisterIn(BaseModel):
+    handle: Handle = Field(description="3–32 of a-z 0-9 _ . - (lower-cased on the way in)")
+    display_name: Name
+    password: str = Field(min_length=8, max_length=1024)
+
+
+class LoginIn(BaseModel):
+    handle: str = Field(max_length=64)
+    password: str = Field(max_length=1024)
+
+
+class UserOut(Out):
+    id: str
+    handle: str
+    display_name: str
+    created_at: Timestamp
+
+
+class AuthOut(Out):
+    user: UserOut
+    token: str
+
+
+# Groups, members, invites
+
+
+class GroupCreate(BaseModel):
+    name: Name
+    description: str = Field(default="", max_length=1000)
+    client_id: ClientId | None = None
+
+
+class GroupPatch(BaseModel):
+    name: Name | None = None
+    description: str | None = Field(default=None, max_length=1000)
+
+
+class MemberAdd(BaseModel):
+    handle: Handle
+    role: Literal["member", "moderator"] = "member"
+    client_id: ClientId | None = None
+
+
+class MemberPatch(BaseModel):
+    role: Role
+
+
+class InviteCreate(BaseModel):
+    max_uses: int | None = Field(default=None, ge=1, le=10_000)
+    expires_in_s: int | None = Field(default=None, ge=60, le=90 * 24 * 3600)
+    client_id: ClientId | None = None
+
+
+class MemberOut(Out):
+    user: UserOut
+    role: Role
+    joined_at: Timestamp
+
+
+class MembersOut(Out):
+    members: list[MemberOut]
+
+
+class InviteOut(Out):
+    code: str
+    group_id: str
+    expires_at: Timestamp | None
+    max_uses: int | None
+    uses: int
+
+
+# Messages
+
+
+class TextCreate(BaseModel):
+    text: str = Field(min_length=1, max_length=4000)
+    reply_to: str | None = Field(default=None, max_length=36)
+    client_id: ClientId | None = None
+
+
+class ListenedIn(BaseModel):
+    position_ms: int | None = Field(default=None, ge=0)
+
+
+class VoiceOut(Out):
+    status: Literal["live", "processing", "ready", "failed"]
+    duration_ms: int | None = None
+    waveform: list[int] | None = None
+    mime: str | None = None
+    size_bytes: int | None = None
+    audio_url: str | None = None
+    error: str | None = None
+    listened_by_me: bool = False
+    listen_count: int = 0
+
+
+class MessageOut(Out):
+    id: str
+    group_id: str
+    seq: int
+    sender: UserOut
+    kind: Literal["text", "voice"]
+    text: str | None = None
+    reply_to: str | None = None
+    client_id: str | None = None
+    created_at: Timestamp
+    deleted: bool
+    voice: VoiceOut | None = None
+
+
+class MessagesPage(Out):
+    messages: list[MessageOut]
+    has_more: bool
+
+
+class GroupInfo(Out):
+    """A group as every member sees it (the payload of group events)."""
+
+    id: str
+    name: str
+    description: str
+    created_at: Timestamp
+    member_count: int
+    last_seq: int
+
+
+class GroupOut(GroupInfo):
+    role: Role
+    unheard_count: int
+    last_message: MessageOut | None = None
+
+
+class GroupsOut(Out):
+    groups: list[GroupOut]
+
+
+class ReceiptOut(Out):
+    message_id: str
+    user_id: str
+    listened_at: Timestamp
+
+
+class ListenerOut(Out):
+    user: UserOut
+    listened_at: Timestamp
+
+
+class ReceiptsOut(Out):
+    receipts: list[ListenerOut]
+
+
+class EventOut(Out):
+    type: str
+    group_id: str
+    seq: int
+    data: dict[str, Any]
+
+
+class EventsPage(Out):
+    events: list[EventOut]
+    has_more: bool
+
+
+class ErrorBody(Out):
+    code: str
+    message: str
+    details: dict[str, Any] | None = None
+
+
+class ErrorOut(Out):
+    error: ErrorBody

@@ -1,0 +1,81 @@
+"""What a use case works with: the long-lived parts of a running server (`Runtime`)
+and, per call, a database session that commits its changes and their events together (`Ctx`).
+"""
+
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from app.config import Settings
+from app.models import Event, Group, utcnow
+from app.realtime.broker import Broker
+
+EVENTS_CHANNEL = "events"
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    broker: Broker
+
+
+def encode_event(group_id: str, seq: int, type_: str, data: dict[str, Any]) -> bytes:
+    """The one wire form of a durable event, shared by fan-out, replay and HTTP."""
+    return json.dumps(
+        {"type": type_, "group_id": group_id, "seq": seq, "data": data},
+        separators=(",", ":"),
+        ensure_ascii=False,
+    ).encode()
+
+
+@dataclass
+class Ctx:
+    db: AsyncSession
+    rt: Runtime
+    _outbox: list[bytes] = field(default_factory=list)
+
+    @property
+    def settings(self) -> Settings:
+        return self.rt.settings
+
+    async def next_seq(self, group_id: str) -> int:
+        """Take the group's next seq; the row lock is held until this transaction ends."""
+        seq = await self.db.scalar(
+            update(Group)
+            .where(Group.id == group_id)
+            .values(last_seq=Group.last_seq + 1)
+            .returning(Group.last_seq)
+        )
+        if seq is None:
+            raise LookupError(f"group {group_id} vanished")
+        return seq
+
+    async def emit(
+        self, group_id: str, type_: str, data: dict[str, Any], *, seq: int | None = None
+    ) -> int:
+        """Record a durable event in this transaction; it is published after commit."""
+        if seq is None:
+            seq = await self.next_seq(group_id)
+        self.db.add(Event(group_id=group_id, seq=seq, type=type_, data=data, created_at=utcnow()))
+        self._outbox.append(encode_event(group_id, seq, type_, data))
+        return seq
+
+    def announce(self, group_id: str, seq: int, type_: str, data: dict[str, Any]) -> None:
+        """Queue an event that is published after commit but not stored (its group is gone)."""
+        self._outbox.append(encode_event(group_id, seq, type_, data))
+
+    async def commit(self) -> None:
+        await self.db.commit()
+        outbox, self._outbox = self._outbox, []
+        for payload in outbox:
+            try:
+                await self.rt.broker.publish(EVENTS_CHANNEL, payload)
+            except Exception:  # the change is committed; clients catch up by resuming
+                log.exception("publishing an event failed")

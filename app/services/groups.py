@@ -1,0 +1,125 @@
+"""Groups and the role check every group-scoped use case starts with."""
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
+
+from app.errors import Forbidden, group_not_found
+from app.models import Group, Membership, User
+from app.schemas import GroupOut
+from app.services import views
+from app.services.context import Ctx
+
+ROLE_RANK = {"member": 0, "moderator": 1, "owner": 2}
+
+
+async def require_role(
+    ctx: Ctx, group_id: str, user_id: str, needed: str = "member", *, lock: bool = False
+) -> Membership:
+    """The caller's membership, or 404 for outsiders (a group's existence stays secret)
+    and 403 for members below `needed`. `lock` takes the group row first, which
+    serializes concurrent role and membership changes in the group."""
+    if lock:
+        await ctx.db.execute(select(Group.id).where(Group.id == group_id).with_for_update())
+    membership = await ctx.db.get(Membership, (group_id, user_id), populate_existing=lock)
+    if membership is None:
+        raise group_not_found()
+    if ROLE_RANK[membership.role] < ROLE_RANK[needed]:
+        raise Forbidden(f"Only a {needed} of this group may do that.")
+    return membership
+
+
+async def load_group(ctx: Ctx, group_id: str) -> Group:
+    group = await ctx.db.get(Group, group_id, populate_existing=True)
+    if group is None:
+        raise group_not_found()
+    return group
+
+
+async def create_group(
+    ctx: Ctx, user: User, name: str, description: str, client_id: str | None
+) -> tuple[GroupOut, bool]:
+    """Create a group owned by `user`; a repeated `client_id` returns the first one."""
+    if client_id:
+        existing = await _group_by_client_id(ctx, user.id, client_id)
+        if existing:
+            return existing, False
+    group = Group(name=name, description=description, created_by=user.id, client_id=client_id)
+    ctx.db.add(group)
+    try:
+        await ctx.db.flush()
+    except IntegrityError:
+        await ctx.db.rollback()
+        await ctx.db.refresh(user)  # the rollback expired it
+        existing = await _group_by_client_id(ctx, user.id, client_id or "")
+        if existing is None:
+            raise
+        return existing, False
+    membership = Membership(group_id=group.id, user_id=user.id, role="owner", added_by=user.id)
+    membership.user = user
+    ctx.db.add(membership)
+    await ctx.db.flush()
+    await ctx.emit(group.id, "member.joined", views.member_out(membership).model_dump(mode="json"))
+    out = await views.group_out(ctx, user.id, group, "owner")
+    await ctx.commit()
+    return out, True
+
+
+async def _group_by_client_id(ctx: Ctx, user_id: str, client_id: str) -> GroupOut | None:
+    row = (
+        await ctx.db.execute(
+            select(Group, Membership.role)
+            .join(Membership, Membership.group_id == Group.id)
+            .where(
+                Group.created_by == user_id,
+                Group.client_id == client_id,
+                Membership.user_id == user_id,
+            )
+        )
+    ).first()
+    return await views.group_out(ctx, user_id, row[0], row[1]) if row else None
+
+
+async def list_groups(ctx: Ctx, user: User) -> list[GroupOut]:
+    """The caller's groups, most recent activity first."""
+    rows = (
+        await ctx.db.execute(
+            select(Group, Membership.role)
+            .join(Membership, Membership.group_id == Group.id)
+            .where(Membership.user_id == user.id)
+            .order_by(func.coalesce(Group.last_message_at, Group.created_at).desc(), Group.id)
+        )
+    ).all()
+    return await views.group_outs(ctx, user.id, list(rows))
+
+
+async def get_group(ctx: Ctx, user: User, group_id: str) -> GroupOut:
+    membership = await require_role(ctx, group_id, user.id)
+    return await views.group_out(ctx, user.id, await load_group(ctx, group_id), membership.role)
+
+
+async def update_group(
+    ctx: Ctx, user: User, group_id: str, name: str | None, description: str | None
+) -> GroupOut:
+    membership = await require_role(ctx, group_id, user.id, "moderator", lock=True)
+    group = await load_group(ctx, group_id)
+    if name is not None:
+        group.name = name
+    if description is not None:
+        group.description = description
+    await ctx.db.flush()
+    seq = await ctx.next_seq(group_id)
+    set_committed_value(group, "last_seq", seq)
+    await ctx.emit(group_id, "group.updated", await views.group_payload(ctx, group), seq=seq)
+    out = await views.group_out(ctx, user.id, group, membership.role)
+    await ctx.commit()
+    return out
+
+
+async def delete_group(ctx: Ctx, user: User, group_id: str) -> None:
+    """Delete the group with its messages and events; members hear `group.deleted`."""
+    await require_role(ctx, group_id, user.id, "owner", lock=True)
+    group = await load_group(ctx, group_id)
+    ctx.announce(group_id, group.last_seq + 1, "group.deleted", {"id": group_id})
+    await ctx.db.delete(group)
+    await ctx.commit()

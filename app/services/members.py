@@ -1,0 +1,129 @@
+"""Membership: who is in a group and with which role.
+
+Rules: moderators add members (only an owner adds a moderator); only the owner
+changes roles, and making someone owner hands ownership over, so a group always
+has exactly one owner; a moderator removes members at or below their own role;
+anyone may leave except the owner, who must hand over ownership first.
+"""
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from app.errors import Conflict, Forbidden, NotFound
+from app.models import Membership, User
+from app.schemas import MemberOut
+from app.services import views
+from app.services.context import Ctx
+from app.services.groups import ROLE_RANK, require_role
+
+
+def _member_not_found() -> NotFound:
+    return NotFound("That person is not a member of this group.", code="member_not_found")
+
+
+async def list_members(ctx: Ctx, user: User, group_id: str) -> list[MemberOut]:
+    await require_role(ctx, group_id, user.id)
+    rows = await ctx.db.scalars(
+        select(Membership)
+        .where(Membership.group_id == group_id)
+        .order_by(Membership.joined_at, Membership.user_id)
+    )
+    return [views.member_out(m) for m in rows]
+
+
+async def join(
+    ctx: Ctx, group_id: str, user: User, role: str, added_by: str, client_id: str | None = None
+) -> Membership:
+    """Add `user` to the group and emit `member.joined` (the caller commits)."""
+    membership = Membership(
+        group_id=group_id, user_id=user.id, role=role, added_by=added_by, client_id=client_id
+    )
+    membership.user = user
+    ctx.db.add(membership)
+    await ctx.db.flush()
+    await ctx.emit(group_id, "member.joined", views.member_out(membership).model_dump(mode="json"))
+    return membership
+
+
+async def add_member(
+    ctx: Ctx, actor: User, group_id: str, handle: str, role: str, client_id: str | None
+) -> tuple[MemberOut, bool]:
+    mine = await require_role(ctx, group_id, actor.id, "moderator", lock=True)
+    if ROLE_RANK[role] >= ROLE_RANK["moderator"] and mine.role != "owner":
+        raise Forbidden("Only the owner may add a moderator.")
+    if client_id:
+        earlier = await ctx.db.scalar(
+            select(Membership).where(
+                Membership.group_id == group_id,
+                Membership.added_by == actor.id,
+                Membership.client_id == client_id,
+            )
+        )
+        if earlier:
+            return views.member_out(earlier), False
+    user = await ctx.db.scalar(select(User).where(User.handle == handle))
+    if user is None:
+        raise NotFound("Nobody has that handle.", code="user_not_found")
+    if await ctx.db.get(Membership, (group_id, user.id)):
+        raise Conflict("That person is already a member.", code="already_member")
+    try:
+        membership = await join(ctx, group_id, user, role, actor.id, client_id)
+    except IntegrityError:
+        raise Conflict("That person is already a member.", code="already_member") from None
+    out = views.member_out(membership)
+    await ctx.commit()
+    return out, True
+
+
+async def change_role(ctx: Ctx, actor: User, group_id: str, user_id: str, role: str) -> MemberOut:
+    await require_role(ctx, group_id, actor.id, "owner", lock=True)
+    target = await ctx.db.get(Membership, (group_id, user_id))
+    if target is None:
+        raise _member_not_found()
+    if target.user_id == actor.id and role != "owner":
+        raise Conflict(
+            "A group always keeps one owner: make someone else owner first.",
+            code="owner_required",
+        )
+    if target.role != role:
+        if role == "owner":
+            me = await ctx.db.get(Membership, (group_id, actor.id))
+            assert me is not None
+            me.role = "moderator"
+            await ctx.db.flush()
+            await ctx.emit(
+                group_id, "member.role_changed", views.member_out(me).model_dump(mode="json")
+            )
+        target.role = role
+        await ctx.db.flush()
+        await ctx.emit(
+            group_id, "member.role_changed", views.member_out(target).model_dump(mode="json")
+        )
+    out = views.member_out(target)
+    await ctx.commit()
+    return out
+
+
+async def remove_member(ctx: Ctx, actor: User, group_id: str, user_id: str) -> None:
+    """Remove a member, or leave when `user_id` is the caller."""
+    mine = await require_role(ctx, group_id, actor.id, lock=True)
+    target = mine if user_id == actor.id else await ctx.db.get(Membership, (group_id, user_id))
+    if target is None:
+        if ROLE_RANK[mine.role] < ROLE_RANK["moderator"]:
+            raise Forbidden("Only a moderator may remove members.")
+        raise _member_not_found()
+    if target is mine:
+        if mine.role == "owner":
+            raise Conflict(
+                "The owner cannot leave: make someone else owner first, or delete the group.",
+                code="owner_required",
+            )
+    elif ROLE_RANK[mine.role] < ROLE_RANK["moderator"]:
+        raise Forbidden("Only a moderator may remove members.")
+    elif ROLE_RANK[target.role] > ROLE_RANK[mine.role]:
+        raise Forbidden("You cannot remove someone with a higher role than yours.")
+    payload = views.member_out(target).model_dump(mode="json")
+    await ctx.db.delete(target)
+    await ctx.db.flush()
+    await ctx.emit(group_id, "member.left", payload)
+    await ctx.commit()

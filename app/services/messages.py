@@ -1,0 +1,149 @@
+"""Messages: posting, reading in seq order, deleting to a tombstone."""
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from app.errors import Forbidden, Invalid, NotFound, message_not_found
+from app.models import Group, Message, User, utcnow
+from app.schemas import MessageOut
+from app.services import views
+from app.services.context import Ctx
+from app.services.groups import ROLE_RANK, require_role
+
+
+async def _by_client_id(ctx: Ctx, user: User, group_id: str, client_id: str) -> Message | None:
+    return await ctx.db.scalar(
+        select(Message).where(
+            Message.group_id == group_id,
+            Message.sender_id == user.id,
+            Message.client_id == client_id,
+        )
+    )
+
+
+async def check_reply_to(ctx: Ctx, group_id: str, reply_to: str | None) -> None:
+    if reply_to is None:
+        return
+    found = await ctx.db.scalar(
+        select(Message.id).where(Message.id == reply_to, Message.group_id == group_id)
+    )
+    if found is None:
+        raise Invalid(
+            "The message this replies to is not in this group.",
+            code="reply_not_found",
+            details={"field": "reply_to"},
+        )
+
+
+async def earlier_post(
+    ctx: Ctx, user: User, group_id: str, client_id: str | None
+) -> MessageOut | None:
+    """The message an earlier request with the same `client_id` created, if any."""
+    if not client_id:
+        return None
+    earlier = await _by_client_id(ctx, user, group_id, client_id)
+    return await views.message_out(ctx, user.id, earlier) if earlier else None
+
+
+async def insert_message(ctx: Ctx, user: User, message: Message) -> MessageOut | None:
+    """Give `message` the group's next seq, store it and emit `message.created`.
+
+    Returns None after committing; if a concurrent request with the same
+    client_id won the race, rolls back and returns that request's message.
+    """
+    message.seq = await ctx.next_seq(message.group_id)
+    message.sender = user
+    message.created_at = utcnow()
+    ctx.db.add(message)
+    try:
+        await ctx.db.flush()
+    except IntegrityError:
+        group_id, client_id = message.group_id, message.client_id
+        await ctx.db.rollback()
+        await ctx.db.refresh(user)  # the rollback expired it
+        earlier = await earlier_post(ctx, user, group_id, client_id)
+        if earlier is None:
+            raise
+        return earlier
+    group = await ctx.db.get(Group, message.group_id)
+    assert group is not None
+    group.last_message_at = message.created_at
+    await ctx.emit(
+        message.group_id,
+        "message.created",
+        await views.message_payload(ctx, message),
+        seq=message.seq,
+    )
+    return None
+
+
+async def post_text(
+    ctx: Ctx, user: User, group_id: str, text: str, reply_to: str | None, client_id: str | None
+) -> tuple[MessageOut, bool]:
+    await require_role(ctx, group_id, user.id)
+    if earlier := await earlier_post(ctx, user, group_id, client_id):
+        return earlier, False
+    if not text.strip():
+        raise Invalid("A message needs some text.", details={"field": "text"})
+    await check_reply_to(ctx, group_id, reply_to)
+    message = Message(
+        group_id=group_id, kind="text", text=text, reply_to_id=reply_to, client_id=client_id
+    )
+    if earlier := await insert_message(ctx, user, message):
+        return earlier, False
+    out = await views.message_out(ctx, user.id, message)
+    await ctx.commit()
+    return out, True
+
+
+async def list_messages(
+    ctx: Ctx, user: User, group_id: str, before: int | None, after: int | None, limit: int
+) -> tuple[list[MessageOut], bool]:
+    """A page in seq order: after `after` going forward, else the newest before `before`."""
+    await require_role(ctx, group_id, user.id)
+    query = select(Message).where(Message.group_id == group_id)
+    if after is not None:
+        query = query.where(Message.seq > after)
+    if before is not None:
+        query = query.where(Message.seq < before)
+    forward = after is not None
+    query = query.order_by(Message.seq if forward else Message.seq.desc()).limit(limit + 1)
+    rows = list(await ctx.db.scalars(query))
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    if not forward:
+        rows.reverse()
+    return await views.message_outs(ctx, user.id, rows), has_more
+
+
+async def load_message(ctx: Ctx, user: User, message_id: str) -> tuple[Message, str]:
+    """A message and the caller's role in its group; 404 unless the caller is a member."""
+    message = await ctx.db.get(Message, message_id)
+    if message is None:
+        raise message_not_found()
+    try:
+        membership = await require_role(ctx, message.group_id, user.id)
+    except NotFound:
+        raise message_not_found() from None
+    return message, membership.role
+
+
+async def get_message(ctx: Ctx, user: User, message_id: str) -> MessageOut:
+    message, _ = await load_message(ctx, user, message_id)
+    return await views.message_out(ctx, user.id, message)
+
+
+async def delete_message(ctx: Ctx, user: User, message_id: str) -> Message:
+    """Turn a message into a tombstone; returns it so the caller can drop its audio."""
+    message, role = await load_message(ctx, user, message_id)
+    if message.sender_id != user.id and ROLE_RANK[role] < ROLE_RANK["moderator"]:
+        raise Forbidden("Only the sender or a moderator may delete a message.")
+    if message.deleted_at is None:
+        message.deleted_at = utcnow()
+        message.text = None
+        await ctx.db.flush()
+        await ctx.emit(
+            message.group_id, "message.deleted", await views.message_payload(ctx, message)
+        )
+    await ctx.commit()
+    return message

@@ -1,0 +1,170 @@
+"""Turn rows into the contract's shapes, batching the per-viewer counts in a few queries."""
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import and_, func, select
+
+from app.models import Group, Membership, Message, Receipt, User
+from app.schemas import GroupInfo, GroupOut, MemberOut, MessageOut, UserOut, VoiceOut
+from app.services.context import Ctx
+
+
+def user_out(user: User) -> UserOut:
+    return UserOut.model_validate(user)
+
+
+def member_out(membership: Membership) -> MemberOut:
+    return MemberOut(
+        user=user_out(membership.user), role=membership.role, joined_at=membership.joined_at
+    )
+
+
+def _message_out(message: Message, listened_by_me: bool, listen_count: int) -> MessageOut:
+    voice = None
+    if message.kind == "voice" and message.voice_status:
+        voice = VoiceOut(
+            status=message.voice_status,
+            duration_ms=message.duration_ms,
+            waveform=message.waveform,
+            mime=message.mime,
+            size_bytes=message.size_bytes,
+            error=message.voice_error,
+            listened_by_me=listened_by_me,
+            listen_count=listen_count,
+        )
+    return MessageOut(
+        id=message.id,
+        group_id=message.group_id,
+        seq=message.seq,
+        sender=user_out(message.sender),
+        kind=message.kind,
+        text=None if message.deleted_at else message.text,
+        reply_to=message.reply_to_id,
+        client_id=message.client_id,
+        created_at=message.created_at,
+        deleted=message.deleted_at is not None,
+        voice=None if message.deleted_at else voice,
+    )
+
+
+async def message_outs(ctx: Ctx, viewer_id: str, messages: Sequence[Message]) -> list[MessageOut]:
+    """Messages as `viewer_id` sees them (with their own listened flag)."""
+    voice_ids = [m.id for m in messages if m.kind == "voice"]
+    counts: dict[str, int] = {}
+    mine: set[str] = set()
+    if voice_ids:
+        rows = await ctx.db.execute(
+            select(Receipt.message_id, func.count())
+            .where(Receipt.message_id.in_(voice_ids))
+            .group_by(Receipt.message_id)
+        )
+        counts = {mid: n for mid, n in rows.all()}
+        mine = set(
+            await ctx.db.scalars(
+                select(Receipt.message_id).where(
+                    Receipt.message_id.in_(voice_ids), Receipt.user_id == viewer_id
+                )
+            )
+        )
+    return [_message_out(m, m.id in mine, counts.get(m.id, 0)) for m in messages]
+
+
+async def message_out(ctx: Ctx, viewer_id: str, message: Message) -> MessageOut:
+    return (await message_outs(ctx, viewer_id, [message]))[0]
+
+
+async def message_payload(ctx: Ctx, message: Message) -> dict[str, Any]:
+    """A message as carried by events: the same for every member, so no `listened_by_me`."""
+    out = (await message_outs(ctx, "", [message]))[0]
+    return out.model_dump(mode="json")
+
+
+async def member_count(ctx: Ctx, group_id: str) -> int:
+    return (
+        await ctx.db.scalar(
+            select(func.count()).select_from(Membership).where(Membership.group_id == group_id)
+        )
+        or 0
+    )
+
+
+async def group_payload(ctx: Ctx, group: Group) -> dict[str, Any]:
+    info = GroupInfo(
+        id=group.id,
+        name=group.name,
+        description=group.description,
+        created_at=group.created_at,
+        member_count=await member_count(ctx, group.id),
+        last_seq=group.last_seq,
+    )
+    return info.model_dump(mode="json")
+
+
+async def group_outs(
+    ctx: Ctx, viewer_id: str, groups: Sequence[tuple[Group, str]]
+) -> list[GroupOut]:
+    """Groups with the viewer's role, unheard count and the latest message."""
+    ids = [g.id for g, _ in groups]
+    if not ids:
+        return []
+    member_counts = dict(
+        (
+            await ctx.db.execute(
+                select(Membership.group_id, func.count())
+                .where(Membership.group_id.in_(ids))
+                .group_by(Membership.group_id)
+            )
+        ).all()
+    )
+    heard = select(Receipt.message_id).where(
+        Receipt.message_id == Message.id, Receipt.user_id == viewer_id
+    )
+    unheard = dict(
+        (
+            await ctx.db.execute(
+                select(Message.group_id, func.count())
+                .where(
+                    Message.group_id.in_(ids),
+                    Message.kind == "voice",
+                    Message.sender_id != viewer_id,
+                    Message.deleted_at.is_(None),
+                    Message.voice_status != "failed",
+                    ~heard.exists(),
+                )
+                .group_by(Message.group_id)
+            )
+        ).all()
+    )
+    newest = (
+        select(Message.group_id, func.max(Message.seq).label("seq"))
+        .where(Message.group_id.in_(ids))
+        .group_by(Message.group_id)
+        .subquery()
+    )
+    latest = list(
+        await ctx.db.scalars(
+            select(Message).join(
+                newest, and_(Message.group_id == newest.c.group_id, Message.seq == newest.c.seq)
+            )
+        )
+    )
+    latest_out = {m.group_id: m for m in await message_outs(ctx, viewer_id, latest)}
+    return [
+        GroupOut(
+            id=g.id,
+            name=g.name,
+            description=g.description,
+            created_at=g.created_at,
+            member_count=member_counts.get(g.id, 0),
+            last_seq=g.last_seq,
+            role=role,
+            unheard_count=unheard.get(g.id, 0),
+            last_message=latest_out.get(g.id),
+        )
+        for g, role in groups
+    ]
+
+
+async def group_out(ctx: Ctx, viewer_id: str, group: Group, role: str) -> GroupOut:
+    return (await group_outs(ctx, viewer_id, [(group, role)]))[0]

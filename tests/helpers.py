@@ -1,0 +1,77 @@
+"""A thin client over the HTTP API so tests read as what people do."""
+
+import itertools
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+_counter = itertools.count(1)
+
+
+@dataclass
+class Person:
+    handle: str
+    token: str
+    id: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+class Api:
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    async def register(self, name: str = "coach") -> Person:
+        handle = f"{name}{next(_counter)}"
+        r = await self.client.post(
+            "/api/v1/auth/register",
+            json={"handle": handle, "display_name": name.title(), "password": "correct horse"},
+        )
+        assert r.status_code == 201, r.text
+        body = r.json()
+        return Person(handle=handle, token=body["token"], id=body["user"]["id"])
+
+    async def call(
+        self, who: Person | None, method: str, path: str, **kwargs: Any
+    ) -> httpx.Response:
+        headers = who.auth if who else {}
+        return await self.client.request(method, f"/api/v1{path}", headers=headers, **kwargs)
+
+    async def ok(self, who: Person | None, method: str, path: str, **kwargs: Any) -> Any:
+        r = await self.call(who, method, path, **kwargs)
+        assert r.status_code < 300, r.text
+        return r.json() if r.content else None
+
+    async def group(self, owner: Person, name: str = "Coaches") -> str:
+        return (await self.ok(owner, "POST", "/groups", json={"name": name}))["id"]
+
+    async def add(self, actor: Person, gid: str, who: Person, role: str = "member") -> None:
+        await self.ok(
+            actor, "POST", f"/groups/{gid}/members", json={"handle": who.handle, "role": role}
+        )
+
+    async def post(self, who: Person, gid: str, text: str = "hello", **extra: Any) -> Any:
+        return await self.ok(who, "POST", f"/groups/{gid}/messages", json={"text": text, **extra})
+
+    async def events(self, who: Person, gid: str, after: int = 0) -> list[dict[str, Any]]:
+        body = await self.ok(
+            who, "GET", f"/groups/{gid}/events", params={"after": after, "limit": 1000}
+        )
+        return body["events"]
+
+
+def assert_error(r: httpx.Response, status: int, code: str | None = None) -> dict[str, Any]:
+    """The response is an error in the one shape, with this status (and code)."""
+    assert r.status_code == status, r.text
+    body = r.json()
+    assert set(body) == {"error"}, body
+    error = body["error"]
+    assert isinstance(error["code"], str) and error["code"]
+    assert isinstance(error["message"], str) and error["message"]
+    assert set(error) <= {"code", "message", "details"}
+    if code:
+        assert error["code"] == code, body
+    return error
