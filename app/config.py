@@ -41,6 +41,11 @@ class Settings(BaseSettings):
     ws_heartbeat_s: float = 20.0
 
     @property
+    def work_dir(self) -> Path:
+        """Scratch space for uploads and transcoding, emptied at start-up."""
+        return self.data_dir / "tmp"
+
+    @property
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

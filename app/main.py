@@ -1,17 +1,28 @@
 """Builds the Earshot application; its lifespan opens the database, broker and workers."""
 
+import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
 
-from app.api import auth, errors, groups, health, messages
+from app.api import auth, errors, groups, health, messages, voice
 from app.config import Settings
 from app.db import create_engine, session_factory
 from app.realtime.broker import open_broker
 from app.services.context import Runtime
+from app.services.ingest import Ingest
+from app.storage.audio import TranscodePool
+from app.storage.blobs import open_blob_store
 
 API_PREFIX = "/api/v1"
+
+
+def _empty_work_dir(path: Path) -> None:
+    """Scratch files left by a crash are never needed: the durable copies live in blobs."""
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True, exist_ok=True)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -23,17 +34,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        _empty_work_dir(settings.work_dir)
         if not settings.resolved_secret:  # generated and kept on first start
             raise RuntimeError("the signing secret is empty")
         engine = create_engine(settings.resolved_database_url)
         broker = open_broker(settings.redis_url)
         await broker.connect()
-        app.state.runtime = Runtime(
-            settings=settings, engine=engine, sessions=session_factory(engine), broker=broker
+        rt = Runtime(
+            settings=settings,
+            engine=engine,
+            sessions=session_factory(engine),
+            broker=broker,
+            blobs=open_blob_store(settings.storage_url, settings.data_dir),
+            transcoder=TranscodePool(settings.transcode_workers),
         )
+        ingest = Ingest(rt, workers=settings.transcode_workers)
+        rt.ingest = ingest
+        app.state.runtime = rt
+        await ingest.start()
         try:
             yield
         finally:
+            await ingest.stop()
             await broker.disconnect()
             await engine.dispose()
 
@@ -44,7 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
-    for router in (auth.router, groups.router, messages.router):
+    for router in (auth.router, groups.router, messages.router, voice.router):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(health.router)
     return app

@@ -124,3 +124,9 @@ def api(client: httpx.AsyncClient) -> Api:
 @pytest.fixture(scope="session")
 def repo_root() -> Iterator[Path]:
     yield Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def samples(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory where audio_samples makes and keeps speech for the whole run."""
+    return tmp_path_factory.mktemp("samples")

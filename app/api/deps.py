@@ -40,8 +40,10 @@ async def bearer_token(
 TokenDep = Annotated[str, Depends(bearer_token)]
 
 
-async def current_user(ctx: CtxDep, token: TokenDep) -> User:
-    user = await user_for_token(ctx.db, token)
+async def current_user(rt: Annotated[Runtime, Depends(runtime)], token: TokenDep) -> User:
+    """The caller, loaded in a session of its own so no transaction is held for it."""
+    async with rt.sessions() as db:
+        user = await user_for_token(db, token)
     if user is None:
         raise Unauthorized("That token is not valid (signed out or never issued).")
     return user

@@ -5,7 +5,7 @@ and, per call, a database session that commits its changes and their events toge
 import json
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -13,9 +13,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from app.config import Settings
 from app.models import Event, Group, utcnow
 from app.realtime.broker import Broker
+from app.storage.audio import TranscodePool
+from app.storage.blobs import BlobStore
 
 EVENTS_CHANNEL = "events"
 log = logging.getLogger(__name__)
+
+
+class Jobs(Protocol):
+    def submit(self, message_id: str) -> None: ...
 
 
 @dataclass
@@ -24,6 +30,9 @@ class Runtime:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     broker: Broker
+    blobs: BlobStore
+    transcoder: TranscodePool
+    ingest: Jobs = field(init=False)
 
 
 def encode_event(group_id: str, seq: int, type_: str, data: dict[str, Any]) -> bytes:
@@ -70,6 +79,13 @@ class Ctx:
     def announce(self, group_id: str, seq: int, type_: str, data: dict[str, Any]) -> None:
         """Queue an event that is published after commit but not stored (its group is gone)."""
         self._outbox.append(encode_event(group_id, seq, type_, data))
+
+    async def release(self) -> None:
+        """End the current read transaction, so no lock is held across slow work.
+
+        What was loaded stays readable (detached) instead of being expired."""
+        self.db.expunge_all()
+        await self.db.rollback()
 
     async def commit(self) -> None:
         await self.db.commit()

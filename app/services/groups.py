@@ -5,10 +5,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.errors import Forbidden, group_not_found
-from app.models import Group, Membership, User
+from app.models import Group, Membership, Message, User
 from app.schemas import GroupOut
 from app.services import views
 from app.services.context import Ctx
+from app.storage.keys import voice_prefix
 
 ROLE_RANK = {"member": 0, "moderator": 1, "owner": 2}
 
@@ -50,13 +51,12 @@ async def create_group(
         await ctx.db.flush()
     except IntegrityError:
         await ctx.db.rollback()
-        await ctx.db.refresh(user)  # the rollback expired it
         existing = await _group_by_client_id(ctx, user.id, client_id or "")
         if existing is None:
             raise
         return existing, False
     membership = Membership(group_id=group.id, user_id=user.id, role="owner", added_by=user.id)
-    membership.user = user
+    membership.user = await ctx.db.merge(user, load=False)
     ctx.db.add(membership)
     await ctx.db.flush()
     await ctx.emit(group.id, "member.joined", views.member_out(membership).model_dump(mode="json"))
@@ -117,9 +117,16 @@ async def update_group(
 
 
 async def delete_group(ctx: Ctx, user: User, group_id: str) -> None:
-    """Delete the group with its messages and events; members hear `group.deleted`."""
+    """Delete the group with its messages, events and audio; members hear `group.deleted`."""
     await require_role(ctx, group_id, user.id, "owner", lock=True)
     group = await load_group(ctx, group_id)
+    voice_ids = list(
+        await ctx.db.scalars(
+            select(Message.id).where(Message.group_id == group_id, Message.kind == "voice")
+        )
+    )
     ctx.announce(group_id, group.last_seq + 1, "group.deleted", {"id": group_id})
     await ctx.db.delete(group)
     await ctx.commit()
+    for message_id in voice_ids:
+        await ctx.rt.blobs.delete_prefix(voice_prefix(message_id))

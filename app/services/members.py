@@ -38,7 +38,7 @@ async def join(
     membership = Membership(
         group_id=group_id, user_id=user.id, role=role, added_by=added_by, client_id=client_id
     )
-    membership.user = user
+    membership.user = await ctx.db.merge(user, load=False)
     ctx.db.add(membership)
     await ctx.db.flush()
     await ctx.emit(group_id, "member.joined", views.member_out(membership).model_dump(mode="json"))

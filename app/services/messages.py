@@ -9,6 +9,7 @@ from app.schemas import MessageOut
 from app.services import views
 from app.services.context import Ctx
 from app.services.groups import ROLE_RANK, require_role
+from app.storage.keys import voice_prefix
 
 
 async def _by_client_id(ctx: Ctx, user: User, group_id: str, client_id: str) -> Message | None:
@@ -52,7 +53,7 @@ async def insert_message(ctx: Ctx, user: User, message: Message) -> MessageOut |
     client_id won the race, rolls back and returns that request's message.
     """
     message.seq = await ctx.next_seq(message.group_id)
-    message.sender = user
+    message.sender = await ctx.db.merge(user, load=False)  # `user` itself stays detached
     message.created_at = utcnow()
     ctx.db.add(message)
     try:
@@ -60,7 +61,6 @@ async def insert_message(ctx: Ctx, user: User, message: Message) -> MessageOut |
     except IntegrityError:
         group_id, client_id = message.group_id, message.client_id
         await ctx.db.rollback()
-        await ctx.db.refresh(user)  # the rollback expired it
         earlier = await earlier_post(ctx, user, group_id, client_id)
         if earlier is None:
             raise
@@ -133,8 +133,8 @@ async def get_message(ctx: Ctx, user: User, message_id: str) -> MessageOut:
     return await views.message_out(ctx, user.id, message)
 
 
-async def delete_message(ctx: Ctx, user: User, message_id: str) -> Message:
-    """Turn a message into a tombstone; returns it so the caller can drop its audio."""
+async def delete_message(ctx: Ctx, user: User, message_id: str) -> None:
+    """Turn a message into a tombstone and remove its audio from storage."""
     message, role = await load_message(ctx, user, message_id)
     if message.sender_id != user.id and ROLE_RANK[role] < ROLE_RANK["moderator"]:
         raise Forbidden("Only the sender or a moderator may delete a message.")
@@ -146,4 +146,5 @@ async def delete_message(ctx: Ctx, user: User, message_id: str) -> Message:
             message.group_id, "message.deleted", await views.message_payload(ctx, message)
         )
     await ctx.commit()
-    return message
+    if message.kind == "voice":
+        await ctx.rt.blobs.delete_prefix(voice_prefix(message.id))

@@ -7,6 +7,7 @@ from sqlalchemy import and_, func, select
 
 from app.models import Group, Membership, Message, Receipt, User
 from app.schemas import GroupInfo, GroupOut, MemberOut, MessageOut, UserOut, VoiceOut
+from app.services import signing
 from app.services.context import Ctx
 
 
@@ -20,9 +21,13 @@ def member_out(membership: Membership) -> MemberOut:
     )
 
 
-def _message_out(message: Message, listened_by_me: bool, listen_count: int) -> MessageOut:
+def _message_out(ctx: Ctx, message: Message, listened_by_me: bool, listen_count: int) -> MessageOut:
     voice = None
     if message.kind == "voice" and message.voice_status:
+        url = None
+        if message.voice_status == "ready":
+            s = ctx.settings
+            url = signing.audio_url(s.resolved_secret, message.id, s.audio_url_ttl_s)
         voice = VoiceOut(
             status=message.voice_status,
             duration_ms=message.duration_ms,
@@ -30,6 +35,7 @@ def _message_out(message: Message, listened_by_me: bool, listen_count: int) -> M
             mime=message.mime,
             size_bytes=message.size_bytes,
             error=message.voice_error,
+            audio_url=url,
             listened_by_me=listened_by_me,
             listen_count=listen_count,
         )
@@ -67,7 +73,7 @@ async def message_outs(ctx: Ctx, viewer_id: str, messages: Sequence[Message]) ->
                 )
             )
         )
-    return [_message_out(m, m.id in mine, counts.get(m.id, 0)) for m in messages]
+    return [_message_out(ctx, m, m.id in mine, counts.get(m.id, 0)) for m in messages]
 
 
 async def message_out(ctx: Ctx, viewer_id: str, message: Message) -> MessageOut:

@@ -1,0 +1,140 @@
+"""Voice memos: upload, listening receipts, and the signed audio stream."""
+
+import re
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.responses import StreamingResponse
+
+from app.api.common import created_or_repeated, errors
+from app.api.deps import CtxDep, CurrentUser
+from app.api.upload import receive_upload
+from app.errors import ApiError, Invalid, NotFound
+from app.schemas import ListenedIn, MessageOut, ReceiptOut, ReceiptsOut
+from app.services import playback, voice
+from app.services.signing import AUDIO_PATH, verify
+
+router = APIRouter(tags=["voice"])
+Id = Annotated[str, Path(max_length=64)]
+
+_UPLOAD_SCHEMA = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        "client_id": {"type": "string", "maxLength": 64},
+                        "reply_to": {"type": "string", "maxLength": 36},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+@router.post(
+    "/groups/{gid}/voice",
+    status_code=202,
+    response_model=MessageOut,
+    responses=errors(400, 401, 404, 413, 415),
+    openapi_extra=_UPLOAD_SCHEMA,
+)
+async def upload_voice(
+    gid: Id, request: Request, ctx: CtxDep, user: CurrentUser, response: Response
+) -> MessageOut:
+    """Post a voice memo: answered 202 once it is stored; `message.updated` follows when ready."""
+    await voice.check_member(ctx, user, gid)
+    settings = ctx.settings
+    upload = await receive_upload(request, settings.work_dir, settings.max_upload_bytes)
+    try:
+        client_id = upload.fields.get("client_id") or None
+        reply_to = upload.fields.get("reply_to") or None
+        if client_id and len(client_id) > 64:
+            raise Invalid("client_id: at most 64 characters.", details={"field": "client_id"})
+        out, created = await voice.accept_upload(ctx, user, gid, upload.path, client_id, reply_to)
+    finally:
+        upload.discard()
+    created_or_repeated(response, created)
+    return out
+
+
+@router.post("/messages/{mid}/listened", response_model=ReceiptOut, responses=errors(401, 404))
+async def listened(
+    mid: Id, ctx: CtxDep, user: CurrentUser, body: ListenedIn | None = None
+) -> ReceiptOut:
+    return await voice.mark_listened(ctx, user, mid, body.position_ms if body else None)
+
+
+@router.get("/messages/{mid}/receipts", response_model=ReceiptsOut, responses=errors(401, 404))
+async def receipts(mid: Id, ctx: CtxDep, user: CurrentUser) -> ReceiptsOut:
+    return ReceiptsOut(receipts=await voice.receipts(ctx, user, mid))
+
+
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """The inclusive byte range asked for, None for the whole body; 416 if unsatisfiable."""
+    if not header:
+        return None
+    match = _RANGE.match(header.strip())
+    if not match or match.groups() == ("", ""):
+        return None  # ignore what we do not understand, as RFC 9110 allows
+    first, last = match.groups()
+    if first == "":
+        start, end = max(size - int(last), 0), size - 1
+    else:
+        start, end = int(first), min(int(last), size - 1) if last else size - 1
+    if start >= size or start > end:
+        raise ApiError(
+            "That byte range is outside the audio.",
+            code="range_not_satisfiable",
+            status=416,
+            headers={"Content-Range": f"bytes */{size}"},
+        )
+    return start, end
+
+
+@router.get(
+    "/audio/{mid}",
+    responses={**errors(403, 404, 410, 416), 206: {"description": "Partial content"}},
+    response_class=Response,
+)
+async def audio(
+    mid: Id,
+    request: Request,
+    ctx: CtxDep,
+    exp: Annotated[int, Query()],
+    sig: Annotated[str, Query(max_length=128)],
+    format: Annotated[str, Query(pattern="^(ogg|mp3)$")] = "ogg",
+) -> Response:
+    """The memo's audio for a signed URL: Ogg Opus, or MP3 with `format=mp3`; honours Range."""
+    verify(ctx.settings.resolved_secret, AUDIO_PATH.format(message_id=mid), exp, sig)
+    blob = await playback.audio_blob(ctx, mid, format)
+    headers = {
+        "Accept-Ranges": "bytes",
+        "ETag": blob.etag,
+        "Cache-Control": "private, max-age=86400, immutable",
+    }
+    if request.headers.get("if-none-match") == blob.etag:
+        return Response(status_code=304, headers=headers)
+    byte_range = _byte_range(request.headers.get("range"), blob.size)
+    start, end = byte_range or (0, blob.size - 1)
+    headers["Content-Length"] = str(end - start + 1)
+    status = 200
+    if byte_range:
+        status = 206
+        headers["Content-Range"] = f"bytes {start}-{end}/{blob.size}"
+    if blob.size == 0:
+        raise NotFound("This audio is empty.", code="audio_not_found")
+    return StreamingResponse(
+        ctx.rt.blobs.read_range(blob.key, start, end),
+        status_code=status,
+        media_type=blob.mime,
+        headers=headers,
+    )

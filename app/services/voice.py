@@ -1,0 +1,181 @@
+"""Voice memos: accepting an upload durably, processing it, listening, and dropping audio.
+
+Durable first: the original is stored and the message row committed before
+the client hears 202; processing happens afterwards and a message still
+`processing` at start-up is processed again. A failure marks the message
+`failed` with a reason; it never vanishes.
+"""
+
+import logging
+import tempfile
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from app.errors import ApiError, Invalid
+from app.models import Group, Message, Receipt, User, new_id, utcnow
+from app.schemas import ListenerOut, MessageOut, ReceiptOut
+from app.services import views
+from app.services.context import Ctx, Runtime
+from app.services.groups import require_role
+from app.services.messages import check_reply_to, earlier_post, insert_message, load_message
+from app.storage import audio
+from app.storage.keys import audio_key, original_key, voice_prefix
+
+log = logging.getLogger(__name__)
+
+
+async def check_member(ctx: Ctx, user: User, group_id: str) -> None:
+    """Refuse outsiders before their upload is read; holds no lock afterwards."""
+    await require_role(ctx, group_id, user.id)
+    await ctx.release()
+
+
+async def accept_upload(
+    ctx: Ctx,
+    user: User,
+    group_id: str,
+    upload: Path,
+    client_id: str | None,
+    reply_to: str | None,
+) -> tuple[MessageOut, bool]:
+    """Probe the uploaded file, store it and commit a `processing` voice message."""
+    await require_role(ctx, group_id, user.id)
+    if earlier := await earlier_post(ctx, user, group_id, client_id):
+        return earlier, False
+    await check_reply_to(ctx, group_id, reply_to)
+    await ctx.release()
+    try:
+        probe = await audio.probe(upload, ctx.settings.max_duration_s)
+    except audio.AudioTooLong as exc:
+        raise Invalid(
+            f"Voice memos can be at most {ctx.settings.max_duration_s // 60} minutes long.",
+            code="too_long",
+            details={"duration_ms": exc.duration_ms},
+        ) from None
+    except audio.NotAudio as exc:
+        raise ApiError(
+            f"That file is not audio we can play: {exc}", code="not_audio", status=415
+        ) from None
+
+    message_id = new_id()
+    blobs = ctx.rt.blobs
+    await blobs.put_file(original_key(message_id), upload)
+    try:
+        message = Message(
+            id=message_id,
+            group_id=group_id,
+            kind="voice",
+            voice_status="processing",
+            duration_ms=probe.duration_ms,
+            reply_to_id=reply_to,
+            client_id=client_id,
+        )
+        if earlier := await insert_message(ctx, user, message):
+            await blobs.delete_prefix(voice_prefix(message_id))
+            return earlier, False
+        out = await views.message_out(ctx, user.id, message)
+        await ctx.commit()
+    except BaseException:
+        await blobs.delete_prefix(voice_prefix(message_id))
+        raise
+    ctx.rt.ingest.submit(message_id)
+    return out, True
+
+
+async def process(rt: Runtime, message_id: str) -> None:
+    """Transcode a `processing` memo to its canonical form and mark it ready (or failed)."""
+    async with rt.sessions() as db:
+        message = await db.get(Message, message_id)
+        if message is None or message.voice_status != "processing" or message.deleted_at:
+            return
+    work = rt.settings.work_dir
+    with tempfile.TemporaryDirectory(dir=work) as tmp:
+        src, dst = Path(tmp) / "original", Path(tmp) / "audio.ogg"
+        try:
+            await rt.blobs.fetch_to(original_key(message_id), src)
+            info = await rt.transcoder.run(audio.transcode_voice, src, dst)
+            size = await rt.blobs.put_file(audio_key(message_id), dst)
+        except FileNotFoundError:
+            await _finish(rt, message_id, error="The original recording is missing.")
+            return
+        except audio.TranscodeError as exc:
+            log.warning("transcoding %s failed: %s", message_id, exc)
+            await _finish(rt, message_id, error="This recording could not be converted.")
+            return
+    await _finish(rt, message_id, info=info, size=size)
+
+
+async def _finish(
+    rt: Runtime,
+    message_id: str,
+    *,
+    info: audio.VoiceInfo | None = None,
+    size: int | None = None,
+    error: str | None = None,
+) -> None:
+    async with rt.sessions() as db:
+        ctx = Ctx(db=db, rt=rt)
+        group_id = await db.scalar(select(Message.group_id).where(Message.id == message_id))
+        if group_id is None:
+            await rt.blobs.delete_prefix(voice_prefix(message_id))
+            return
+        # Lock the group row first: the same order as every other writer.
+        await db.execute(select(Group.id).where(Group.id == group_id).with_for_update())
+        message = await db.get(Message, message_id, populate_existing=True)
+        if message is None or message.deleted_at or message.voice_status != "processing":
+            if message is None or message.deleted_at:
+                await rt.blobs.delete_prefix(voice_prefix(message_id))
+            return
+        if info is not None:
+            message.voice_status = "ready"
+            message.duration_ms = info.duration_ms
+            message.waveform = info.waveform
+            message.mime = "audio/ogg"
+            message.size_bytes = size
+        else:
+            message.voice_status = "failed"
+            message.voice_error = error
+        await db.flush()
+        await ctx.emit(
+            message.group_id, "message.updated", await views.message_payload(ctx, message)
+        )
+        await ctx.commit()
+    if info is not None:
+        await rt.blobs.delete(original_key(message_id))
+
+
+async def mark_listened(
+    ctx: Ctx, user: User, message_id: str, position_ms: int | None
+) -> ReceiptOut:
+    """Record that `user` listened; repeating it keeps the first time."""
+    message, _ = await load_message(ctx, user, message_id)
+    if message.kind != "voice" or message.deleted_at:
+        raise Invalid("Only voice memos can be listened to.", code="not_voice")
+    receipt = await ctx.db.get(Receipt, (message_id, user.id))
+    if receipt is None:
+        receipt = Receipt(
+            message_id=message_id, user_id=user.id, listened_at=utcnow(), position_ms=position_ms
+        )
+        ctx.db.add(receipt)
+        try:
+            await ctx.db.flush()
+        except IntegrityError:  # a concurrent repeat won; its time is the first
+            await ctx.db.rollback()
+            receipt = await ctx.db.get(Receipt, (message_id, user.id))
+            assert receipt is not None
+            return ReceiptOut.model_validate(receipt)
+        out = ReceiptOut.model_validate(receipt)
+        await ctx.emit(message.group_id, "receipt.listened", out.model_dump(mode="json"))
+        await ctx.commit()
+        return out
+    return ReceiptOut.model_validate(receipt)
+
+
+async def receipts(ctx: Ctx, user: User, message_id: str) -> list[ListenerOut]:
+    await load_message(ctx, user, message_id)
+    rows = await ctx.db.scalars(
+        select(Receipt).where(Receipt.message_id == message_id).order_by(Receipt.listened_at)
+    )
+    return [ListenerOut(user=views.user_out(r.user), listened_at=r.listened_at) for r in rows]

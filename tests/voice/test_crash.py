@@ -1,0 +1,66 @@
+"""A server killed while memos are processing loses none of them."""
+
+import sqlite3
+import time
+from pathlib import Path
+
+import httpx
+
+from tests import audio_samples
+from tests.process import ServerProcess
+
+
+def _upload(client: httpx.Client, token: str, gid: str, path: Path) -> dict:
+    with path.open("rb") as f:
+        r = client.post(
+            f"/api/v1/groups/{gid}/voice",
+            headers={"Authorization": f"Bearer {token}"},
+            files={"file": (path.name, f)},
+        )
+    assert r.status_code == 202, r.text
+    return r.json()
+
+
+def test_memos_processing_at_a_sigkill_are_ready_after_restart(
+    tmp_path: Path, samples: Path
+) -> None:
+    data = tmp_path / "data"
+    memo = audio_samples.client_file(
+        samples, "iphone_m4a", audio_samples.speech_of_length(samples, 60)
+    )
+    server = ServerProcess(data, transcode_workers="1").start()
+    try:
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            auth = client.post(
+                "/api/v1/auth/register",
+                json={"handle": "amy", "display_name": "Amy", "password": "a long password"},
+            ).json()
+            token = auth["token"]
+            gid = client.post(
+                "/api/v1/groups", headers={"Authorization": f"Bearer {token}"}, json={"name": "G"}
+            ).json()["id"]
+            accepted = [_upload(client, token, gid, memo) for _ in range(4)]
+        server.kill()
+        with sqlite3.connect(data / "earshot.db") as db:
+            statuses = [row[0] for row in db.execute("SELECT voice_status FROM messages")]
+        assert statuses.count("processing") >= 1, "the kill came while memos were processing"
+
+        server = ServerProcess(data).start()
+        deadline = time.monotonic() + 120
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            while True:
+                page = client.get(
+                    f"/api/v1/groups/{gid}/messages", headers={"Authorization": f"Bearer {token}"}
+                ).json()["messages"]
+                if all(m["voice"]["status"] != "processing" for m in page):
+                    break
+                assert time.monotonic() < deadline, "memos were not processed after restart"
+                time.sleep(0.5)
+        assert sorted(m["id"] for m in page) == sorted(m["id"] for m in accepted)
+        for message in page:
+            assert message["voice"]["status"] == "ready", message
+            assert abs(message["voice"]["duration_ms"] - 60_000) < 3000
+        leftovers = list((data / "tmp").iterdir())
+        assert leftovers == [], "no scratch files survive a restart"
+    finally:
+        server.stop()
