@@ -19,6 +19,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
         host=args.host,
         port=args.port,
         ws_per_message_deflate=False,  # Opus does not compress; deflate doubles CPU per send
+        ws_ping_interval=settings.ws_heartbeat_s,  # protocol pings: dead peers are noticed
+        ws_ping_timeout=settings.ws_heartbeat_s,
         backlog=4096,
         timeout_graceful_shutdown=10,
         log_level=args.log_level,

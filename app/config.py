@@ -37,8 +37,10 @@ class Settings(BaseSettings):
     live_idle_timeout_s: float = 10.0
 
     # Realtime.
-    ws_send_queue: int = 256
+    ws_send_queue: int = 1024
     ws_heartbeat_s: float = 20.0
+    ws_messages_per_s: float = 20.0
+    ws_burst: int = 60
 
     @property
     def work_dir(self) -> Path:

@@ -10,7 +10,9 @@ from fastapi import FastAPI
 from app.api import auth, errors, groups, health, messages, voice
 from app.config import Settings
 from app.db import create_engine, session_factory
+from app.realtime import ws
 from app.realtime.broker import open_broker
+from app.realtime.hub import Hub
 from app.services.context import Runtime
 from app.services.ingest import Ingest
 from app.storage.audio import TranscodePool
@@ -51,10 +53,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ingest = Ingest(rt, workers=settings.transcode_workers)
         rt.ingest = ingest
         app.state.runtime = rt
+        hub = Hub(rt)
+        app.state.hub = hub
+        await hub.start()
         await ingest.start()
         try:
             yield
         finally:
+            await hub.stop()
             await ingest.stop()
             await broker.disconnect()
             await engine.dispose()
@@ -66,7 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
-    for router in (auth.router, groups.router, messages.router, voice.router):
+    for router in (auth.router, groups.router, messages.router, voice.router, ws.router):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(health.router)
     return app

@@ -24,7 +24,7 @@ async def login(body: LoginIn, ctx: CtxDep) -> AuthOut:
 
 @router.post("/auth/logout", status_code=204, response_class=Response, responses=errors(401))
 async def logout(ctx: CtxDep, user: CurrentUser, token: TokenDep) -> Response:
-    await accounts.logout(ctx, token)
+    await accounts.logout(ctx, user, token)
     return Response(status_code=204)
 
 

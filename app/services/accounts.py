@@ -7,6 +7,7 @@ is stored, so a database leak yields no usable token and logout is a delete.
 
 import asyncio
 import hashlib
+import json
 import secrets
 from functools import lru_cache
 
@@ -19,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.config import Settings
 from app.errors import Conflict, Unauthorized
 from app.models import Token, User
-from app.services.context import Ctx
+from app.services.context import CONTROL_CHANNEL, Ctx
 
 
 @lru_cache(maxsize=4)
@@ -83,9 +84,13 @@ def _dummy_hash(hasher: PasswordHasher) -> str:
     return hasher.hash(secrets.token_urlsafe(16))
 
 
-async def logout(ctx: Ctx, token: str) -> None:
-    await ctx.db.execute(delete(Token).where(Token.token_hash == hash_token(token)))
+async def logout(ctx: Ctx, user: User, token: str) -> None:
+    """Revoke the token; open websockets that used it are closed at once."""
+    token_hash = hash_token(token)
+    await ctx.db.execute(delete(Token).where(Token.token_hash == token_hash))
     await ctx.commit()
+    notice = {"type": "token.revoked", "user_id": user.id, "token_hash": token_hash}
+    await ctx.rt.broker.publish(CONTROL_CHANNEL, json.dumps(notice).encode())
 
 
 async def user_for_token(db: AsyncSession, token: str) -> User | None:

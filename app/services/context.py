@@ -16,7 +16,8 @@ from app.realtime.broker import Broker
 from app.storage.audio import TranscodePool
 from app.storage.blobs import BlobStore
 
-EVENTS_CHANNEL = "events"
+EVENTS_CHANNEL = "events"  # durable events, as stored
+CONTROL_CHANNEL = "control"  # revoked tokens, recording indicators: never stored
 log = logging.getLogger(__name__)
 
 

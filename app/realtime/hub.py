@@ -1,0 +1,313 @@
+"""The websocket hub: routes each durable event to the connections of its group's members.
+
+One hub per server process. Every event arrives once from the broker, is
+parsed once, and the same text is queued to each recipient. Each connection
+has a bounded queue drained by its own task, so a slow client only ever slows
+itself; one that falls too far behind is closed and resumes with `sync`.
+
+A connection starts quiet: its first `sync` frame says where each group resumes,
+and live delivery begins after the replay. A client that sends no `sync` within
+SYNC_GRACE_S starts from the moment it connected. Either way nothing is missed:
+whatever happened meanwhile is in the database.
+
+Per connection and group the hub remembers the last seq delivered. An event at
+or below it is a duplicate and is dropped; one beyond the next expected seq
+means something was missed (a replay still running, a broker hiccup, events
+published out of order by two processes), and the gap is filled from the
+database before it is sent. That one rule gives resume without gap or
+duplicate, whatever the timing.
+"""
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+
+from app.models import Event, Group, Membership
+from app.realtime.broker import SubscriptionLost
+from app.services.context import CONTROL_CHANNEL, EVENTS_CHANNEL, Runtime, encode_event
+
+log = logging.getLogger(__name__)
+
+CLOSE_REVOKED = 4001
+CLOSE_TOO_SLOW = 4008
+CLOSE_FLOODING = 4029
+REPLAY_PAGE = 500
+SYNC_GRACE_S = 1.0
+
+
+@dataclass
+class Live:
+    """A durable event on its way to connections: parsed once, sent as the same text."""
+
+    group_id: str
+    seq: int
+    text: str
+    leaving_user: str | None = None  # after this event, that member hears no more
+    group_deleted: bool = False
+
+
+@dataclass
+class Check:
+    """Compare with the database and fill any gap (after connecting or a lost subscription)."""
+
+
+@dataclass
+class Sync:
+    cursors: dict[str, int]
+
+
+@dataclass
+class Start:
+    """No sync came: go live from where the connection started."""
+
+
+@dataclass
+class Send:
+    """A frame that is not a durable event (pong, errors, indicators)."""
+
+    text: str
+
+
+Item = Live | Check | Sync | Start | Send
+
+
+@dataclass(eq=False)
+class Connection:
+    user_id: str
+    token_hash: str
+    send_text: Callable[[str], Awaitable[None]]
+    close: Callable[[int, str], Awaitable[None]]
+    queue: asyncio.Queue[Item]
+    last_seq: dict[str, int] = field(default_factory=dict)
+    live: bool = False  # false until the first sync (or the grace period) has run
+    closing: bool = False
+
+    def offer(self, item: Item) -> bool:
+        try:
+            self.queue.put_nowait(item)
+            return True
+        except asyncio.QueueFull:
+            return False
+
+
+class Hub:
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.by_group: dict[str, set[Connection]] = defaultdict(set)
+        self.by_user: dict[str, set[Connection]] = defaultdict(set)
+        self._tasks: list[asyncio.Task[None]] = []
+        self.delivered = 0
+
+    # Life cycle
+
+    async def start(self) -> None:
+        ready = [asyncio.Event(), asyncio.Event()]
+        self._tasks = [
+            asyncio.create_task(self._listen(EVENTS_CHANNEL, self._on_event, ready[0])),
+            asyncio.create_task(self._listen(CONTROL_CHANNEL, self._on_control, ready[1])),
+        ]
+        for event in ready:
+            await event.wait()
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for conn in [c for conns in self.by_user.values() for c in conns]:
+            await self._close(conn, 1012, "server restarting: reconnect and sync")
+
+    async def _listen(
+        self, channel: str, handle: Callable[[bytes], None], ready: asyncio.Event
+    ) -> None:
+        while True:
+            try:
+                async with self.rt.broker.subscribe(channel) as subscription:
+                    ready.set()
+                    # Anything published while we were not subscribed is in the database.
+                    self._check_everyone()
+                    async for payload in subscription:
+                        try:
+                            handle(payload)
+                        except Exception:
+                            log.exception("could not route a %s message", channel)
+            except asyncio.CancelledError:
+                raise
+            except (SubscriptionLost, Exception):
+                log.warning("lost the %s subscription; resubscribing", channel, exc_info=True)
+                await asyncio.sleep(0.5)
+
+    # Connections
+
+    async def attach(self, conn: Connection) -> None:
+        """Register a connection with the groups its user is in now."""
+        async with self.rt.sessions() as db:
+            rows = (
+                await db.execute(
+                    select(Group.id, Group.last_seq)
+                    .join(Membership, Membership.group_id == Group.id)
+                    .where(Membership.user_id == conn.user_id)
+                )
+            ).all()
+        conn.last_seq = {gid: seq for gid, seq in rows}
+        self.by_user[conn.user_id].add(conn)
+        for gid in conn.last_seq:
+            self.by_group[gid].add(conn)
+        asyncio.get_running_loop().call_later(SYNC_GRACE_S, conn.offer, Start())
+
+    def detach(self, conn: Connection) -> None:
+        conn.closing = True
+        self._forget_user_conn(conn)
+
+    def _forget_user_conn(self, conn: Connection) -> None:
+        self.by_user[conn.user_id].discard(conn)
+        if not self.by_user[conn.user_id]:
+            del self.by_user[conn.user_id]
+        for gid in list(conn.last_seq):
+            self._leave(conn, gid)
+
+    def _leave(self, conn: Connection, group_id: str) -> None:
+        conns = self.by_group.get(group_id)
+        if conns is not None:
+            conns.discard(conn)
+            if not conns:
+                del self.by_group[group_id]
+
+    def _check_everyone(self) -> None:
+        for conns in list(self.by_user.values()):
+            for conn in list(conns):
+                self._offer(conn, Check())
+
+    def _offer(self, conn: Connection, item: Item) -> None:
+        if conn.closing:
+            return
+        if conn.offer(item):
+            self.delivered += 1
+            return
+        conn.closing = True
+        asyncio.get_running_loop().create_task(
+            self._close(conn, CLOSE_TOO_SLOW, "too far behind: reconnect and sync")
+        )
+
+    async def _close(self, conn: Connection, code: int, reason: str) -> None:
+        self.detach(conn)
+        with contextlib.suppress(Exception):
+            await conn.close(code, reason)
+
+    # Routing
+
+    def _on_event(self, payload: bytes) -> None:
+        event = json.loads(payload)
+        gid, seq, type_ = event["group_id"], event["seq"], event["type"]
+        live = Live(gid, seq, payload.decode())
+        if type_ == "member.left":
+            live.leaving_user = event["data"]["user"]["id"]
+        live.group_deleted = type_ == "group.deleted"
+        if type_ == "member.joined":
+            for conn in list(self.by_user.get(event["data"]["user"]["id"], ())):
+                if gid not in conn.last_seq:
+                    conn.last_seq[gid] = seq - 1
+                    self.by_group[gid].add(conn)
+        for conn in list(self.by_group.get(gid, ())):
+            self._offer(conn, live)
+        if live.leaving_user:
+            for conn in list(self.by_user.get(live.leaving_user, ())):
+                self._leave(conn, gid)
+        elif live.group_deleted:
+            self.by_group.pop(gid, None)
+
+    def _on_control(self, payload: bytes) -> None:
+        message = json.loads(payload)
+        if message["type"] == "token.revoked":
+            for conn in list(self.by_user.get(message["user_id"], ())):
+                if conn.token_hash == message["token_hash"]:
+                    asyncio.get_running_loop().create_task(
+                        self._close(conn, CLOSE_REVOKED, "signed out")
+                    )
+        elif message["type"] in ("recording.started", "recording.stopped"):
+            text = json.dumps(message, separators=(",", ":"))
+            for conn in list(self.by_group.get(message["group_id"], ())):
+                if conn.user_id != message["user_id"]:
+                    self._offer(conn, Send(text))
+
+    # Each connection's own task: the only place its frames are sent from.
+
+    async def pump(self, conn: Connection) -> None:
+        while not conn.closing:
+            item = await conn.queue.get()
+            if isinstance(item, Send):
+                await conn.send_text(item.text)
+            elif isinstance(item, Live):
+                await self._deliver(conn, item)
+            elif isinstance(item, Sync):
+                await self._sync(conn, item.cursors)
+            elif isinstance(item, Start) and conn.live:
+                continue
+            else:
+                conn.live = True
+                await self._fill_gaps(conn)
+
+    async def _deliver(self, conn: Connection, live: Live) -> None:
+        last = conn.last_seq.get(live.group_id)
+        if not conn.live or last is None or live.seq <= last:
+            return  # not live yet (the replay will include it), not ours, or already sent
+        if live.seq > last + 1:
+            await self._replay(conn, live.group_id, last, until=live.seq - 1)
+            if live.group_id not in conn.last_seq:
+                return
+        conn.last_seq[live.group_id] = live.seq
+        await conn.send_text(live.text)
+        if live.group_deleted or live.leaving_user == conn.user_id:
+            del conn.last_seq[live.group_id]
+
+    async def _sync(self, conn: Connection, cursors: dict[str, int]) -> None:
+        for gid, cursor in cursors.items():
+            if gid in conn.last_seq:
+                conn.last_seq[gid] = cursor
+                await self._replay(conn, gid, cursor)
+        conn.live = True
+        await self._fill_gaps(conn)  # groups the client did not name start from connect time
+
+    async def _fill_gaps(self, conn: Connection) -> None:
+        groups = list(conn.last_seq)
+        if not groups:
+            return
+        async with self.rt.sessions() as db:
+            latest = dict(
+                (
+                    await db.execute(select(Group.id, Group.last_seq).where(Group.id.in_(groups)))
+                ).all()
+            )
+        for gid in groups:
+            last = conn.last_seq.get(gid)
+            if last is not None and latest.get(gid, 0) > last:
+                await self._replay(conn, gid, last)
+
+    async def _replay(
+        self, conn: Connection, group_id: str, after: int, until: int | None = None
+    ) -> None:
+        """Send stored events after `after` (to `until`), in order, from the database."""
+        while conn.last_seq.get(group_id) is not None:
+            query = (
+                select(Event)
+                .where(Event.group_id == group_id, Event.seq > after)
+                .order_by(Event.seq)
+                .limit(REPLAY_PAGE)
+            )
+            if until is not None:
+                query = query.where(Event.seq <= until)
+            async with self.rt.sessions() as db:
+                events = list(await db.scalars(query))
+            for e in events:
+                await conn.send_text(encode_event(e.group_id, e.seq, e.type, e.data).decode())
+                conn.last_seq[group_id] = after = e.seq
+                if e.type == "member.left" and e.data["user"]["id"] == conn.user_id:
+                    del conn.last_seq[group_id]  # they left: nothing after this is theirs
+                    return
+            if len(events) < REPLAY_PAGE:
+                return

@@ -1,0 +1,185 @@
+"""The websocket: live events for all of a member's groups, resume, indicators, bad frames."""
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from tests.helpers import Api
+from tests.ws.conftest import serve
+
+
+async def test_bad_or_missing_token_never_gets_a_socket(ws_url: str) -> None:
+    for url in (f"{ws_url}?token=nope", ws_url):
+        with pytest.raises(InvalidStatus) as refused:
+            await connect(url)
+        assert refused.value.response.status_code == 403
+
+
+async def test_members_hear_new_messages_and_outsiders_do_not(api: Api, ws: Any) -> None:
+    amy, ben, eve = await api.register("amy"), await api.register("ben"), await api.register("eve")
+    gid = await api.group(amy)
+    await api.add(amy, gid, ben)
+    ben_ws, eve_ws = await ws(ben), await ws(eve)
+    posted = await api.post(amy, gid, "hello everyone")
+    frame = await ben_ws.recv()
+    assert frame["type"] == "message.created" and frame["group_id"] == gid
+    assert frame["seq"] == posted["seq"] and frame["data"]["text"] == "hello everyone"
+    await eve_ws.nothing_within()
+
+
+async def test_one_connection_carries_all_my_groups(api: Api, ws: Any) -> None:
+    amy = await api.register("amy")
+    first, second = await api.group(amy, "one"), await api.group(amy, "two")
+    amy_ws = await ws(amy)
+    await api.post(amy, first, "a")
+    await api.post(amy, second, "b")
+    frames = await amy_ws.events(2)
+    assert [(f["group_id"], f["data"]["text"]) for f in frames] == [(first, "a"), (second, "b")]
+
+
+async def test_sync_replays_after_the_cursor_then_goes_live_without_gap_or_duplicate(
+    api: Api, ws: Any
+) -> None:
+    amy, ben = await api.register("amy"), await api.register("ben")
+    gid = await api.group(amy)
+    await api.add(amy, gid, ben)
+    for i in range(30):
+        await api.post(amy, gid, f"before {i}")
+    ben_ws = await ws(ben, cursors={gid: 1})
+    during = asyncio.gather(*[api.post(amy, gid, f"during {i}") for i in range(30)])
+    await during
+    last = (await api.ok(amy, "GET", f"/groups/{gid}"))["last_seq"]
+    frames = await ben_ws.events(last - 1)
+    assert [f["seq"] for f in frames] == list(range(2, last + 1))
+    await ben_ws.nothing_within()
+
+
+async def test_sync_after_being_offline_catches_up_exactly(api: Api, ws: Any) -> None:
+    amy, ben = await api.register("amy"), await api.register("ben")
+    gid = await api.group(amy)
+    await api.add(amy, gid, ben)
+    ben_ws = await ws(ben)
+    await api.post(amy, gid, "seen live")
+    seen = (await ben_ws.recv())["seq"]
+    await ben_ws.conn.close()
+    for i in range(5):
+        await api.post(amy, gid, f"missed {i}")
+    ben_again = await ws(ben, cursors={gid: seen})
+    frames = await ben_again.events(5)
+    assert [f["data"]["text"] for f in frames] == [f"missed {i}" for i in range(5)]
+    assert [f["seq"] for f in frames] == list(range(seen + 1, seen + 6))
+
+
+async def test_added_member_hears_the_group_without_reconnecting(api: Api, ws: Any) -> None:
+    amy, ben = await api.register("amy"), await api.register("ben")
+    gid = await api.group(amy)
+    ben_ws = await ws(ben)
+    await api.add(amy, gid, ben)
+    joined = await ben_ws.recv()
+    assert joined["type"] == "member.joined" and joined["data"]["user"]["id"] == ben.id
+    await api.post(amy, gid, "welcome")
+    assert (await ben_ws.recv())["data"]["text"] == "welcome"
+
+
+async def test_removed_member_hears_member_left_and_then_nothing(api: Api, ws: Any) -> None:
+    amy, ben = await api.register("amy"), await api.register("ben")
+    gid = await api.group(amy)
+    await api.add(amy, gid, ben)
+    ben_ws = await ws(ben)
+    await api.ok(amy, "DELETE", f"/groups/{gid}/members/{ben.id}")
+    left = await ben_ws.recv()
+    assert left["type"] == "member.left" and left["data"]["user"]["id"] == ben.id
+    await api.post(amy, gid, "after ben left")
+    await ben_ws.nothing_within()
+    await ben_ws.send({"type": "sync", "cursors": {gid: 0}})
+    refused = await ben_ws.recv()
+    assert refused["type"] == "error" and refused["error"]["code"] == "group_not_found"
+
+
+async def test_logout_closes_the_open_socket(api: Api, ws: Any) -> None:
+    amy = await api.register("amy")
+    amy_ws = await ws(amy)
+    await api.ok(amy, "POST", "/auth/logout")
+    with pytest.raises(ConnectionClosed) as closed:
+        await amy_ws.recv()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4001
+
+
+async def test_recording_indicator_reaches_the_others_with_user_id(api: Api, ws: Any) -> None:
+    amy, ben = await api.register("amy"), await api.register("ben")
+    gid = await api.group(amy)
+    await api.add(amy, gid, ben)
+    amy_ws, ben_ws = await ws(amy), await ws(ben)
+    await amy_ws.send({"type": "recording.started", "group_id": gid})
+    frame = await ben_ws.recv()
+    assert frame == {"type": "recording.started", "group_id": gid, "user_id": amy.id}
+    await amy_ws.send({"type": "ping"})
+    assert await amy_ws.recv() == {"type": "pong"}, "the sender does not hear itself"
+
+
+async def test_bad_frames_get_error_frames_and_the_socket_stays_usable(api: Api, ws: Any) -> None:
+    amy = await api.register("amy")
+    gid = await api.group(amy)
+    amy_ws = await ws(amy)
+    cases = [
+        ("not json at all", "invalid_frame"),
+        ("[1, 2, 3]", "invalid_frame"),
+        (json.dumps({"type": "dance"}), "unknown_type"),
+        (json.dumps({"type": "sync", "cursors": {gid: -1}}), "invalid_frame"),
+        (json.dumps({"type": "recording.started", "group_id": "nope"}), "group_not_found"),
+        ("x" * (64 * 1024 + 1), "too_large"),
+    ]
+    for text, code in cases:
+        await amy_ws.conn.send(text)
+        frame = await amy_ws.recv()
+        assert frame["type"] == "error" and frame["error"]["code"] == code, (text[:30], frame)
+        assert frame["error"]["message"]
+    await amy_ws.conn.send(b"\x00\x01 binary outside a live message")
+    assert (await amy_ws.recv())["error"]["code"] == "no_live_message"
+    await amy_ws.send({"type": "ping"})
+    assert await amy_ws.recv() == {"type": "pong"}
+
+
+async def test_flooding_is_rate_limited_then_closed(api: Api, ws: Any) -> None:
+    amy = await api.register("amy")
+    amy_ws = await ws(amy)
+    with pytest.raises(ConnectionClosed) as closed:
+        for _ in range(2000):
+            await amy_ws.conn.send('{"type":"ping"}')
+        while True:
+            await amy_ws.recv()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4029
+
+
+async def test_a_client_that_cannot_keep_up_is_dropped(api: Api, app: Any, ws: Any) -> None:
+    app.state.runtime.settings.ws_send_queue = 4
+    amy = await api.register("amy")
+    gid = await api.group(amy)
+    amy_ws = await ws(amy)
+    broker = app.state.runtime.broker
+    event = json.dumps({"type": "message.created", "group_id": gid, "seq": 999, "data": {}})
+    for _ in range(50):  # a burst far faster than any socket drains
+        await broker.publish("events", event.encode())
+    with pytest.raises(ConnectionClosed) as closed:
+        while True:
+            await amy_ws.recv()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4008
+
+
+async def test_server_shutdown_closes_sockets_with_1012_so_clients_resume(
+    api: Api, app: Any
+) -> None:
+    amy = await api.register("amy")
+    server, task, url = await serve(app)
+    conn = await connect(f"{url}?token={amy.token}", compression=None)
+    await conn.send('{"type":"ping"}')
+    assert json.loads(await conn.recv()) == {"type": "pong"}
+    server.should_exit = True
+    with pytest.raises(ConnectionClosed) as closed:
+        await asyncio.wait_for(conn.recv(), 10)
+    await task
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1012
