@@ -6,6 +6,7 @@ in-process broker all live under `data_dir`.
 
 import os
 import secrets
+import socket
 from functools import cached_property
 from pathlib import Path
 
@@ -44,8 +45,11 @@ class Settings(BaseSettings):
 
     @property
     def work_dir(self) -> Path:
-        """Scratch space for uploads and transcoding, emptied at start-up."""
-        return self.data_dir / "tmp"
+        """This process's scratch space for uploads and transcoding.
+
+        Per host and process, so replicas that share a data volume never touch
+        each other's files; see `app.main` for the clean-up of dead ones."""
+        return self.data_dir / "tmp" / f"{socket.gethostname()}-{os.getpid()}"
 
     @property
     def resolved_database_url(self) -> str:

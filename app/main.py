@@ -1,6 +1,7 @@
 """Builds the Earshot application; its lifespan opens the database, broker and workers."""
 
 import shutil
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -21,9 +22,13 @@ from app.storage.blobs import open_blob_store
 API_PREFIX = "/api/v1"
 
 
-def _empty_work_dir(path: Path) -> None:
-    """Scratch files left by a crash are never needed: the durable copies live in blobs."""
-    shutil.rmtree(path, ignore_errors=True)
+def _prepare_work_dir(path: Path) -> None:
+    """Remove scratch left by dead processes of this host; their durable copies live in blobs."""
+    host = socket.gethostname()
+    for stale in path.parent.glob(f"{host}-*") if path.parent.exists() else ():
+        pid = stale.name.rsplit("-", 1)[1]
+        if not pid.isdigit() or not Path(f"/proc/{pid}").exists() or stale == path:
+            shutil.rmtree(stale, ignore_errors=True)
     path.mkdir(parents=True, exist_ok=True)
 
 
@@ -36,7 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        _empty_work_dir(settings.work_dir)
+        _prepare_work_dir(settings.work_dir)
         if not settings.resolved_secret:  # generated and kept on first start
             raise RuntimeError("the signing secret is empty")
         engine = create_engine(settings.resolved_database_url)

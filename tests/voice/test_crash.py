@@ -60,7 +60,8 @@ def test_memos_processing_at_a_sigkill_are_ready_after_restart(
         for message in page:
             assert message["voice"]["status"] == "ready", message
             assert abs(message["voice"]["duration_ms"] - 60_000) < 3000
-        leftovers = list((data / "tmp").iterdir())
+        leftovers = [p for p in (data / "tmp").rglob("*") if p.is_file()]
         assert leftovers == [], "no scratch files survive a restart"
+        assert len(list((data / "tmp").iterdir())) == 1, "the dead process's scratch is gone"
     finally:
         server.stop()
