@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     # Live push-to-talk.
     live_max_chunk_bytes: int = 64 * 1024
     live_idle_timeout_s: float = 10.0
+    live_max_chunks_per_s: int = 50
 
     # Realtime.
     ws_send_queue: int = 1024

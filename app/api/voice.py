@@ -11,7 +11,7 @@ from app.api.deps import CtxDep, CurrentUser
 from app.api.upload import receive_upload
 from app.errors import ApiError, Invalid, NotFound
 from app.schemas import ListenedIn, MessageOut, ReceiptOut, ReceiptsOut
-from app.services import playback, voice
+from app.services import live, playback, voice
 from app.services.signing import AUDIO_PATH, verify
 
 router = APIRouter(tags=["voice"])
@@ -73,6 +73,26 @@ async def listened(
 @router.get("/messages/{mid}/receipts", response_model=ReceiptsOut, responses=errors(401, 404))
 async def receipts(mid: Id, ctx: CtxDep, user: CurrentUser) -> ReceiptsOut:
     return ReceiptsOut(receipts=await voice.receipts(ctx, user, mid))
+
+
+@router.get(
+    "/messages/{mid}/live",
+    response_class=Response,
+    responses={**errors(401, 404, 409, 410), 200: {"description": "The recording so far"}},
+)
+async def live_so_far(mid: Id, ctx: CtxDep, user: CurrentUser) -> Response:
+    """A live message's bytes received so far, from offset 0, for a listener joining late.
+
+    Connect the websocket first, then fetch this, then skip frames whose bytes you have."""
+    key, mime = await live.live_recording(ctx, user, mid)
+    size = await ctx.rt.blobs.size(key) or 0
+    if size == 0:
+        return Response(b"", media_type=mime, headers={"Cache-Control": "no-store"})
+    return StreamingResponse(
+        ctx.rt.blobs.read_range(key, 0, size - 1),
+        media_type=mime,
+        headers={"Content-Length": str(size), "Cache-Control": "no-store"},
+    )
 
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")

@@ -30,7 +30,13 @@ from sqlalchemy import select
 
 from app.models import Event, Group, Membership
 from app.realtime.broker import SubscriptionLost
-from app.services.context import CONTROL_CHANNEL, EVENTS_CHANNEL, Runtime, encode_event
+from app.services.context import (
+    CONTROL_CHANNEL,
+    EVENTS_CHANNEL,
+    LIVE_CHANNEL,
+    Runtime,
+    encode_event,
+)
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +80,14 @@ class Send:
     text: str
 
 
-Item = Live | Check | Sync | Start | Send
+@dataclass
+class SendBytes:
+    """A chunk of a live recording: message UUID, offset, bytes."""
+
+    data: bytes
+
+
+Item = Live | Check | Sync | Start | Send | SendBytes
 
 
 @dataclass(eq=False)
@@ -82,6 +95,7 @@ class Connection:
     user_id: str
     token_hash: str
     send_text: Callable[[str], Awaitable[None]]
+    send_bytes: Callable[[bytes], Awaitable[None]]
     close: Callable[[int, str], Awaitable[None]]
     queue: asyncio.Queue[Item]
     last_seq: dict[str, int] = field(default_factory=dict)
@@ -107,10 +121,15 @@ class Hub:
     # Life cycle
 
     async def start(self) -> None:
-        ready = [asyncio.Event(), asyncio.Event()]
+        channels = {
+            EVENTS_CHANNEL: self._on_event,
+            CONTROL_CHANNEL: self._on_control,
+            LIVE_CHANNEL: self._on_live,
+        }
+        ready = [asyncio.Event() for _ in channels]
         self._tasks = [
-            asyncio.create_task(self._listen(EVENTS_CHANNEL, self._on_event, ready[0])),
-            asyncio.create_task(self._listen(CONTROL_CHANNEL, self._on_control, ready[1])),
+            asyncio.create_task(self._listen(channel, handle, event))
+            for (channel, handle), event in zip(channels.items(), ready, strict=True)
         ]
         for event in ready:
             await event.wait()
@@ -235,6 +254,13 @@ class Hub:
                 if conn.user_id != message["user_id"]:
                     self._offer(conn, Send(text))
 
+    def _on_live(self, payload: bytes) -> None:
+        group_id, sender, frame = payload[:36].decode(), payload[36:72].decode(), payload[72:]
+        item = SendBytes(frame)
+        for conn in list(self.by_group.get(group_id, ())):
+            if conn.user_id != sender:
+                self._offer(conn, item)
+
     # Each connection's own task: the only place its frames are sent from.
 
     async def pump(self, conn: Connection) -> None:
@@ -242,6 +268,8 @@ class Hub:
             item = await conn.queue.get()
             if isinstance(item, Send):
                 await conn.send_text(item.text)
+            elif isinstance(item, SendBytes):
+                await conn.send_bytes(item.data)
             elif isinstance(item, Live):
                 await self._deliver(conn, item)
             elif isinstance(item, Sync):

@@ -1,6 +1,7 @@
 """`GET /api/v1/ws`: one websocket per client carrying the events of all its groups.
 
-Client frames are JSON text: `sync`, `ping`, `recording.started|stopped`. A bad
+Client frames are JSON text: `sync`, `ping`, `recording.started|stopped`,
+`live.start`, `live.end`; binary frames are chunks of the sender's live recording. A bad
 frame gets an error frame in the one error shape and the connection stays
 usable; a client that floods is told so and then closed with 4029.
 """
@@ -13,9 +14,12 @@ from typing import Any
 
 from fastapi import APIRouter, WebSocket
 
+from app.models import User
 from app.realtime.hub import CLOSE_FLOODING, CLOSE_REVOKED, Connection, Hub, Send, Sync
+from app.realtime.live import LiveLimit, LiveSession, wait_until_idle
 from app.services.accounts import hash_token, user_for_token
-from app.services.context import CONTROL_CHANNEL, Runtime
+from app.services.context import CONTROL_CHANNEL, Ctx, Runtime
+from app.services.live import start_live
 
 router = APIRouter()
 
@@ -68,65 +72,150 @@ async def websocket(ws: WebSocket, token: str = "") -> None:
         user_id=user.id,
         token_hash=hash_token(token),
         send_text=ws.send_text,
+        send_bytes=ws.send_bytes,
         close=close,
         queue=asyncio.Queue(rt.settings.ws_send_queue),
     )
     await hub.attach(conn)
     pump = asyncio.create_task(hub.pump(conn))
+    session = _Session(rt, conn, user)
     try:
-        await _receive(ws, conn, rt)
+        await session.receive(ws)
     finally:
         hub.detach(conn)
+        await session.end_live()  # a dropped sender ends its live message; nothing is lost
         pump.cancel()
         with contextlib.suppress(BaseException):
             await pump
 
 
-async def _receive(ws: WebSocket, conn: Connection, rt: Runtime) -> None:
-    limit = RateLimit(rt.settings.ws_messages_per_s, rt.settings.ws_burst)
-    while not conn.closing:
-        frame = await ws.receive()
-        if frame["type"] == "websocket.disconnect":
-            return
-        if not limit.allow():
-            if limit.refused == 1 or limit.refused % 50 == 0:
-                conn.offer(Send(error_frame("rate_limited", "Slow down: too many frames.")))
-            if limit.refused > rt.settings.ws_burst * 4:
-                await conn.close(CLOSE_FLOODING, "too many frames")
+class _Session:
+    """What one connection is doing: its rate limit and its live message, if any."""
+
+    def __init__(self, rt: Runtime, conn: Connection, user: User) -> None:
+        self.rt, self.conn, self.user = rt, conn, user
+        self.limit = RateLimit(rt.settings.ws_messages_per_s, rt.settings.ws_burst)
+        self.live: LiveSession | None = None
+        self.idle: asyncio.Task[None] | None = None
+
+    def reply(self, text: str | None) -> None:
+        if text:
+            self.conn.offer(Send(text))
+
+    async def receive(self, ws: WebSocket) -> None:
+        while not self.conn.closing:
+            frame = await ws.receive()
+            if frame["type"] == "websocket.disconnect":
                 return
-            continue
-        if frame.get("text") is not None:
-            reply = await _handle_text(frame["text"], conn, rt)
-        else:
-            reply = error_frame(
-                "no_live_message", "Binary frames are only for a live message (send live.start)."
-            )
-        if reply:
-            conn.offer(Send(reply))
+            if frame.get("bytes") is not None:
+                await self.on_chunk(frame["bytes"])
+            elif self.limit.allow():
+                self.reply(await self.on_text(frame.get("text") or ""))
+            elif await self.flooded():
+                return
 
+    async def flooded(self) -> bool:
+        """Tell a flooding client to slow down; past a point, close it. True when closed."""
+        limit = self.limit
+        if limit.refused == 1 or limit.refused % 50 == 0:
+            self.reply(error_frame("rate_limited", "Slow down: too many frames."))
+        if limit.refused > self.rt.settings.ws_burst * 4:
+            await self.conn.close(CLOSE_FLOODING, "too many frames")
+            return True
+        return False
 
-async def _handle_text(text: str, conn: Connection, rt: Runtime) -> str | None:
-    if len(text) > MAX_TEXT_FRAME:
-        return error_frame("too_large", f"Text frames are limited to {MAX_TEXT_FRAME} bytes.")
-    try:
-        message = json.loads(text)
-    except ValueError:
-        return error_frame("invalid_frame", "Frames must be JSON objects.")
-    if not isinstance(message, dict) or not isinstance(message.get("type"), str):
-        return error_frame("invalid_frame", "Frames must be JSON objects with a `type`.")
-    kind = message["type"]
-    if kind == "ping":
-        return '{"type":"pong"}'
-    if kind == "sync":
-        return _sync(message, conn)
-    if kind in EPHEMERAL:
-        group_id = message.get("group_id")
-        if not isinstance(group_id, str) or group_id not in conn.last_seq:
+    async def on_text(self, text: str) -> str | None:
+        if len(text) > MAX_TEXT_FRAME:
+            return error_frame("too_large", f"Text frames are limited to {MAX_TEXT_FRAME} bytes.")
+        try:
+            message = json.loads(text)
+        except ValueError:
+            return error_frame("invalid_frame", "Frames must be JSON objects.")
+        if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+            return error_frame("invalid_frame", "Frames must be JSON objects with a `type`.")
+        kind = message["type"]
+        if kind == "ping":
+            return '{"type":"pong"}'
+        if kind == "sync":
+            return _sync(message, self.conn)
+        if kind in EPHEMERAL:
+            return await _indicator(kind, message, self.conn, self.rt)
+        if kind == "live.start":
+            return await self.start_live(message)
+        if kind == "live.end":
+            if self.live is None:
+                return error_frame("no_live_message", "There is no live message to end.")
+            await self.end_live()
+            return None
+        return error_frame("unknown_type", f"Unknown frame type {kind[:40]!r}.")
+
+    async def start_live(self, message: dict[str, Any]) -> str:
+        if self.live is not None:
+            return error_frame("live_in_progress", "End the current live message first.")
+        group_id, mime = message.get("group_id"), message.get("mime")
+        client_id = message.get("client_id")
+        if not isinstance(group_id, str) or group_id not in self.conn.last_seq:
             return error_frame("group_not_found", "No such group, or you are not a member of it.")
-        notice = {"type": kind, "group_id": group_id, "user_id": conn.user_id}
-        await rt.broker.publish(CONTROL_CHANNEL, json.dumps(notice).encode())
-        return None
-    return error_frame("unknown_type", f"Unknown frame type {kind[:40]!r}.")
+        if not isinstance(mime, str) or not 0 < len(mime) <= 100:
+            return error_frame(
+                "invalid_frame", "`mime` names the recording's type, e.g. audio/webm."
+            )
+        if client_id is not None and (
+            not isinstance(client_id, str) or not 0 < len(client_id) <= 64
+        ):
+            return error_frame("invalid_frame", "`client_id` is a string of 1 to 64 characters.")
+        async with self.rt.sessions() as db:
+            out, created = await start_live(
+                Ctx(db=db, rt=self.rt), self.user, group_id, mime, client_id
+            )
+        if created:
+            self.live = LiveSession(self.rt, out.id, group_id, self.user.id)
+            self.idle = asyncio.create_task(self._end_when_idle(self.live))
+        return json.dumps({"type": "live.started", "message_id": out.id})
+
+    async def on_chunk(self, data: bytes) -> None:
+        if self.live is None:
+            self.reply(
+                error_frame(
+                    "no_live_message",
+                    "Binary frames are only for a live message (send live.start).",
+                )
+            )
+            return
+        try:
+            await self.live.chunk(data)
+        except LiveLimit as breach:
+            self.reply(error_frame(breach.code, breach.message + " The live message has ended."))
+            await self.end_live()
+
+    async def _end_when_idle(self, live: LiveSession) -> None:
+        await wait_until_idle(live)
+        if self.live is live:
+            self.reply(
+                error_frame("live_idle", "No audio for a while: the live message has ended.")
+            )
+            self.idle = None
+            await self.end_live()
+
+    async def end_live(self) -> None:
+        live, self.live = self.live, None
+        if self.idle is not None and self.idle is not asyncio.current_task():
+            self.idle.cancel()
+        self.idle = None
+        if live is not None:
+            await live.end()
+            self.reply(json.dumps({"type": "live.ended", "message_id": live.message_id}))
+
+
+async def _indicator(
+    kind: str, message: dict[str, Any], conn: Connection, rt: Runtime
+) -> str | None:
+    group_id = message.get("group_id")
+    if not isinstance(group_id, str) or group_id not in conn.last_seq:
+        return error_frame("group_not_found", "No such group, or you are not a member of it.")
+    notice = {"type": kind, "group_id": group_id, "user_id": conn.user_id}
+    await rt.broker.publish(CONTROL_CHANNEL, json.dumps(notice).encode())
+    return None
 
 
 def _sync(message: dict[str, Any], conn: Connection) -> str | None:

@@ -18,6 +18,7 @@ from app.storage.blobs import BlobStore
 
 EVENTS_CHANNEL = "events"  # durable events, as stored
 CONTROL_CHANNEL = "control"  # revoked tokens, recording indicators: never stored
+LIVE_CHANNEL = "live"  # chunks of live recordings, on their way to listeners
 log = logging.getLogger(__name__)
 
 

@@ -1,7 +1,8 @@
 """The processing queue for voice memos: bounded workers, and recovery at start-up.
 
 The database is the queue's memory: a memo is `processing` until it is done, so
-a memo whose process died mid-way is simply picked up again at the next start.
+a memo whose process died mid-way is simply picked up again at the next start;
+a live message whose process died is ended with what it had received.
 """
 
 import asyncio
@@ -12,6 +13,7 @@ from sqlalchemy import select
 from app.models import Message
 from app.services import voice
 from app.services.context import Runtime
+from app.services.live import finish_live
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +28,12 @@ class Ingest:
 
     async def start(self) -> None:
         self._tasks = [asyncio.create_task(self._work()) for _ in range(self._workers)]
+        async with self._rt.sessions() as db:
+            interrupted = list(
+                await db.scalars(select(Message.id).where(Message.voice_status == "live"))
+            )
+        for message_id in interrupted:  # their senders' connections died with the old process
+            await finish_live(self._rt, message_id)
         async with self._rt.sessions() as db:
             pending = await db.scalars(
                 select(Message.id)

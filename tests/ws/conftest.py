@@ -49,6 +49,13 @@ class Client:
     async def recv(self, wait_s: float = 5) -> dict[str, Any]:
         return json.loads(await asyncio.wait_for(self.conn.recv(), wait_s))
 
+    async def recv_type(self, *types: str, wait_s: float = 5) -> dict[str, Any]:
+        """The next frame of one of `types`, skipping others (e.g. the group's own events)."""
+        while True:
+            frame = await self.recv(wait_s)
+            if frame["type"] in types:
+                return frame
+
     async def nothing_within(self, seconds: float = 0.3) -> None:
         """Assert that no frame arrives for a while (a ping round trip proves liveness)."""
         with pytest.raises(TimeoutError):

@@ -1,0 +1,76 @@
+"""One sender's live push-to-talk session on its websocket.
+
+Each binary frame is a chunk of the recording. It is appended to the message's
+blob (so a late listener's GET /live and a crash both see it), then relayed once
+through the broker to every other connected member as
+`16-byte message UUID | 8-byte big-endian offset | chunk`. The session ends on
+`live.end`, a dropped socket, silence, or a breached limit; what arrived is then
+processed like an upload.
+"""
+
+import asyncio
+import time
+import uuid
+
+from app.services.context import LIVE_CHANNEL, Runtime
+from app.services.live import finish_live
+from app.storage.keys import original_key
+
+
+class LiveLimit(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+class LiveSession:
+    def __init__(self, rt: Runtime, message_id: str, group_id: str, user_id: str) -> None:
+        self.rt = rt
+        self.message_id = message_id
+        self.offset = 0
+        self.started = self.last_chunk = time.monotonic()
+        self._route = f"{group_id}{user_id}".encode()  # read by the hub, not sent on
+        self._head = uuid.UUID(message_id).bytes
+        self._window_start, self._window_count = self.started, 0
+        self._ended = False
+
+    async def chunk(self, data: bytes) -> None:
+        """Store and relay one chunk; raises LiveLimit when a limit is breached."""
+        s = self.rt.settings
+        now = time.monotonic()
+        if len(data) > s.live_max_chunk_bytes:
+            raise LiveLimit(
+                "chunk_too_large", f"Chunks are limited to {s.live_max_chunk_bytes} bytes."
+            )
+        if now - self.started > s.max_duration_s or self.offset + len(data) > s.max_upload_bytes:
+            raise LiveLimit("live_too_long", "A live memo can be at most as long as an upload.")
+        if now - self._window_start >= 1:
+            self._window_start, self._window_count = now, 0
+        self._window_count += 1
+        if self._window_count > s.live_max_chunks_per_s:
+            raise LiveLimit("live_rate", "Too many chunks per second.")
+        offset = self.offset
+        self.offset += len(data)
+        self.last_chunk = now
+        await self.rt.blobs.append(original_key(self.message_id), data)
+        frame = self._head + offset.to_bytes(8, "big") + data
+        await self.rt.broker.publish(LIVE_CHANNEL, self._route + frame)
+
+    def idle_for(self) -> float:
+        return time.monotonic() - self.last_chunk
+
+    async def end(self) -> None:
+        """Hand the recording to processing; safe to call more than once."""
+        if not self._ended:
+            self._ended = True
+            await finish_live(self.rt, self.message_id)
+
+
+async def wait_until_idle(session: LiveSession) -> None:
+    """Sleep until the session has been silent for the idle limit."""
+    limit = session.rt.settings.live_idle_timeout_s
+    while True:
+        remaining = limit - session.idle_for()
+        if remaining <= 0:
+            return
+        await asyncio.sleep(remaining)

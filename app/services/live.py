@@ -1,0 +1,79 @@
+"""Live push-to-talk messages: created `live`, fed chunk by chunk, then processed like an upload.
+
+The recording is appended to the message's `original` blob as it arrives, so
+whatever was received survives a dropped sender or a server restart; ending a
+live message (by the sender, a drop, silence or a limit) hands it to the same
+processing as an uploaded memo.
+"""
+
+from sqlalchemy import select
+
+from app.errors import Conflict, Gone, NotFound
+from app.models import Group, Message, User, new_id
+from app.schemas import MessageOut
+from app.services import views
+from app.services.context import Ctx, Runtime
+from app.services.groups import require_role
+from app.services.messages import earlier_post, insert_message, load_message
+from app.storage.keys import original_key
+
+
+async def start_live(
+    ctx: Ctx, user: User, group_id: str, mime: str, client_id: str | None
+) -> tuple[MessageOut, bool]:
+    """Create the `live` voice message (its `message.created` goes to every member)."""
+    await require_role(ctx, group_id, user.id)
+    if earlier := await earlier_post(ctx, user, group_id, client_id):
+        return earlier, False
+    message = Message(
+        id=new_id(),
+        group_id=group_id,
+        kind="voice",
+        voice_status="live",
+        mime=mime,
+        client_id=client_id,
+    )
+    if earlier := await insert_message(ctx, user, message):
+        return earlier, False
+    await ctx.rt.blobs.put_bytes(original_key(message.id), b"")
+    out = await views.message_out(ctx, user.id, message)
+    await ctx.commit()
+    return out, True
+
+
+async def finish_live(rt: Runtime, message_id: str) -> None:
+    """End a live message: it becomes `processing` (or `failed` if nothing arrived)."""
+    size = await rt.blobs.size(original_key(message_id))
+    async with rt.sessions() as db:
+        ctx = Ctx(db=db, rt=rt)
+        group_id = await db.scalar(select(Message.group_id).where(Message.id == message_id))
+        if group_id is None:
+            return
+        await db.execute(select(Group.id).where(Group.id == group_id).with_for_update())
+        message = await db.get(Message, message_id, populate_existing=True)
+        if message is None or message.voice_status != "live":
+            return
+        if size:
+            message.voice_status = "processing"
+        else:
+            message.voice_status = "failed"
+            message.voice_error = "Nothing was recorded."
+        await db.flush()
+        await ctx.emit(group_id, "message.updated", await views.message_payload(ctx, message))
+        await ctx.commit()
+    if size:
+        rt.ingest.submit(message_id)
+
+
+async def live_recording(ctx: Ctx, user: User, message_id: str) -> tuple[str, str]:
+    """The blob key and mime of a message's recording so far, for a late listener."""
+    message, _ = await load_message(ctx, user, message_id)
+    await ctx.release()
+    if message.kind != "voice" or message.deleted_at:
+        raise NotFound("This message has no recording.", code="recording_not_found")
+    if message.voice_status not in ("live", "processing"):
+        raise Gone("The live recording is over; play the memo's audio_url.", code="live_over")
+    key = original_key(message_id)
+    if await ctx.rt.blobs.size(key) is None:
+        raise Conflict("The recording is not available yet.", code="recording_not_found")
+    return key, message.mime or "application/octet-stream"
