@@ -95,16 +95,23 @@ async def process(rt: Runtime, message_id: str) -> None:
         src, dst = Path(tmp) / "original", Path(tmp) / "audio.ogg"
         try:
             await rt.blobs.fetch_to(original_key(message_id), src)
-            info = await rt.transcoder.run(audio.transcode_voice, src, dst)
+            info = await rt.transcoder.run(
+                audio.transcode_voice, src, dst, max_duration_s=rt.settings.max_duration_s
+            )
             size = await rt.blobs.put_file(audio_key(message_id), dst)
         except FileNotFoundError:
-            await _finish(rt, message_id, error="The original recording is missing.")
-            return
+            error = "The original recording is missing."
+        except audio.AudioTooLong:
+            error = f"The recording is longer than {rt.settings.max_duration_s // 60} minutes."
+        except audio.NotAudio:
+            error = "The recording contains no audio we can play."
         except audio.TranscodeError as exc:
             log.warning("transcoding %s failed: %s", message_id, exc)
-            await _finish(rt, message_id, error="This recording could not be converted.")
+            error = "This recording could not be converted."
+        else:
+            await _finish(rt, message_id, info=info, size=size)
             return
-    await _finish(rt, message_id, info=info, size=size)
+    await _finish(rt, message_id, error=error)
 
 
 async def _finish(

@@ -1,8 +1,16 @@
-"""Where audio bytes live: a small interface with a local-directory implementation.
+"""Where audio bytes live: a small blob-store interface and a local-directory store.
+
+The interface is the handful of verbs the voice pipeline needs (whole-file puts,
+appends for live recordings, ranged streaming reads for playback, prefix deletes
+for a message's files), so an S3-compatible store can stand in later without
+touching the callers.
 
 Keys are made by the server (`voice/<uuid>/original`), never from user input,
-and are validated anyway. Writes are atomic (temp file, fsync, rename) so a
-crash leaves either the old blob or the new one, never half a file.
+and are validated anyway so that a bug can never reach outside the store.
+Whole-blob writes are atomic (temp file in the store, fsync, rename, fsync of the
+directory): after a crash a key holds either the old blob or the new one, never
+half of one. Blocking file work runs in worker threads so the event loop never
+waits on the disk.
 """
 
 import asyncio
@@ -10,36 +18,88 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
+from urllib.parse import unquote, urlsplit
 
-CHUNK = 64 * 1024
-_KEY = re.compile(r"^[a-z0-9][a-z0-9._/-]*$")
+CHUNK_SIZE = 64 * 1024
+MAX_KEY_LENGTH = 512
+
+_KEY = re.compile(r"[a-z0-9][a-z0-9._/-]*")
+_TEMP_SUFFIX = ".tmp"
 
 
 def check_key(key: str) -> str:
-    if not _KEY.match(key) or ".." in key or "//" in key:
+    """Return `key` if it is a well-formed blob key, else raise ValueError.
+
+    A key is lowercase ASCII letters, digits and `._/-`, starts with a letter or
+    digit, has no empty, `.`-led or `..` segments and does not end with `/`.
+    """
+    if (
+        not isinstance(key, str)
+        or len(key) > MAX_KEY_LENGTH
+        or not _KEY.fullmatch(key)
+        or ".." in key
+        or key.endswith("/")
+        or any(not part or part.startswith(".") for part in key.split("/"))
+    ):
         raise ValueError(f"invalid blob key {key!r}")
     return key
 
 
+def check_prefix(prefix: str) -> str:
+    """Return `prefix` if it could begin a valid key (`""` means every key), else raise."""
+    if prefix == "":
+        return prefix
+    check_key(prefix.removesuffix("/"))
+    return prefix
+
+
 class BlobStore(Protocol):
-    async def put_file(self, key: str, src: Path) -> int: ...
-    async def put_bytes(self, key: str, data: bytes) -> int: ...
-    async def append(self, key: str, data: bytes) -> int: ...
-    async def size(self, key: str) -> int | None: ...
+    """Durable named blobs; what the voice pipeline needs from local disk or S3."""
+
+    async def put_file(self, key: str, src: Path) -> int:
+        """Store a copy of local file `src` under `key`, atomically; return its size."""
+        ...
+
+    async def put_bytes(self, key: str, data: bytes) -> int:
+        """Store `data` under `key`, atomically; return its size."""
+        ...
+
+    async def append(self, key: str, data: bytes) -> int:
+        """Append `data` durably to `key` (created if missing); return the new size."""
+        ...
+
+    async def size(self, key: str) -> int | None:
+        """The blob's size in bytes, or None if there is no such blob."""
+        ...
+
     def read_range(
         self, key: str, start: int = 0, end_inclusive: int | None = None
-    ) -> AsyncIterator[bytes]: ...
-    async def fetch_to(self, key: str, dst: Path) -> None: ...
-    async def delete(self, key: str) -> None: ...
-    async def delete_prefix(self, prefix: str) -> None: ...
-    async def list_keys(self, prefix: str) -> list[str]: ...
+    ) -> AsyncIterator[bytes]:
+        """Stream bytes `start..end_inclusive` (to the end if None) in bounded chunks."""
+        ...
+
+    async def fetch_to(self, key: str, dst: Path) -> None:
+        """Copy the blob to local file `dst` (for tools such as ffmpeg that need a path)."""
+        ...
+
+    async def delete(self, key: str) -> None:
+        """Remove the blob; a missing blob is not an error."""
+        ...
+
+    async def delete_prefix(self, prefix: str) -> None:
+        """Remove every blob whose key starts with `prefix` (which may not be empty)."""
+        ...
+
+    async def list_keys(self, prefix: str) -> list[str]:
+        """Keys starting with `prefix`, sorted."""
+        ...
 
 
 class LocalBlobStore:
-    """Blobs as files under `root`; blocking file work runs in threads."""
+    """Blobs as files under `root`, one file per key, `/` in keys making directories."""
 
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
@@ -48,59 +108,105 @@ class LocalBlobStore:
     def _path(self, key: str) -> Path:
         return self.root / check_key(key)
 
-    def _write_atomic(self, key: str, fill: "callable[[object], None]") -> int:  # type: ignore[valid-type]
+    def _make_parents(self, path: Path) -> None:
+        """Create the directories above `path`, each made durable in its own parent."""
+        missing = []
+        directory = path.parent
+        while directory != self.root and not directory.is_dir():
+            missing.append(directory)
+            directory = directory.parent
+        for directory in reversed(missing):
+            try:
+                directory.mkdir()
+            except FileExistsError:
+                continue
+            _fsync_dir(directory.parent)
+
+    def _write_atomic(self, key: str, fill: Callable[[BinaryIO], None]) -> int:
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+        self._make_parents(path)
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}{_TEMP_SUFFIX}")
         try:
             with open(tmp, "wb") as out:
                 fill(out)
                 out.flush()
                 os.fsync(out.fileno())
+                size = out.tell()
             os.replace(tmp, path)
-        finally:
+        except BaseException:
             tmp.unlink(missing_ok=True)
+            raise
         _fsync_dir(path.parent)
-        return path.stat().st_size
+        return size
 
     async def put_file(self, key: str, src: Path) -> int:
-        def copy(out: object) -> None:
+        """Store a copy of `src` under `key` atomically; `src` is left in place."""
+        check_key(key)
+
+        def copy(out: BinaryIO) -> None:
             with open(src, "rb") as f:
-                shutil.copyfileobj(f, out, CHUNK)  # type: ignore[arg-type]
+                shutil.copyfileobj(f, out, CHUNK_SIZE)
 
         return await asyncio.to_thread(self._write_atomic, key, copy)
 
     async def put_bytes(self, key: str, data: bytes) -> int:
-        return await asyncio.to_thread(self._write_atomic, key, lambda out: out.write(data))  # type: ignore[attr-defined]
+        """Store `data` under `key` atomically."""
+        check_key(key)
+
+        def write(out: BinaryIO) -> None:
+            out.write(data)
+
+        return await asyncio.to_thread(self._write_atomic, key, write)
 
     async def append(self, key: str, data: bytes) -> int:
+        """Append durably (fsync before returning); the blob is created on first use."""
+        path = self._path(key)
+
         def write() -> int:
-            path = self._path(key)
-            path.parent.mkdir(parents=True, exist_ok=True)
+            self._make_parents(path)
             with open(path, "ab") as out:
+                created = out.tell() == 0
                 out.write(data)
                 out.flush()
                 os.fsync(out.fileno())
-                return out.tell()
+                size = out.tell()
+            if created:
+                _fsync_dir(path.parent)
+            return size
 
         return await asyncio.to_thread(write)
 
     async def size(self, key: str) -> int | None:
+        """Size in bytes, or None when missing."""
+        path = self._path(key)
         try:
-            return (await asyncio.to_thread(self._path(key).stat)).st_size
-        except FileNotFoundError:
+            return (await asyncio.to_thread(path.stat)).st_size
+        except (FileNotFoundError, NotADirectoryError):
             return None
 
-    async def read_range(
+    def read_range(
         self, key: str, start: int = 0, end_inclusive: int | None = None
     ) -> AsyncIterator[bytes]:
+        """Stream a byte range in chunks of at most CHUNK_SIZE.
+
+        A range past the end yields nothing; an end past the end stops at the end.
+        A bad key or range raises ValueError at once; a missing blob raises
+        FileNotFoundError on first iteration.
+        """
         path = self._path(key)
+        if start < 0 or (end_inclusive is not None and end_inclusive < start):
+            raise ValueError(f"invalid byte range {start}-{end_inclusive}")
+        return self._stream(path, start, end_inclusive)
+
+    async def _stream(
+        self, path: Path, start: int, end_inclusive: int | None
+    ) -> AsyncIterator[bytes]:
         f = await asyncio.to_thread(open, path, "rb")
         try:
             await asyncio.to_thread(f.seek, start)
             remaining = None if end_inclusive is None else end_inclusive - start + 1
             while remaining is None or remaining > 0:
-                want = CHUNK if remaining is None else min(CHUNK, remaining)
+                want = CHUNK_SIZE if remaining is None else min(CHUNK_SIZE, remaining)
                 chunk = await asyncio.to_thread(f.read, want)
                 if not chunk:
                     break
@@ -108,34 +214,83 @@ class LocalBlobStore:
                     remaining -= len(chunk)
                 yield chunk
         finally:
-            f.close()
+            await asyncio.to_thread(f.close)
 
     async def fetch_to(self, key: str, dst: Path) -> None:
+        """Copy to `dst`; FileNotFoundError when the blob is missing."""
         await asyncio.to_thread(shutil.copyfile, self._path(key), dst)
 
     async def delete(self, key: str) -> None:
-        await asyncio.to_thread(self._path(key).unlink, True)
+        """Remove the blob if present."""
+        path = self._path(key)
+        await asyncio.to_thread(path.unlink, True)
 
     async def delete_prefix(self, prefix: str) -> None:
-        target = self.root / check_key(prefix.rstrip("/"))
-        await asyncio.to_thread(shutil.rmtree, target, True)
+        """Remove every blob under `prefix`, unfinished temp files and emptied directories too."""
+        if not check_prefix(prefix):
+            raise ValueError("refusing to delete every blob: give a non-empty prefix")
+        await asyncio.to_thread(self._delete_prefix, prefix)
+
+    def _delete_prefix(self, prefix: str) -> None:
+        if prefix.endswith("/"):
+            shutil.rmtree(self.root / prefix.removesuffix("/"), ignore_errors=True)
+        else:
+            directory, _, stem = prefix.rpartition("/")
+            base = self.root / directory
+            for entry in _scandir(base):
+                if entry.name.startswith(stem) or _is_temp_for(entry.name, stem):
+                    target = Path(entry.path)
+                    if entry.is_dir(follow_symlinks=False):
+                        shutil.rmtree(target, ignore_errors=True)
+                    else:
+                        target.unlink(missing_ok=True)
+        self._prune_empty_dirs(self.root / prefix.rpartition("/")[0])
+
+    def _prune_empty_dirs(self, directory: Path) -> None:
+        while directory != self.root and self.root in directory.parents:
+            try:
+                directory.rmdir()
+            except OSError:  # not empty, or already gone
+                if directory.exists():
+                    return
+            directory = directory.parent
 
     async def list_keys(self, prefix: str) -> list[str]:
+        """Keys that start with `prefix` (string prefix, as in S3), sorted; temp files hidden."""
+        check_prefix(prefix)
+
         def walk() -> list[str]:
-            base = self.root / check_key(prefix.rstrip("/")) if prefix else self.root
-            if base.is_file():
-                return [prefix]
-            return sorted(
-                str(p.relative_to(self.root))
-                for p in base.rglob("*")
-                if p.is_file() and not p.name.startswith(".")
-            )
+            base = self.root / prefix.rpartition("/")[0]
+            if not base.is_dir():
+                return []
+            keys = []
+            for dirpath, dirnames, filenames in os.walk(base):
+                dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+                for name in filenames:
+                    if name.startswith("."):
+                        continue
+                    key = Path(dirpath, name).relative_to(self.root).as_posix()
+                    if key.startswith(prefix):
+                        keys.append(key)
+            return sorted(keys)
 
         return await asyncio.to_thread(walk)
 
 
+def _is_temp_for(name: str, stem: str) -> bool:
+    return name.startswith(f".{stem}") and name.endswith(_TEMP_SUFFIX)
+
+
+def _scandir(directory: Path) -> list[os.DirEntry[str]]:
+    try:
+        with os.scandir(directory) as entries:
+            return list(entries)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
 def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)
     finally:
@@ -143,9 +298,23 @@ def _fsync_dir(path: Path) -> None:
 
 
 def open_blob_store(storage_url: str | None, data_dir: Path) -> BlobStore:
-    """The store a setting names: nothing or `file:///path` is a local directory."""
+    """The store that EARSHOT_STORAGE_URL names.
+
+    Unset (or empty) means a `blobs` directory in the data directory, and
+    `file:///absolute/path` a directory of one's choosing; other schemes (S3)
+    are not supported yet and raise ValueError.
+    """
     if not storage_url:
         return LocalBlobStore(data_dir / "blobs")
-    if storage_url.startswith("file://"):
-        return LocalBlobStore(Path(storage_url.removeprefix("file://")))
-    raise ValueError(f"unsupported EARSHOT_STORAGE_URL {storage_url!r} (use file:///path)")
+    url = urlsplit(storage_url)
+    if url.scheme == "file":
+        path = unquote(url.path)
+        if url.netloc not in ("", "localhost") or not path.startswith("/"):
+            raise ValueError(
+                f"storage URL {storage_url!r} must name an absolute path, like file:///srv/earshot"
+            )
+        return LocalBlobStore(Path(path))
+    raise ValueError(
+        f"storage URL {storage_url!r} is not supported: use file:///absolute/path, "
+        "or leave it unset to keep blobs in the data directory (S3 is not available yet)"
+    )

@@ -235,3 +235,16 @@ def test_a_restart_during_a_live_message_keeps_what_was_received(
         assert memo["voice"]["duration_ms"] > 2000
     finally:
         server.stop()
+
+
+async def test_a_live_message_of_noise_ends_failed_with_a_reason(
+    api: Api, app: Any, ws: Any, group: Any
+) -> None:
+    amy, _, _, gid = group
+    sender = await ws(amy)
+    mid = await start_live(sender, gid)
+    await sender.conn.send(b"these bytes are not a recording" * 50)
+    await sender.send({"type": "live.end"})
+    memo = await _when_processed(api, app, amy, mid)
+    assert memo["voice"]["status"] == "failed"
+    assert memo["voice"]["error"]

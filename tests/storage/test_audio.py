@@ -1,0 +1,220 @@
+"""Probing and transcoding real recordings with real ffmpeg: every client format, garbage,
+long memos, loudness, waveform and the worker pool."""
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from app.storage import audio
+from app.storage.audio import AudioTooLong, NotAudio, TranscodeError, TranscodePool
+from tests import audio_samples
+
+LIMIT_S = 900  # the default 15-minute limit
+
+
+def speech_ms(audio_dir: Path) -> float:
+    return audio_samples.duration_s(audio_samples.speech_wav(audio_dir)) * 1000
+
+
+def files_in(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir())
+
+
+def assert_close(measured_ms: float, expected_ms: float, tolerance: float = 0.05) -> None:
+    assert abs(measured_ms - expected_ms) <= expected_ms * tolerance, (measured_ms, expected_ms)
+
+
+@pytest.mark.parametrize("kind", list(audio_samples.CLIENT_FORMATS))
+async def test_client_recording_is_accepted_as_audio(audio_dir: Path, kind: str) -> None:
+    result = await audio.probe(audio_samples.client_file(audio_dir, kind), LIMIT_S)
+    assert_close(result.duration_ms, speech_ms(audio_dir))
+
+
+@pytest.mark.parametrize("kind", list(audio_samples.CLIENT_FORMATS))
+async def test_client_recording_becomes_mono_opus(
+    audio_dir: Path, kind: str, tmp_path: Path
+) -> None:
+    dst = tmp_path / "audio.ogg"
+    info = await audio.transcode_voice(audio_samples.client_file(audio_dir, kind), dst)
+    assert audio_samples.audio_stream(dst) == {
+        "codec_name": "opus",
+        "channels": "1",
+        "sample_rate": "48000",
+        "format_name": "ogg",
+    }
+    assert_close(info.duration_ms, speech_ms(audio_dir))
+    assert_close(audio_samples.duration_s(dst) * 1000, info.duration_ms, 0.01)
+    assert len(info.waveform) == 64 and all(0 <= v <= 255 for v in info.waveform)
+    assert max(info.waveform) == 255 and min(info.waveform) < 40, "words and pauses both show"
+    bitrate = dst.stat().st_size * 8 / (info.duration_ms / 1000)
+    assert 16_000 <= bitrate <= 40_000, bitrate
+
+
+async def test_quiet_recording_is_raised_to_speech_loudness(
+    audio_dir: Path, tmp_path: Path
+) -> None:
+    quiet = audio_samples.quiet_speech(audio_dir, -30)
+    assert audio_samples.loudness(quiet)[0] < -45
+    dst = tmp_path / "audio.ogg"
+    await audio.transcode_voice(quiet, dst)
+    integrated, true_peak = audio_samples.loudness(dst)
+    assert -18 <= integrated <= -14, integrated
+    assert true_peak < 0.5, "no clipping beyond the overshoot of lossy coding"
+
+
+async def test_loud_clipped_recording_is_lowered_to_speech_loudness(
+    audio_dir: Path, tmp_path: Path
+) -> None:
+    loud = audio_samples.loud_speech(audio_dir, 10)
+    assert audio_samples.loudness(loud)[0] > -13
+    dst = tmp_path / "audio.ogg"
+    await audio.transcode_voice(loud, dst)
+    integrated, true_peak = audio_samples.loudness(dst)
+    assert -18 <= integrated <= -14, integrated
+    assert true_peak < 0.5, "no clipping beyond the overshoot of lossy coding"
+
+
+async def test_quiet_recording_has_as_readable_a_waveform_as_a_normal_one(
+    audio_dir: Path, tmp_path: Path
+) -> None:
+    normal = await audio.transcode_voice(audio_samples.speech_wav(audio_dir), tmp_path / "n.ogg")
+    quiet = await audio.transcode_voice(audio_samples.quiet_speech(audio_dir), tmp_path / "q.ogg")
+    assert max(abs(a - b) for a, b in zip(normal.waveform, quiet.waveform, strict=True)) <= 20
+
+
+async def test_silence_stays_silent_with_a_flat_waveform(audio_dir: Path, tmp_path: Path) -> None:
+    dst = tmp_path / "audio.ogg"
+    info = await audio.transcode_voice(audio_samples.silence_wav(audio_dir, 5), dst)
+    assert info.waveform == [0] * 64
+    assert_close(info.duration_ms, 5000, 0.01)
+
+
+async def test_metadata_of_the_upload_is_not_kept(audio_dir: Path, tmp_path: Path) -> None:
+    tagged = audio_samples.with_title(audio_dir, "Room 12 at Lincoln Elementary")
+    assert "Lincoln" in audio_samples.tags(tagged)
+    dst = tmp_path / "audio.ogg"
+    await audio.transcode_voice(tagged, dst)
+    assert "Lincoln" not in audio_samples.tags(dst)
+
+
+async def test_transcode_writes_only_the_destination(audio_dir: Path, tmp_path: Path) -> None:
+    dst = tmp_path / "out" / "audio.ogg"
+    dst.parent.mkdir()
+    dst.write_bytes(b"previous")
+    await audio.transcode_voice(audio_samples.client_file(audio_dir, "firefox_ogg"), dst)
+    assert files_in(dst.parent) == ["audio.ogg"]
+    assert dst.read_bytes()[:4] == b"OggS"
+
+
+async def test_failed_transcode_explains_and_leaves_nothing(
+    audio_dir: Path, tmp_path: Path
+) -> None:
+    dst = tmp_path / "audio.ogg"
+    with pytest.raises(TranscodeError) as failure:
+        await audio.transcode_voice(audio_samples.garbage(audio_dir)["script.ogg"], dst)
+    assert "ffmpeg" in str(failure.value) and failure.value.stderr_tail
+    assert files_in(tmp_path) == []
+
+
+async def test_transcode_refuses_audio_longer_than_its_limit(
+    audio_dir: Path, tmp_path: Path
+) -> None:
+    webm = audio_samples.client_file(audio_dir, "chrome_webm")
+    with pytest.raises(AudioTooLong):
+        await audio.transcode_voice(webm, tmp_path / "audio.ogg", max_duration_s=5)
+    assert files_in(tmp_path) == []
+
+
+async def test_mp3_fallback_is_mono_mp3_of_the_same_length(audio_dir: Path, tmp_path: Path) -> None:
+    ogg, mp3 = tmp_path / "audio.ogg", tmp_path / "audio.mp3"
+    info = await audio.transcode_voice(audio_samples.client_file(audio_dir, "iphone_m4a"), ogg)
+    await audio.transcode_mp3(ogg, mp3)
+    stream = audio_samples.audio_stream(mp3)
+    assert (stream["codec_name"], stream["channels"], stream["format_name"]) == ("mp3", "1", "mp3")
+    assert_close(audio_samples.duration_s(mp3) * 1000, info.duration_ms, 0.02)
+    assert files_in(tmp_path) == ["audio.mp3", "audio.ogg"]
+
+
+GARBAGE = [
+    "zero_bytes.m4a",
+    "random_bytes.mp3",
+    "id3_then_noise.mp3",
+    "script.ogg",
+    "text.wav",
+    "picture.m4a",
+    "truncated.m4a",
+    "playlist.m4a",
+    "video_only.m4a",
+]
+
+
+@pytest.mark.parametrize("name", GARBAGE)
+async def test_garbage_is_not_audio(audio_dir: Path, name: str) -> None:
+    with pytest.raises(NotAudio) as refusal:
+        await audio.probe(audio_samples.garbage(audio_dir)[name], LIMIT_S)
+    reason = str(refusal.value)
+    assert reason and reason == refusal.value.reason
+    assert "0x" not in reason and "ffmpeg" not in reason, "a sentence for a person"
+
+
+async def test_truncated_m4a_with_index_first_keeps_what_decodes(
+    audio_dir: Path, tmp_path: Path
+) -> None:
+    half = audio_samples.truncated_indexed_m4a(audio_dir)
+    await audio.probe(half, LIMIT_S)
+    info = await audio.transcode_voice(half, tmp_path / "audio.ogg")
+    assert 0.3 * speech_ms(audio_dir) < info.duration_ms < 0.7 * speech_ms(audio_dir)
+
+
+async def test_twenty_minute_memo_is_too_long(audio_dir: Path) -> None:
+    long_memo = audio_samples.long_speech_mp3(audio_dir, 1200)
+    with pytest.raises(AudioTooLong) as refusal:
+        await audio.probe(long_memo, LIMIT_S)
+    assert_close(refusal.value.duration_ms, 1_200_000, 0.01)
+
+
+async def test_limit_allows_one_second_of_tolerance(audio_dir: Path) -> None:
+    memo = audio_samples.client_file(audio_dir, "mp3")  # about 11.2 s
+    await audio.probe(memo, 11)
+    with pytest.raises(AudioTooLong):
+        await audio.probe(memo, 10)
+
+
+async def test_webm_without_duration_header_is_measured_by_decoding(audio_dir: Path) -> None:
+    webm = audio_samples.client_file(audio_dir, "chrome_webm")
+    assert audio_samples.declared_duration(webm) == "N/A"
+    result = await audio.probe(webm, LIMIT_S)
+    assert not result.duration_from_header
+    assert_close(result.duration_ms, speech_ms(audio_dir))
+
+
+async def test_webm_without_duration_header_can_still_be_too_long(audio_dir: Path) -> None:
+    webm = audio_samples.client_file(audio_dir, "chrome_webm")
+    with pytest.raises(AudioTooLong) as refusal:
+        await audio.probe(webm, 5)
+    assert refusal.value.duration_ms > 6000
+
+
+async def test_pool_runs_at_most_its_size_at_once(audio_dir: Path, tmp_path: Path) -> None:
+    pool = TranscodePool(2)
+    src = audio_samples.client_file(audio_dir, "firefox_ogg")
+    seen: list[int] = []
+
+    async def job(n: int) -> audio.VoiceInfo:
+        seen.append(pool.running)
+        return await audio.transcode_voice(src, tmp_path / f"{n}.ogg")
+
+    results = await asyncio.gather(*(pool.run(job, n) for n in range(5)))
+    assert len(results) == 5 and max(seen) == 2
+    assert pool.running == 0 and pool.waiting == 0
+
+
+async def test_pool_frees_its_slot_when_a_job_fails(audio_dir: Path, tmp_path: Path) -> None:
+    pool = TranscodePool(1)
+    script = audio_samples.garbage(audio_dir)["script.ogg"]
+    with pytest.raises(TranscodeError):
+        await pool.run(audio.transcode_voice, script, tmp_path / "bad.ogg")
+    src = audio_samples.client_file(audio_dir, "firefox_ogg")
+    info = await asyncio.wait_for(pool.run(audio.transcode_voice, src, tmp_path / "ok.ogg"), 30)
+    assert info.duration_ms > 0
