@@ -7,8 +7,10 @@ does and Redis cannot be reached, these tests fail. They never skip.
 
 import os
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
@@ -16,6 +18,7 @@ from websockets.exceptions import ConnectionClosed
 from app.config import Settings
 from app.main import create_app
 from tests.helpers import Api, Person
+from tests.process import ServerProcess
 from tests.ws.conftest import Client, serve
 
 REDIS_URL = os.environ.get("EARSHOT_TEST_REDIS_URL")
@@ -79,3 +82,45 @@ if REDIS_URL:
         with pytest.raises(ConnectionClosed) as closed:
             await ben_elsewhere.recv()
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 4001
+
+    async def test_two_server_processes_deliver_in_order_what_the_other_commits(
+        database_url: str, tmp_path: Path
+    ) -> None:
+        shared = {"database_url": database_url, "redis_url": REDIS_URL, "secret_key": "shared"}
+        one = ServerProcess(tmp_path / "one", **shared).start()
+        two = ServerProcess(tmp_path / "two", **shared).start()
+        try:
+            async with httpx.AsyncClient(base_url=one.url, timeout=30) as http:
+                people = []
+                for handle in ("amy", "ben"):
+                    r = await http.post(
+                        "/api/v1/auth/register",
+                        json={"handle": handle, "display_name": handle, "password": "long enough"},
+                    )
+                    people.append(r.json())
+                amy = {"Authorization": f"Bearer {people[0]['token']}"}
+                gid = (await http.post("/api/v1/groups", headers=amy, json={"name": "G"})).json()[
+                    "id"
+                ]
+                await http.post(
+                    f"/api/v1/groups/{gid}/members", headers=amy, json={"handle": "ben"}
+                )
+                ws_two = two.url.replace("http", "ws") + "/api/v1/ws"
+                ben_on_two = await _live(
+                    ws_two, Person("ben", people[1]["token"], people[1]["user"]["id"])
+                )
+                posted = [
+                    (
+                        await http.post(
+                            f"/api/v1/groups/{gid}/messages", headers=amy, json={"text": f"m{i}"}
+                        )
+                    ).json()
+                    for i in range(20)
+                ]
+                frames = [await ben_on_two.recv(10) for _ in posted]
+                assert [f["seq"] for f in frames] == [p["seq"] for p in posted]
+                assert [f["data"]["text"] for f in frames] == [f"m{i}" for i in range(20)]
+                await ben_on_two.conn.close()
+        finally:
+            one.stop()
+            two.stop()
