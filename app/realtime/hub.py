@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 
 from app.models import Event, Group, Membership
-from app.realtime.broker import SubscriptionLost
 from app.services.context import (
     CONTROL_CHANNEL,
     EVENTS_CHANNEL,
@@ -116,7 +115,6 @@ class Hub:
         self.by_group: dict[str, set[Connection]] = defaultdict(set)
         self.by_user: dict[str, set[Connection]] = defaultdict(set)
         self._tasks: list[asyncio.Task[None]] = []
-        self.delivered = 0
 
     # Life cycle
 
@@ -148,8 +146,8 @@ class Hub:
             try:
                 async with self.rt.broker.subscribe(channel) as subscription:
                     ready.set()
-                    # Anything published while we were not subscribed is in the database.
-                    self._check_everyone()
+                    if channel == EVENTS_CHANNEL:  # what we missed meanwhile is in the database
+                        self._check_everyone()
                     async for payload in subscription:
                         try:
                             handle(payload)
@@ -157,7 +155,7 @@ class Hub:
                             log.exception("could not route a %s message", channel)
             except asyncio.CancelledError:
                 raise
-            except (SubscriptionLost, Exception):
+            except Exception:  # SubscriptionLost, or the broker itself failing
                 log.warning("lost the %s subscription; resubscribing", channel, exc_info=True)
                 await asyncio.sleep(0.5)
 
@@ -206,7 +204,6 @@ class Hub:
         if conn.closing:
             return
         if conn.offer(item):
-            self.delivered += 1
             return
         conn.closing = True
         asyncio.get_running_loop().create_task(
