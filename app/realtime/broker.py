@@ -17,6 +17,8 @@ from typing import Protocol
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
+from app.aio import cancel_and_wait
+
 log = logging.getLogger(__name__)
 
 
@@ -150,8 +152,7 @@ class RedisBroker:
 
     async def disconnect(self) -> None:
         if self._reader:
-            self._reader.cancel()
-            await asyncio.gather(self._reader, return_exceptions=True)
+            await cancel_and_wait([self._reader])
         self._local.fail_all()
         if self._pubsub:
             await self._pubsub.aclose()

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
+from app.aio import cancel_and_wait
 from app.models import Event, Group, Membership
 from app.services.context import (
     CONTROL_CHANNEL,
@@ -133,9 +134,7 @@ class Hub:
             await event.wait()
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await cancel_and_wait(self._tasks)
         for conn in [c for conns in self.by_user.values() for c in conns]:
             await self._close(conn, 1012, "server restarting: reconnect and sync")
 

@@ -7,13 +7,13 @@ usable; a client that floods is told so and then closed with 4029.
 """
 
 import asyncio
-import contextlib
 import json
 import time
 from typing import Any
 
 from fastapi import APIRouter, WebSocket
 
+from app.aio import cancel_and_wait
 from app.models import User
 from app.realtime.hub import CLOSE_FLOODING, CLOSE_REVOKED, Connection, Hub, Send, Sync
 from app.realtime.live import LiveLimit, LiveSession, wait_until_idle
@@ -84,9 +84,7 @@ async def websocket(ws: WebSocket, token: str = "") -> None:
     finally:
         hub.detach(conn)
         await session.end_live()  # a dropped sender ends its live message; nothing is lost
-        pump.cancel()
-        with contextlib.suppress(BaseException):
-            await pump
+        await cancel_and_wait([pump])
 
 
 class _Session:

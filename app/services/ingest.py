@@ -10,6 +10,7 @@ import logging
 
 from sqlalchemy import select
 
+from app.aio import cancel_and_wait
 from app.models import Message
 from app.services import voice
 from app.services.context import Runtime
@@ -57,9 +58,7 @@ class Ingest:
         await self._queue.join()
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await cancel_and_wait(self._tasks)
         self._tasks = []
 
     async def _work(self) -> None:
