@@ -1,4 +1,4 @@
-"""Voice memos: accepting an upload durably, processing it, listening, and dropping audio.
+"""Voice memos: accepting an upload durably, processing it, and listening receipts.
 
 Durable first: the original is stored and the message row committed before
 the client hears 202; processing happens afterwards and a message still
@@ -63,6 +63,7 @@ async def accept_upload(
     blobs = ctx.rt.blobs
     await blobs.put_file(original_key(message_id), upload)
     try:
+        await require_role(ctx, group_id, user.id)  # still a member after the slow part
         message = Message(
             id=message_id,
             group_id=group_id,
