@@ -4,6 +4,10 @@ from typing import Any
 
 
 async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] == "http":  # the readiness probe
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+        return
     if scope["type"] != "websocket":
         return
     await receive()
