@@ -248,3 +248,27 @@ async def test_a_live_message_of_noise_ends_failed_with_a_reason(
     memo = await _when_processed(api, app, amy, mid)
     assert memo["voice"]["status"] == "failed"
     assert memo["voice"]["error"]
+
+
+async def test_too_many_chunks_or_too_long_a_recording_ends_it(
+    api: Api, app: Any, ws: Any, group: Any, samples: Path
+) -> None:
+    amy, _, _, gid = group
+    settings = app.state.runtime.settings
+    recording = audio_samples.client_file(samples, "chrome_webm").read_bytes()
+    sender = await ws(amy)
+    for setting, value, code in (
+        ("live_max_chunks_per_s", 5, "live_rate"),
+        ("max_upload_bytes", 30_000, "live_too_long"),
+    ):
+        original = getattr(settings, setting)
+        setattr(settings, setting, value)
+        mid = await start_live(sender, gid)
+        for chunk in cut(recording)[:20]:
+            await sender.conn.send(chunk)
+        assert (await sender.recv_type("error"))["error"]["code"] == code
+        assert await sender.recv_type("live.ended") == {"type": "live.ended", "message_id": mid}
+        setattr(settings, setting, original)
+        memo = await _when_processed(api, app, amy, mid)
+        assert memo["voice"]["status"] == "ready", "what arrived before the breach is kept"
+        assert memo["voice"]["duration_ms"] > 0
