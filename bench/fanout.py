@@ -5,11 +5,13 @@ One group with 100, 1,000 and 2,000 connected members on one Earshot process;
 member's connection has its `message.created` (p50, p99 over all deliveries), and
 server RSS per idle connection. Baseline, in the same run: `bench/broadcast_app.py`,
 a bare ASGI app under uvicorn that sends a same-sized text frame to every client
-with a plain for-loop. With `--redis`, also 1,000 members split over two Earshot
-processes sharing PostgreSQL and Redis (posts through the first).
+with a plain for-loop. Both are connected at once and their posts alternate, so
+both see the same machine at the same moments. With `--redis`, also 1,000 members
+split over two Earshot processes sharing PostgreSQL and Redis (posts through the first).
 
-The measuring clients run in this one asyncio process and share the 2 cores with
-the server, so absolute numbers are pessimistic for both columns alike.
+The measuring clients (`bench/listener.py`, a bare protocol that timestamps each
+frame as its bytes arrive) run in this one asyncio process and share the cores with
+the servers, so absolute numbers are pessimistic for both columns alike.
 
 Run: .venv/bin/python -m bench.fanout [--sizes 100,1000,2000] [--messages 50] [--redis]
 """
@@ -24,21 +26,19 @@ from collections import defaultdict
 
 import asyncpg
 import httpx
-from websockets.asyncio.client import ClientConnection, connect
 
 from bench.common import (
-    close_all,
     group_of,
-    open_live,
     percentiles,
     rss_kib,
     start_server,
     start_uvicorn,
     ws_url,
 )
+from bench.listener import Listener, connect_listener
 from tests.process import ServerProcess
 
-SEQ = re.compile(r'"seq":(\d+)')
+SEQ = re.compile(rb'"seq":(\d+)')
 
 
 class Arrivals:
@@ -48,12 +48,10 @@ class Arrivals:
         self.times: dict[int, list[float]] = defaultdict(list)
         self.size = 0
 
-    async def read(self, conn: ClientConnection) -> None:
-        async for raw in conn:
-            now = time.perf_counter()
-            if isinstance(raw, str) and raw.startswith('{"type":"message.created"'):
-                self.size = len(raw)
-                self.times[int(SEQ.search(raw).group(1))].append(now)  # type: ignore[union-attr]
+    def record(self, now: float, frame: bytes) -> None:
+        if frame.startswith(b'{"type":"message.created"'):
+            self.size = len(frame)
+            self.times[int(SEQ.search(frame).group(1))].append(now)  # type: ignore[union-attr]
 
     async def wait(self, seq: int, count: int) -> list[float]:
         deadline = time.perf_counter() + 30
@@ -64,62 +62,117 @@ class Arrivals:
         return self.times.pop(seq)
 
 
-async def earshot(
-    members: int, messages: int, servers: list[ServerProcess]
-) -> tuple[float, float, float, int]:
+async def listeners(urls: list[str], arrivals: Arrivals, sync: bool) -> list[Listener]:
+    """Connected listeners, opened at most 200 at a time; with `sync`, synced and live."""
+
+    async def one(url: str) -> Listener:
+        pong = asyncio.get_running_loop().create_future()
+
+        def on_text(now: float, frame: bytes) -> None:
+            if pong.done():
+                arrivals.record(now, frame)
+            elif frame.startswith(b'{"type":"pong"'):
+                pong.set_result(None)
+
+        listener = await connect_listener(url, on_text)
+        if sync:
+            listener.send_text('{"type":"sync","cursors":{}}')
+            listener.send_text('{"type":"ping"}')
+            await pong
+        else:
+            pong.set_result(None)
+        return listener
+
+    opened: list[Listener] = []
+    for start in range(0, len(urls), 200):
+        opened += await asyncio.gather(*[one(u) for u in urls[start : start + 200]])
+    return opened
+
+
+class Side:
+    """One side of the comparison: connected listeners and a way to post to all of them."""
+
+    def __init__(self, http: httpx.AsyncClient, arrivals: Arrivals, conns: list[Listener]) -> None:
+        self.http, self.arrivals, self.conns = http, arrivals, conns
+        self.samples: list[float] = []
+
+    async def post(self, i: int) -> int:
+        raise NotImplementedError
+
+    async def measure(self, i: int) -> None:
+        t0 = time.perf_counter()
+        seq = await self.post(i)
+        self.samples += [t - t0 for t in await self.arrivals.wait(seq, len(self.conns))]
+
+    async def close(self) -> None:
+        for conn in self.conns:
+            conn.close()
+        await self.http.aclose()
+
+
+class Earshot(Side):
+    gid = ""
+
+    async def post(self, i: int) -> int:
+        r = await self.http.post(f"/api/v1/groups/{self.gid}/messages", json={"text": f"m {i}"})
+        return int(r.json()["seq"])
+
+
+class Baseline(Side):
+    size = 0
+
+    async def post(self, i: int) -> int:
+        head = f'{{"type":"message.created","seq":{i},"pad":"'
+        await self.http.post("/broadcast", content=head + "x" * (self.size - len(head) - 2) + '"}')
+        return i
+
+
+async def earshot(members: int, servers: list[ServerProcess]) -> tuple[Earshot, float]:
+    """Members connected (spread over `servers`); posts go through the first server."""
     first = servers[0]
     gid, tokens = await group_of(first.url, members)
     assert first.proc is not None
     before = rss_kib(first.proc.pid)
-    conns = []
     share = (len(tokens) + len(servers) - 1) // len(servers)
-    for i, server in enumerate(servers):
-        conns += await open_live(ws_url(server.url), tokens[i * share : (i + 1) * share])
-    per_conn = (rss_kib(first.proc.pid) - before) * len(servers) / members
+    urls = [
+        f"{ws_url(server.url)}?token={token}"
+        for i, server in enumerate(servers)
+        for token in tokens[i * share : (i + 1) * share]
+    ]
     arrivals = Arrivals()
-    readers = [asyncio.create_task(arrivals.read(c)) for c in conns]
-    samples: list[float] = []
+    conns = await listeners(urls, arrivals, sync=True)
+    per_conn = (rss_kib(first.proc.pid) - before) * len(servers) / members
     owner = {"Authorization": f"Bearer {tokens[0]}"}
-    async with httpx.AsyncClient(base_url=first.url, timeout=30) as http:
-        for i in range(messages):
-            t0 = time.perf_counter()
-            r = await http.post(
-                f"/api/v1/groups/{gid}/messages", headers=owner, json={"text": f"message {i}"}
-            )
-            samples += [t - t0 for t in await arrivals.wait(r.json()["seq"], len(conns))]
-            await asyncio.sleep(0.02)
-    for task in readers:
-        task.cancel()
-    await close_all(conns)
-    p50, p99 = percentiles(samples)
-    return p50, p99, per_conn, arrivals.size
+    side = Earshot(
+        httpx.AsyncClient(base_url=first.url, headers=owner, timeout=30), arrivals, conns
+    )
+    side.gid = gid
+    return side, per_conn
 
 
-async def baseline(members: int, messages: int, size: int) -> tuple[float, float]:
+async def baseline(members: int, port: int) -> Baseline:
+    arrivals = Arrivals()
+    conns = await listeners([f"ws://127.0.0.1:{port}/"] * members, arrivals, sync=False)
+    http = httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30)
+    return Baseline(http, arrivals, conns)
+
+
+async def compare(members: int, messages: int, servers: list[ServerProcess]) -> tuple[float, ...]:
+    """Both sides connected at once, their posts interleaved, so both see the same machine."""
     proc, port = await asyncio.to_thread(start_uvicorn, "bench.broadcast_app:app")
     try:
-        url = f"http://127.0.0.1:{port}"
-        conns = []
-        for start in range(0, members, 200):
-            conns += await asyncio.gather(*[
-                connect(f"ws://127.0.0.1:{port}/", compression=None, max_queue=None)
-                for _ in range(min(200, members - start))
-            ])  # fmt: skip
-        arrivals = Arrivals()
-        readers = [asyncio.create_task(arrivals.read(c)) for c in conns]
-        samples: list[float] = []
-        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
-            for i in range(messages):
-                head = f'{{"type":"message.created","seq":{i},"pad":"'
-                body = head + "x" * max(0, size - len(head) - 2) + '"}'
-                t0 = time.perf_counter()
-                await http.post("/broadcast", content=body)
-                samples += [t - t0 for t in await arrivals.wait(i, members)]
+        ours, per_conn = await earshot(members, servers)
+        base = await baseline(members, port)
+        await ours.measure(-1)  # warm-up, and the frame size for the baseline
+        base.size = ours.arrivals.size
+        ours.samples = []
+        for i in range(messages):
+            for side in (ours, base) if i % 2 else (base, ours):
+                await side.measure(i)
                 await asyncio.sleep(0.02)
-        for task in readers:
-            task.cancel()
-        await close_all(conns)
-        return percentiles(samples)
+        await ours.close()
+        await base.close()
+        return (*percentiles(ours.samples), *percentiles(base.samples), per_conn)
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -149,11 +202,9 @@ async def main() -> None:
     for n in [int(x) for x in args.sizes.split(",")]:
         server = start_server()
         try:
-            p50, p99, per_conn, size = await earshot(n, args.messages, [server])
+            rows.append((f"{n} (1 process)", *await compare(n, args.messages, [server])))
         finally:
             server.stop()
-        b50, b99 = await baseline(n, args.messages, size)
-        rows.append((f"{n} (1 process)", p50, p99, b50, b99, per_conn))
     if args.redis:
         name, url = await shared_database()
         shared = {
@@ -163,13 +214,11 @@ async def main() -> None:
         }
         servers = [start_server(**shared), start_server(**shared)]
         try:
-            p50, p99, per_conn, size = await earshot(1000, args.messages, servers)
+            rows.append(("1000 (2 processes, Redis)", *await compare(1000, args.messages, servers)))
         finally:
             for s in servers:
                 s.stop()
             await drop_database(name)
-        b50, b99 = await baseline(1000, args.messages, size)
-        rows.append(("1000 (2 processes, Redis)", p50, p99, b50, b99, per_conn))
 
     print()
     print(f"{'members':>26} {'earshot p50':>12} {'p99 ms':>8} {'baseline p50':>13} {'p99 ms':>8} "

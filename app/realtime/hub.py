@@ -23,12 +23,13 @@ import contextlib
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import select
 
-from app.aio import cancel_and_wait
+from app.aio import cancel_and_wait, start_eagerly
 from app.models import Event, Group, Membership
 from app.services.context import (
     CONTROL_CHANNEL,
@@ -87,7 +88,14 @@ class SendBytes:
     data: bytes
 
 
-Item = Live | Check | Sync | Start | Send | SendBytes
+@dataclass
+class Wait:
+    """A send that started outside the pump and had to wait: hold everything behind it."""
+
+    task: asyncio.Task[None]
+
+
+Item = Live | Check | Sync | Start | Send | SendBytes | Wait
 
 
 @dataclass(eq=False)
@@ -101,6 +109,11 @@ class Connection:
     last_seq: dict[str, int] = field(default_factory=dict)
     live: bool = False  # false until the first sync (or the grace period) has run
     closing: bool = False
+    parked: bool = False  # the pump is waiting for its next item
+
+    @property
+    def idle(self) -> bool:
+        return self.parked and self.queue.empty()
 
     def offer(self, item: Item) -> bool:
         try:
@@ -200,8 +213,24 @@ class Hub:
                 self._offer(conn, Check())
 
     def _offer(self, conn: Connection, item: Item) -> None:
+        """Send now if the connection is idle and has room; else queue it for its pump.
+
+        The fast path keeps one event to a thousand idle connections a plain loop
+        of sends; a send that has to wait (a full socket buffer) carries on as a
+        task, and the pump holds everything after it until it is done.
+        """
         if conn.closing:
             return
+        if conn.idle and (send := self._send_now(conn, item)) is not None:
+            try:
+                waiting = start_eagerly(send)
+            except Exception:
+                log.debug("send failed; the connection is going", exc_info=True)
+                self.detach(conn)
+                return
+            if waiting is None:
+                return
+            item = Wait(waiting)
         if conn.offer(item):
             return
         conn.closing = True
@@ -257,12 +286,30 @@ class Hub:
             if conn.user_id != sender:
                 self._offer(conn, item)
 
-    # Each connection's own task: the only place its frames are sent from.
+    def _send_now(self, conn: Connection, item: Item) -> Coroutine[Any, Any, None] | None:
+        """The send for an item that needs nothing else first (a no-op if it is not for them)."""
+        if isinstance(item, Send):
+            return conn.send_text(item.text)
+        if isinstance(item, SendBytes):
+            return conn.send_bytes(item.data)
+        if isinstance(item, Live):
+            verdict = self._take(conn, item)
+            if verdict == "send":
+                return conn.send_text(item.text)
+            if verdict == "drop":
+                return _nothing()
+        return None  # a gap to fill or a sync to run: the pump's work
+
+    # Each connection's own task: it sends whatever could not be sent at once.
 
     async def pump(self, conn: Connection) -> None:
         while not conn.closing:
+            conn.parked = True
             item = await conn.queue.get()
-            if isinstance(item, Send):
+            conn.parked = False
+            if isinstance(item, Wait):
+                await item.task
+            elif isinstance(item, Send):
                 await conn.send_text(item.text)
             elif isinstance(item, SendBytes):
                 await conn.send_bytes(item.data)
@@ -276,18 +323,29 @@ class Hub:
                 conn.live = True
                 await self._fill_gaps(conn)
 
-    async def _deliver(self, conn: Connection, live: Live) -> None:
+    @staticmethod
+    def _take(conn: Connection, live: Live) -> str:
+        """What a durable event means for this connection: "drop", "gap" or "send".
+
+        "send" also records it as delivered (and forgets a group they have left).
+        """
         last = conn.last_seq.get(live.group_id)
         if not conn.live or last is None or live.seq <= last:
-            return  # not live yet (the replay will include it), not ours, or already sent
+            return "drop"  # not live yet (the replay will include it), not ours, or already sent
         if live.seq > last + 1:
-            await self._replay(conn, live.group_id, last, until=live.seq - 1)
-            if live.group_id not in conn.last_seq:
-                return
+            return "gap"
         conn.last_seq[live.group_id] = live.seq
-        await conn.send_text(live.text)
         if live.group_deleted or live.leaving_user == conn.user_id:
             del conn.last_seq[live.group_id]
+        return "send"
+
+    async def _deliver(self, conn: Connection, live: Live) -> None:
+        verdict = self._take(conn, live)
+        if verdict == "gap":
+            await self._replay(conn, live.group_id, conn.last_seq[live.group_id], live.seq - 1)
+            verdict = self._take(conn, live)
+        if verdict == "send":
+            await conn.send_text(live.text)
 
     async def _sync(self, conn: Connection, cursors: dict[str, int]) -> None:
         for gid, cursor in cursors.items():
@@ -335,3 +393,7 @@ class Hub:
                     return
             if len(events) < REPLAY_PAGE:
                 return
+
+
+async def _nothing() -> None:
+    return None

@@ -170,6 +170,29 @@ async def test_a_client_that_cannot_keep_up_is_dropped(api: Api, app: Any, ws: A
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4008
 
 
+async def test_a_reader_that_stops_reading_is_dropped_and_others_get_everything(
+    api: Api, app: Any, ws: Any
+) -> None:
+    """Sends go straight to idle sockets; once one stops draining, its queue fills and it goes."""
+    app.state.runtime.settings.ws_send_queue = 4
+    amy, ben = await api.register("amy"), await api.register("ben")
+    gid = await api.group(amy)
+    await api.add(amy, gid, ben)
+    amy_ws, ben_ws = await ws(amy), await ws(ben)
+    amy_ws.conn.transport.pause_reading()  # amy's app hangs; her socket buffers fill up
+    latest = (await api.events(amy, gid))[-1]["seq"]
+    broker, pad = app.state.runtime.broker, "x" * 60_000
+    for seq in range(latest + 1, latest + 301):  # 18 MB: more than loopback buffers hold
+        frame = {"type": "message.created", "group_id": gid, "seq": seq, "data": {"pad": pad}}
+        await broker.publish("events", json.dumps(frame).encode())
+        assert (await ben_ws.recv())["seq"] == seq
+    amy_ws.conn.transport.resume_reading()
+    with pytest.raises(ConnectionClosed) as closed:
+        while True:
+            await amy_ws.recv()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4008
+
+
 async def test_server_shutdown_closes_sockets_with_1012_so_clients_resume(
     api: Api, app: Any
 ) -> None:
