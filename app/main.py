@@ -8,7 +8,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from app.api import auth, errors, groups, health, messages, voice
+from app.api import auth, errors, groups, health, messages, voice, web
 from app.config import Settings
 from app.db import create_engine, session_factory
 from app.realtime import ws
@@ -80,4 +80,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (auth.router, groups.router, messages.router, voice.router, ws.router):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(health.router)
+    app.include_router(web.router)
+    app.mount("/web", web.static_files(), name="web")
     return app

@@ -94,6 +94,7 @@ class MemberOut(Out):
     user: UserOut
     role: Role
     joined_at: Timestamp
+    group_id: str  # beyond the contract: tells an invite's acceptor which group they joined
 
 
 class MembersOut(Out):

@@ -17,7 +17,10 @@ def user_out(user: User) -> UserOut:
 
 def member_out(membership: Membership) -> MemberOut:
     return MemberOut(
-        user=user_out(membership.user), role=membership.role, joined_at=membership.joined_at
+        user=user_out(membership.user),
+        role=membership.role,
+        joined_at=membership.joined_at,
+        group_id=membership.group_id,
     )
 
 

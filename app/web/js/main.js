@@ -1,0 +1,586 @@
+// The Earshot web client: routes, state, and what each event changes on screen.
+
+import { api, session } from "./api.js";
+import { h, newId } from "./dom.js";
+import { LivePlayer, MemoPlayer } from "./player.js";
+import { Realtime } from "./realtime.js";
+import { Recorder } from "./recorder.js";
+import { authForm, groupRow, memberRow, messageRow } from "./views.js";
+
+const PENDING_INVITE = "earshot.invite";
+const view = document.getElementById("view");
+const liveAudio = h("div", { id: "live-audio", hidden: true });
+document.body.append(liveAudio);
+
+const state = {
+  me: null,
+  groups: [],
+  messages: new Map(), // group id -> Map(message id -> message), for groups opened
+  hasMore: new Map(),
+  members: new Map(), // group id -> [member]
+  receipts: new Map(), // message id -> [{user, listened_at}]
+  talking: new Map(), // group id -> Map(user id -> timer)
+  live: new Map(), // message id -> LivePlayer
+  liveBlocked: false,
+  screen: null, // what is on screen: {name, groupId, parts}
+};
+
+// ---- notices ------------------------------------------------------------------
+
+const notice = document.getElementById("notice");
+let noticeTimer;
+function tell(text, kind = "error") {
+  notice.textContent = text;
+  notice.className = `notice ${kind}`;
+  notice.hidden = false;
+  clearTimeout(noticeTimer);
+  noticeTimer = setTimeout(() => (notice.hidden = true), 6000);
+}
+
+async function attempt(action) {
+  try {
+    return await action();
+  } catch (error) {
+    if (error.status === 401 && session.token) return signedOut();
+    tell(error.message);
+    return undefined;
+  }
+}
+
+// ---- realtime, playback and recording -------------------------------------------
+
+const realtime = new Realtime({
+  onEvent: applyEvent,
+  onSignal: applySignal,
+  onAudio: ({ messageId, offset, data }) => state.live.get(messageId)?.push(offset, data),
+  onStatus: (status) => {
+    const label = { online: "", connecting: "Connecting…", offline: "Offline: reconnecting…" };
+    document.getElementById("connection").textContent = label[status];
+  },
+  onSignedOut: () => signedOut(),
+});
+
+const player = new MemoPlayer({
+  onChange: () => refreshMessage(player.current?.id),
+  onStarted: (message) => markListened(message),
+});
+player.audio.addEventListener("pause", () => refreshAllVoice());
+player.audio.addEventListener("play", () => refreshAllVoice());
+
+const recorder = new Recorder({
+  realtime,
+  onState: (s) => renderTalkButton(s),
+  onError: (text) => tell(text),
+  onSent: () => {},
+});
+
+// ---- routing ------------------------------------------------------------------------
+
+window.addEventListener("hashchange", route);
+document.getElementById("signout").addEventListener("click", async () => {
+  await api("POST", "/auth/logout").catch(() => {});
+  signedOut();
+});
+
+async function start() {
+  if (session.token) {
+    const me = await attempt(() => api("GET", "/me"));
+    if (me) await signedIn(me);
+  }
+  route();
+}
+
+async function signedIn(me) {
+  state.me = me;
+  document.getElementById("signout").hidden = false;
+  await loadGroups();
+  for (const g of state.groups) realtime.follow(g.id, g.last_seq);
+  realtime.connect();
+  const code = sessionStorage.getItem(PENDING_INVITE);
+  if (code) location.hash = `#/join/${code}`;
+}
+
+function signedOut() {
+  session.token = null;
+  realtime.stop();
+  Object.assign(state, { me: null, groups: [], screen: null });
+  for (const map of [state.messages, state.members, state.receipts, state.hasMore]) map.clear();
+  document.getElementById("signout").hidden = true;
+  location.hash = "#/login";
+  route();
+}
+
+function route() {
+  const [, name = "", id = "", sub = ""] = location.hash.split("/");
+  if (name === "join") return join(id);
+  if (!state.me) return showAuth(name === "signup" ? "signup" : "login");
+  if (name === "g" && id) return sub === "members" ? showMembers(id) : showGroup(id);
+  showGroups();
+}
+
+function mount(screen, ...children) {
+  state.screen = screen;
+  view.replaceChildren(...children);
+  view.focus({ preventScroll: true });
+}
+
+// ---- sign in / sign up / join ----------------------------------------------------------
+
+function showAuth(mode, note) {
+  mount({ name: "auth" }, authForm({
+    mode,
+    note: note || (sessionStorage.getItem(PENDING_INVITE) ? "Sign in or create an account to join the group." : ""),
+    onSubmit: (fields) => attempt(async () => {
+      const path = mode === "signup" ? "/auth/register" : "/auth/login";
+      const { user, token } = await api("POST", path, fields);
+      session.token = token;
+      await signedIn(user);
+      if (!sessionStorage.getItem(PENDING_INVITE)) location.hash = "#/";
+      route();
+    }),
+  }));
+}
+
+async function join(code) {
+  if (!state.me) {
+    sessionStorage.setItem(PENDING_INVITE, code);
+    return showAuth("signup", "You're invited to a group on Earshot. Create an account, or sign in, to join.");
+  }
+  sessionStorage.removeItem(PENDING_INVITE);
+  const member = await attempt(() => api("POST", `/invites/${encodeURIComponent(code)}/accept`));
+  await loadGroups();
+  if (!member) return (location.hash = "#/");
+  const group = state.groups.find((g) => g.id === member.group_id);
+  if (group) realtime.follow(group.id, group.last_seq);
+  tell(`You joined ${group?.name ?? "the group"}.`, "ok");
+  location.hash = `#/g/${member.group_id}`;
+}
+
+// ---- group list ----------------------------------------------------------------------------
+
+async function loadGroups() {
+  const body = await attempt(() => api("GET", "/groups"));
+  if (body) state.groups = body.groups;
+}
+
+let groupsReload;
+function reloadGroupsSoon() {
+  clearTimeout(groupsReload);
+  groupsReload = setTimeout(async () => {
+    await loadGroups();
+    if (state.screen?.name === "groups") renderGroupList();
+    if (state.screen?.name === "group") renderGroupHeader();
+  }, 250);
+}
+
+function showGroups() {
+  const list = h("ul", { class: "groups", "aria-label": "Your groups" });
+  const form = h("form", { class: "inline-form", "aria-label": "Create a group" },
+    h("input", { name: "name", required: true, maxlength: "100", placeholder: "New group name",
+      "aria-label": "New group name" }),
+    h("button", { class: "primary", type: "submit" }, "Create group"));
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const name = form.elements.name.value.trim();
+    if (!name) return tell("Give the group a name.");
+    attempt(async () => {
+      const group = await api("POST", "/groups", { name });
+      realtime.follow(group.id, group.last_seq);
+      await loadGroups();
+      location.hash = `#/g/${group.id}`;
+    });
+  });
+  mount({ name: "groups", parts: { list } },
+    h("section", { class: "page" },
+      h("h1", {}, "Your groups"), form, list));
+  renderGroupList();
+  loadGroups().then(renderGroupList);
+}
+
+function renderGroupList() {
+  const list = state.screen?.name === "groups" && state.screen.parts.list;
+  if (!list) return;
+  list.replaceChildren(...(state.groups.length ? state.groups.map(groupRow)
+    : [h("li", { class: "empty" }, "You're not in any group yet. Create one, or open an invite link.")]));
+}
+
+// ---- a group's timeline ------------------------------------------------------------------------
+
+async function showGroup(groupId) {
+  const list = h("ol", { class: "timeline", "aria-label": "Messages", "aria-live": "polite" });
+  const header = h("div", { class: "group-header" });
+  const indicator = h("p", { class: "indicator", role: "status", "aria-live": "polite" });
+  const talk = h("button", { type: "button", class: "talk", "data-testid": "talk",
+    "aria-label": "Hold to talk (or hold the space bar)" }, "Hold to talk");
+  bindTalk(talk, groupId);
+  const text = h("input", { name: "text", maxlength: "4000", placeholder: "Write a message",
+    "aria-label": "Message text", autocomplete: "off" });
+  const composer = h("form", { class: "composer" }, indicator, text,
+    h("button", { type: "submit", class: "send" }, "Send"), talk);
+  composer.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const value = text.value.trim();
+    if (!value) return;
+    text.value = "";
+    attempt(async () => {
+      upsert(await api("POST", `/groups/${groupId}/messages`, { text: value, client_id: newId() }));
+    });
+  });
+  mount({ name: "group", groupId, parts: { list, header, indicator, talk } },
+    h("section", { class: "page group-page" }, header, list, composer));
+  renderGroupHeader();
+  const [page, members] = await Promise.all([
+    attempt(() => api("GET", `/groups/${groupId}/messages?limit=50`)),
+    attempt(() => api("GET", `/groups/${groupId}/members`)),
+  ]);
+  if (!page) return (location.hash = "#/");
+  if (members) state.members.set(groupId, members.members);
+  const messages = new Map(state.messages.get(groupId) || []);
+  for (const m of page.messages) messages.set(m.id, m);
+  state.messages.set(groupId, messages);
+  state.hasMore.set(groupId, page.has_more);
+  renderTimeline();
+  for (const m of page.messages) {
+    if (m.kind === "voice" && m.voice.status === "live") hearLive(m);
+    if (m.kind === "voice" && m.voice.listen_count) loadReceipts(m);
+  }
+}
+
+function currentGroup() {
+  const id = state.screen?.name === "group" || state.screen?.name === "members" ? state.screen.groupId : null;
+  return state.groups.find((g) => g.id === id);
+}
+
+function renderGroupHeader() {
+  const parts = state.screen?.parts;
+  const group = currentGroup();
+  if (!parts?.header || !group) return;
+  const unheard = unheardMemos(group.id);
+  parts.header.replaceChildren(...[
+    h("a", { href: "#/", class: "back", "aria-label": "Back to your groups" }, "‹"),
+    h("div", { class: "group-title" },
+      h("h1", {}, group.name),
+      h("span", { class: "muted" }, `${group.member_count} member${group.member_count === 1 ? "" : "s"}`)),
+    unheard.length ? h("button", { type: "button", class: "primary", "data-testid": "play-unheard",
+      onclick: () => player.playAll(unheardMemos(group.id)) }, `Play ${unheard.length} unheard`) : null,
+    h("a", { href: `#/g/${group.id}/members`, class: "button" }, "Members"),
+  ].filter(Boolean));
+}
+
+function sortedMessages(groupId) {
+  return [...(state.messages.get(groupId)?.values() || [])].sort((a, b) => a.seq - b.seq);
+}
+
+function unheardMemos(groupId) {
+  return sortedMessages(groupId).filter((m) => m.kind === "voice" && !m.deleted
+    && m.voice.status === "ready" && !m.voice.listened_by_me && m.sender.id !== state.me.id);
+}
+
+function messageContext() {
+  const group = currentGroup();
+  return {
+    me: state.me, player, liveBlocked: state.liveBlocked,
+    canModerate: group && group.role !== "member",
+    onDelete: (m) => confirm("Delete this message for everyone?")
+      && attempt(() => api("DELETE", `/messages/${m.id}`)),
+    onUnblockLive: () => {
+      state.liveBlocked = false;
+      for (const live of state.live.values()) live.audio.play().catch(() => {});
+      renderTimeline();
+    },
+  };
+}
+
+function rowFor(message, ctx) {
+  return messageRow(message, { ...ctx, receipts: state.receipts.get(message.id) });
+}
+
+function renderTimeline() {
+  const list = state.screen?.name === "group" && state.screen.parts.list;
+  if (!list) return;
+  const groupId = state.screen.groupId;
+  const ctx = messageContext();
+  const atBottom = view.scrollHeight - view.scrollTop - view.clientHeight < 80;
+  const rows = sortedMessages(groupId).map((m) => rowFor(m, ctx));
+  if (state.hasMore.get(groupId)) {
+    rows.unshift(h("li", { class: "more" },
+      h("button", { type: "button", onclick: () => loadEarlier(groupId) }, "Load earlier messages")));
+  }
+  if (!rows.length) rows.push(h("li", { class: "empty" }, "No messages yet. Hold the button and say hello."));
+  list.replaceChildren(...rows);
+  if (atBottom) list.lastElementChild?.scrollIntoView({ block: "end" });
+  renderGroupHeader();
+}
+
+function refreshMessage(messageId) {
+  const list = state.screen?.name === "group" && state.screen.parts.list;
+  const row = list && messageId && list.querySelector(`[data-id="${messageId}"]`);
+  const message = row && state.messages.get(state.screen.groupId)?.get(messageId);
+  if (!message) return;
+  const focused = row.contains(document.activeElement) ? document.activeElement.className : null;
+  const fresh = rowFor(message, messageContext());
+  row.replaceWith(fresh);
+  if (focused) fresh.querySelector(`.${focused.split(" ")[0]}`)?.focus(); // keyboard users stay put
+}
+
+function refreshAllVoice() {
+  for (const messages of state.messages.values()) {
+    for (const m of messages.values()) if (m.kind === "voice") refreshMessage(m.id);
+  }
+}
+
+async function loadEarlier(groupId) {
+  const first = sortedMessages(groupId)[0];
+  const page = await attempt(() => api("GET", `/groups/${groupId}/messages?before=${first.seq}&limit=50`));
+  if (!page) return;
+  for (const m of page.messages) state.messages.get(groupId).set(m.id, m);
+  state.hasMore.set(groupId, page.has_more);
+  renderTimeline();
+}
+
+function upsert(message) {
+  const messages = state.messages.get(message.group_id);
+  if (!messages) return;
+  const known = messages.get(message.id);
+  if (known?.voice && message.voice && known.voice.listened_by_me) message.voice.listened_by_me = true;
+  messages.set(message.id, message);
+  if (state.screen?.groupId === message.group_id && state.screen.name === "group") {
+    if (known) refreshMessage(message.id);
+    else renderTimeline();
+  }
+}
+
+async function loadReceipts(message) {
+  const body = await api("GET", `/messages/${message.id}/receipts`).catch(() => null);
+  if (!body) return;
+  state.receipts.set(message.id, body.receipts);
+  refreshMessage(message.id);
+}
+
+async function markListened(message) {
+  if (message.voice.listened_by_me || message.sender.id === state.me.id) return;
+  message.voice.listened_by_me = true;
+  await attempt(() => api("POST", `/messages/${message.id}/listened`, {}));
+  reloadGroupsSoon();
+}
+
+// ---- live listening -----------------------------------------------------------------------------
+
+function hearLive(message) {
+  if (message.sender.id === state.me.id || state.live.has(message.id)) return;
+  if (!LivePlayer.supported()) return;
+  const live = new LivePlayer(message.id);
+  state.live.set(message.id, live);
+  liveAudio.append(live.audio);
+  live.audio.addEventListener("playing", () => (state.liveBlocked = false));
+  setTimeout(() => {
+    if (live.audio.paused && !live.ended && live.have) {
+      state.liveBlocked = true; // autoplay was refused: offer a button
+      refreshMessage(message.id);
+    }
+  }, 1500);
+}
+
+function liveOver(messageId) {
+  const live = state.live.get(messageId);
+  if (!live) return;
+  live.end();
+  live.audio.addEventListener("ended", () => {
+    live.stop();
+    live.audio.remove();
+    state.live.delete(messageId);
+  });
+}
+
+// ---- events -------------------------------------------------------------------------------------
+
+function applyEvent(event) {
+  const { type, group_id: groupId, data } = event;
+  if (type.startsWith("message.")) {
+    upsert(data);
+    if (data.kind === "voice" && data.voice?.status === "live" && state.screen?.groupId === groupId) {
+      hearLive(data);
+    } else if (data.kind === "voice") {
+      liveOver(data.id);
+    }
+  } else if (type === "receipt.listened") {
+    const message = state.messages.get(groupId)?.get(data.message_id);
+    const member = state.members.get(groupId)?.find((m) => m.user.id === data.user_id);
+    if (message && member) {
+      const receipts = state.receipts.get(message.id) || [];
+      if (!receipts.some((r) => r.user.id === data.user_id)) {
+        state.receipts.set(message.id, [...receipts, { user: member.user, listened_at: data.listened_at }]);
+      }
+      message.voice.listen_count = state.receipts.get(message.id).length;
+      refreshMessage(message.id);
+    } else if (message) {
+      loadReceipts(message);
+    }
+  } else if (type.startsWith("member.")) {
+    if (type === "member.left" && data.user.id === state.me.id) return removedFrom(groupId, "You are no longer a member of");
+    reloadMembers(groupId);
+  } else if (type === "group.deleted") {
+    return removedFrom(groupId, "This group was deleted:");
+  }
+  reloadGroupsSoon();
+}
+
+function removedFrom(groupId, why) {
+  const group = state.groups.find((g) => g.id === groupId);
+  state.groups = state.groups.filter((g) => g.id !== groupId);
+  state.messages.delete(groupId);
+  realtime.cursors.delete(groupId);
+  if (state.screen?.groupId === groupId) {
+    tell(`${why} ${group?.name ?? "a group"}.`);
+    location.hash = "#/";
+  }
+  renderGroupList();
+}
+
+function applySignal(signal) {
+  if (signal.type === "recording.started" || signal.type === "recording.stopped") {
+    const talking = state.talking.get(signal.group_id) || new Map();
+    state.talking.set(signal.group_id, talking);
+    clearTimeout(talking.get(signal.user_id));
+    if (signal.type === "recording.started") {
+      // If the stop never comes (a dropped phone), the indicator clears itself.
+      talking.set(signal.user_id, setTimeout(() => {
+        talking.delete(signal.user_id);
+        renderIndicator();
+      }, 120000));
+    } else {
+      talking.delete(signal.user_id);
+    }
+    renderIndicator();
+  } else if (signal.type === "live.started") {
+    recorder.liveStarted(signal.message_id);
+  } else if (signal.type === "error") {
+    tell(signal.error.message);
+  }
+}
+
+function renderIndicator() {
+  const parts = state.screen?.name === "group" && state.screen.parts;
+  if (!parts) return;
+  const ids = [...(state.talking.get(state.screen.groupId)?.keys() || [])];
+  const members = state.members.get(state.screen.groupId) || [];
+  const names = ids.map((id) => members.find((m) => m.user.id === id)?.user.display_name || "Someone");
+  parts.indicator.textContent = names.length
+    ? `${names.join(" and ")} ${names.length > 1 ? "are" : "is"} recording…` : "";
+}
+
+// ---- hold to talk -----------------------------------------------------------------------------------
+
+function bindTalk(button, groupId) {
+  button.addEventListener("pointerdown", (e) => {
+    e.preventDefault();
+    button.setPointerCapture(e.pointerId);
+    recorder.start(groupId);
+  });
+  for (const type of ["pointerup", "pointercancel"]) button.addEventListener(type, () => recorder.stop());
+  button.addEventListener("contextmenu", (e) => e.preventDefault()); // long-press on phones
+}
+
+function spaceTalks(target) {
+  return state.screen?.name === "group"
+    && (target === document.body || target === view || target === state.screen.parts.talk);
+}
+
+document.addEventListener("keydown", (e) => {
+  if (e.code !== "Space" || !spaceTalks(e.target)) return;
+  e.preventDefault();
+  if (!e.repeat) recorder.start(state.screen.groupId);
+});
+document.addEventListener("keyup", (e) => {
+  if (e.code !== "Space" || !recorder.recording) return;
+  e.preventDefault();
+  recorder.stop();
+});
+
+function renderTalkButton(status) {
+  const talk = state.screen?.parts?.talk;
+  if (!talk) return;
+  talk.classList.toggle("recording", status === "recording");
+  talk.textContent = status === "recording" ? "Recording… release to send" : "Hold to talk";
+  talk.setAttribute("aria-pressed", status === "recording" ? "true" : "false");
+}
+
+// ---- members ----------------------------------------------------------------------------------------
+
+async function showMembers(groupId) {
+  const list = h("ul", { class: "members", "aria-label": "Members" });
+  const tools = h("div", { class: "member-tools" });
+  mount({ name: "members", groupId, parts: { list, tools } },
+    h("section", { class: "page" },
+      h("div", { class: "group-header" },
+        h("a", { href: `#/g/${groupId}`, class: "back", "aria-label": "Back to the conversation" }, "‹"),
+        h("h1", {}, `Members of ${currentGroup()?.name ?? "the group"}`)),
+      tools, list));
+  await reloadMembers(groupId);
+}
+
+async function reloadMembers(groupId) {
+  const body = await attempt(() => api("GET", `/groups/${groupId}/members`));
+  if (!body) return;
+  state.members.set(groupId, body.members);
+  if (state.screen?.name === "members" && state.screen.groupId === groupId) renderMembers();
+}
+
+function renderMembers() {
+  const { groupId, parts } = state.screen;
+  const members = state.members.get(groupId) || [];
+  const myRole = members.find((m) => m.user.id === state.me.id)?.role || "member";
+  parts.list.replaceChildren(...members.map((member) => memberRow(member, {
+    me: state.me, myRole,
+    onRole: (m, role) => {
+      if (role === "owner" && !confirm(`Make ${m.user.display_name} the owner? You will become a moderator.`)) {
+        return renderMembers();
+      }
+      attempt(() => api("PATCH", `/groups/${groupId}/members/${m.user.id}`, { role })).then(() => reloadMembers(groupId));
+    },
+    onRemove: (m) => confirm(`Remove ${m.user.display_name} from the group?`)
+      && attempt(() => api("DELETE", `/groups/${groupId}/members/${m.user.id}`)).then(() => reloadMembers(groupId)),
+  })));
+  parts.tools.replaceChildren(...memberTools(groupId, myRole));
+}
+
+function memberTools(groupId, myRole) {
+  const tools = [];
+  if (myRole !== "member") {
+    const link = h("output", { class: "invite-link", "data-testid": "invite-link" });
+    tools.push(h("div", { class: "card" },
+      h("h2", {}, "Invite people"),
+      h("p", { class: "muted" }, "Anyone with the link can join for the next 7 days."),
+      h("button", { type: "button", class: "primary", onclick: () => attempt(async () => {
+        const invite = await api("POST", `/groups/${groupId}/invites`, { expires_in_s: 7 * 86400 });
+        const url = `${location.origin}/#/join/${invite.code}`;
+        link.replaceChildren(h("a", { href: url }, url), " ",
+          h("button", { type: "button", onclick: () => navigator.clipboard?.writeText(url).then(() => tell("Link copied.", "ok")) }, "Copy"));
+      }) }, "Create invite link"),
+      link));
+    const add = h("form", { class: "inline-form", "aria-label": "Add a member by handle" },
+      h("input", { name: "handle", required: true, placeholder: "their handle", "aria-label": "Handle to add",
+        autocapitalize: "none" }),
+      h("button", { type: "submit" }, "Add"));
+    add.addEventListener("submit", (e) => {
+      e.preventDefault();
+      const handle = add.elements.handle.value.trim().replace(/^@/, "");
+      attempt(async () => {
+        await api("POST", `/groups/${groupId}/members`, { handle });
+        add.reset();
+        await reloadMembers(groupId);
+      });
+    });
+    tools.push(h("div", { class: "card" }, h("h2", {}, "Add someone"), add));
+  }
+  if (myRole !== "owner") {
+    tools.push(h("button", { type: "button", class: "danger", onclick: () =>
+      confirm("Leave this group?") && attempt(async () => {
+        await api("DELETE", `/groups/${groupId}/members/${state.me.id}`);
+        removedFrom(groupId, "You left");
+      }) }, "Leave group"));
+  }
+  return tools;
+}
+
+start();

@@ -1,0 +1,117 @@
+// The one websocket: durable events resumed from per-group cursors, indicators, live audio.
+//
+// After every (re)connect the client sends `sync` with the last seq it has seen of
+// each group, so a laptop that slept or a phone that changed networks catches up
+// without reloading. Events at or below a cursor are duplicates and are dropped.
+
+import { session } from "./api.js";
+
+const PING_EVERY_MS = 20000;
+const SILENT_LIMIT_MS = 45000; // nothing heard for this long: the socket is dead
+
+export class Realtime {
+  constructor({ onEvent, onSignal, onAudio, onStatus, onSignedOut }) {
+    Object.assign(this, { onEvent, onSignal, onAudio, onStatus, onSignedOut });
+    this.cursors = new Map();
+    this.ws = null;
+    this.backoff = 500;
+    this.lastHeard = 0;
+    this.stopped = false;
+    setInterval(() => this.heartbeat(), PING_EVERY_MS / 2);
+    window.addEventListener("online", () => this.reconnectNow());
+    document.addEventListener("visibilitychange", () => {
+      if (!document.hidden) this.heartbeat();
+    });
+  }
+
+  // Start following a group from `seq` unless we already follow it from later.
+  follow(groupId, seq) {
+    if ((this.cursors.get(groupId) ?? -1) < seq) this.cursors.set(groupId, seq);
+  }
+
+  get open() {
+    return this.ws?.readyState === WebSocket.OPEN;
+  }
+
+  connect() {
+    this.stopped = false;
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const url = `${scheme}://${location.host}/api/v1/ws?token=${encodeURIComponent(session.token)}`;
+    const ws = new WebSocket(url);
+    ws.binaryType = "arraybuffer";
+    this.ws = ws;
+    this.onStatus("connecting");
+    ws.onopen = () => {
+      this.backoff = 500;
+      this.lastHeard = Date.now();
+      ws.send(JSON.stringify({ type: "sync", cursors: Object.fromEntries(this.cursors) }));
+      this.onStatus("online");
+    };
+    ws.onmessage = (frame) => this.receive(frame.data);
+    ws.onclose = (closed) => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      this.onStatus("offline");
+      if (closed.code === 4001) return this.onSignedOut();
+      if (!this.stopped) {
+        setTimeout(() => this.connect(), this.backoff);
+        this.backoff = Math.min(this.backoff * 2, 15000);
+      }
+    };
+  }
+
+  stop() {
+    this.stopped = true;
+    this.ws?.close(1000);
+    this.ws = null;
+  }
+
+  reconnectNow() {
+    if (this.stopped) return;
+    const old = this.ws;
+    this.ws = null;
+    old?.close(4000);
+    this.backoff = 500;
+    this.connect();
+  }
+
+  heartbeat() {
+    if (!this.open) return;
+    if (Date.now() - this.lastHeard > SILENT_LIMIT_MS) this.reconnectNow();
+    else this.send({ type: "ping" });
+  }
+
+  send(message) {
+    if (!this.open) return false;
+    this.ws.send(JSON.stringify(message));
+    return true;
+  }
+
+  sendBytes(data) {
+    if (!this.open) return false;
+    this.ws.send(data);
+    return true;
+  }
+
+  receive(data) {
+    this.lastHeard = Date.now();
+    if (data instanceof ArrayBuffer) return this.onAudio(parseChunk(data));
+    const message = JSON.parse(data);
+    if (typeof message.seq === "number" && message.group_id) {
+      if (message.seq <= (this.cursors.get(message.group_id) ?? -1)) return;
+      this.cursors.set(message.group_id, message.seq);
+      if (message.type === "group.deleted") this.cursors.delete(message.group_id);
+      return this.onEvent(message);
+    }
+    this.onSignal(message);
+  }
+}
+
+// A live chunk: 16 bytes of message UUID, 8 bytes of offset (big-endian), the bytes.
+function parseChunk(buffer) {
+  const bytes = new Uint8Array(buffer);
+  const hex = Array.from(bytes.subarray(0, 16), (b) => b.toString(16).padStart(2, "0")).join("");
+  const messageId = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  const offset = Number(new DataView(buffer, 16, 8).getBigUint64(0));
+  return { messageId, offset, data: bytes.subarray(24) };
+}

@@ -1,0 +1,148 @@
+// Pieces of the page, built from data. They hold no state: main.js owns it.
+
+import { clock, h, initials, when } from "./dom.js";
+
+export function authForm({ mode, onSubmit, note }) {
+  const signup = mode === "signup";
+  const form = h("form", { class: "card auth", novalidate: true },
+    h("h1", {}, signup ? "Create your account" : "Sign in"),
+    note ? h("p", { class: "muted" }, note) : null,
+    h("label", {}, "Handle",
+      h("input", { name: "handle", autocomplete: "username", required: true,
+        autocapitalize: "none", spellcheck: "false", pattern: "[a-z0-9_.\\-]{3,32}" })),
+    signup ? h("label", {}, "Your name",
+      h("input", { name: "display_name", autocomplete: "name", required: true })) : null,
+    h("label", {}, "Password",
+      h("input", { name: "password", type: "password", required: true, minlength: "8",
+        autocomplete: signup ? "new-password" : "current-password" })),
+    h("button", { class: "primary", type: "submit" }, signup ? "Create account" : "Sign in"),
+    h("p", { class: "muted" },
+      signup ? "Already have an account? " : "New here? ",
+      h("a", { href: signup ? "#/login" : "#/signup" }, signup ? "Sign in" : "Create an account")),
+  );
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    onSubmit(Object.fromEntries(new FormData(form)));
+  });
+  return form;
+}
+
+export function groupRow(group) {
+  const last = group.last_message;
+  const snippet = !last ? "No messages yet"
+    : last.deleted ? "Message deleted"
+    : last.kind === "voice" ? `${last.sender.display_name}: voice memo, ${clock(last.voice?.duration_ms)}`
+    : `${last.sender.display_name}: ${last.text}`;
+  const unheard = group.unheard_count;
+  return h("li", {},
+    h("a", { class: "group-row", href: `#/g/${group.id}`,
+      "aria-label": `${group.name}${unheard ? `, ${unheard} unheard` : ""}` },
+      h("span", { class: "avatar", "aria-hidden": "true" }, initials(group.name)),
+      h("span", { class: "group-text" },
+        h("span", { class: "group-name" }, group.name),
+        h("span", { class: "group-snippet" }, snippet)),
+      h("span", { class: "group-meta" },
+        last ? h("time", {}, when(last.created_at)) : null,
+        unheard ? h("span", { class: "badge", "data-testid": "unheard" }, unheard) : null)));
+}
+
+export function waveform(values, progress, onSeek) {
+  const bars = values?.length ? values : new Array(64).fill(24);
+  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  svg.setAttribute("viewBox", `0 0 ${bars.length * 4} 40`);
+  svg.setAttribute("preserveAspectRatio", "none");
+  svg.setAttribute("class", "waveform");
+  svg.setAttribute("aria-hidden", "true");
+  bars.forEach((v, i) => {
+    const height = Math.max(2, (v / 255) * 38);
+    const bar = document.createElementNS("http://www.w3.org/2000/svg", "rect");
+    bar.setAttribute("x", i * 4);
+    bar.setAttribute("y", (40 - height) / 2);
+    bar.setAttribute("width", 2.6);
+    bar.setAttribute("height", height);
+    bar.setAttribute("rx", 1.3);
+    if (i / bars.length < progress) bar.setAttribute("class", "played");
+    svg.append(bar);
+  });
+  if (onSeek) {
+    svg.addEventListener("click", (e) => {
+      const box = svg.getBoundingClientRect();
+      onSeek((e.clientX - box.left) / box.width);
+    });
+  }
+  return svg;
+}
+
+// A voice memo's card: play/pause, waveform with progress, duration, speed, listeners.
+export function voiceCard(message, ctx) {
+  const voice = message.voice;
+  const who = message.sender.display_name;
+  if (voice.status === "live") {
+    return h("div", { class: "voice live", "data-status": "live" },
+      h("span", { class: "live-dot", "aria-hidden": "true" }),
+      h("span", {}, `Live: ${who} is talking`),
+      ctx.liveBlocked ? h("button", { type: "button", onclick: ctx.onUnblockLive }, "Tap to listen") : null);
+  }
+  if (voice.status === "processing") {
+    return h("div", { class: "voice pending", "data-status": "processing" }, "Processing the memo…");
+  }
+  if (voice.status === "failed") {
+    return h("div", { class: "voice failed", "data-status": "failed" },
+      `This memo couldn't be processed${voice.error ? `: ${voice.error}` : "."}`);
+  }
+  const playing = ctx.player.isPlaying(message);
+  const progress = ctx.player.progress(message);
+  const heardBy = ctx.receipts?.map((r) => r.user.display_name) ?? [];
+  return h("div", { class: `voice ready${voice.listened_by_me || ctx.mine ? "" : " unheard"}`,
+    "data-status": "ready" },
+    h("button", { type: "button", class: "play", "data-testid": "play",
+      "aria-label": `${playing ? "Pause" : "Play"} voice memo from ${who}, ${clock(voice.duration_ms)}`,
+      "aria-pressed": playing ? "true" : "false",
+      onclick: () => ctx.player.toggle(message) }, playing ? "❚❚" : "▶"),
+    waveform(voice.waveform, progress, (f) => ctx.player.seek(message, f)),
+    h("span", { class: "duration" }, clock(progress ? progress * voice.duration_ms : voice.duration_ms)),
+    h("button", { type: "button", class: "speed", onclick: () => ctx.player.nextSpeed(),
+      "aria-label": `Playback speed ${ctx.player.speed} times; change` }, `${ctx.player.speed}×`),
+    h("div", { class: "listeners", "data-testid": "listened-by" },
+      heardBy.length ? `Listened by ${heardBy.join(", ")}`
+        : voice.listen_count ? `Listened by ${voice.listen_count}` : "Not listened to yet"));
+}
+
+export function messageRow(message, ctx) {
+  const mine = message.sender.id === ctx.me.id;
+  const body = message.deleted ? h("p", { class: "deleted" }, "Message deleted")
+    : message.kind === "voice" ? voiceCard(message, { ...ctx, mine })
+    : h("p", { class: "text" }, message.text);
+  const canDelete = !message.deleted && (mine || ctx.canModerate);
+  return h("li", { class: `message${mine ? " mine" : ""}`, "data-id": message.id,
+    "data-kind": message.kind },
+    h("span", { class: "avatar small", "aria-hidden": "true" }, initials(message.sender.display_name)),
+    h("div", { class: "bubble" },
+      h("div", { class: "meta" },
+        h("strong", {}, mine ? "You" : message.sender.display_name),
+        h("time", { datetime: message.created_at }, when(message.created_at)),
+        canDelete ? h("button", { type: "button", class: "link-button delete",
+          "aria-label": "Delete this message", onclick: () => ctx.onDelete(message) }, "Delete") : null),
+      body));
+}
+
+const RANK = { member: 0, moderator: 1, owner: 2 };
+
+export function memberRow(member, { me, myRole, onRole, onRemove }) {
+  const self = member.user.id === me.id;
+  const canRemove = !self && member.role !== "owner" && RANK[myRole] >= 1
+    && RANK[myRole] >= RANK[member.role];
+  const name = member.user.display_name;
+  return h("li", { class: "member", "data-handle": member.user.handle },
+    h("span", { class: "avatar small", "aria-hidden": "true" }, initials(name)),
+    h("span", { class: "member-text" },
+      h("strong", {}, self ? `${name} (you)` : name),
+      h("span", { class: "muted" }, `@${member.user.handle}`)),
+    myRole === "owner" && !self
+      ? h("select", { "aria-label": `Role of ${name}`, onchange: (e) => onRole(member, e.target.value) },
+        ...["member", "moderator", "owner"].map((role) =>
+          h("option", { value: role, selected: role === member.role }, role)))
+      : h("span", { class: `role role-${member.role}` }, member.role),
+    canRemove ? h("button", { type: "button", class: "danger",
+      "aria-label": `Remove ${name} from the group`, onclick: () => onRemove(member) }, "Remove") : null);
+}
