@@ -1,10 +1,10 @@
 """The `earshot` command: serve the API, migrate the database."""
 
 import argparse
-import logging
 
 import uvicorn
 
+from app import logs
 from app.config import Settings
 from app.db import migrate
 
@@ -24,6 +24,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
         backlog=4096,
         timeout_graceful_shutdown=10,
         log_level=args.log_level,
+        log_config=None,  # uvicorn's loggers go through ours (text or JSON)
     )
 
 
@@ -38,8 +39,8 @@ def main(argv: list[str] | None = None) -> None:
     commands.add_parser("migrate", help="apply pending database migrations")
     args = parser.parse_args(argv)
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = Settings()
+    logs.configure(settings.log_format)
     if args.command == "serve":
         _serve(args, settings)
     elif args.command == "migrate":

@@ -9,6 +9,7 @@ import secrets
 import socket
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -32,11 +33,19 @@ class Settings(BaseSettings):
     max_duration_s: int = 15 * 60
     transcode_workers: int = 2
     audio_url_ttl_s: int = 6 * 3600
+    # A process renews its claim on a memo it records or converts every third of this;
+    # another process takes over a memo whose claim ran out (its owner died).
+    lease_s: float = 30.0
+    # How often each process looks for orphaned memos and for messages past retention.
+    sweep_interval_s: float = 15.0
 
     # Live push-to-talk.
     live_max_chunk_bytes: int = 64 * 1024
     live_idle_timeout_s: float = 10.0
     live_max_chunks_per_s: int = 50
+
+    # Operations: "text" or "json" (one object per line, with request ids).
+    log_format: Literal["text", "json"] = "text"
 
     # Realtime.
     ws_send_queue: int = 1024

@@ -11,6 +11,8 @@ from fastapi import FastAPI
 from app.api import auth, errors, groups, health, messages, voice, web
 from app.config import Settings
 from app.db import create_engine, session_factory
+from app.logs import RequestIds
+from app.metrics import CountRequests, Metrics
 from app.realtime import ws
 from app.realtime.broker import open_broker
 from app.realtime.hub import Hub
@@ -20,6 +22,11 @@ from app.storage.audio import TranscodePool
 from app.storage.blobs import open_blob_store
 
 API_PREFIX = "/api/v1"
+
+
+def _metrics(app: FastAPI) -> Metrics | None:
+    rt = getattr(app.state, "runtime", None)
+    return rt.metrics if rt is not None else None
 
 
 def _prepare_work_dir(path: Path) -> None:
@@ -57,9 +64,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         ingest = Ingest(rt, workers=settings.transcode_workers)
         rt.ingest = ingest
+        rt.metrics.queue_depth.set_function(lambda: ingest.depth)
         app.state.runtime = rt
         hub = Hub(rt)
         app.state.hub = hub
+        rt.metrics.websockets.set_function(hub.connection_count)
         await hub.start()
         await ingest.start()
         try:
@@ -69,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await ingest.stop()
             await broker.disconnect()
             await engine.dispose()
+            rt.blobs.close()
 
     app = FastAPI(
         title="Earshot",
@@ -77,6 +87,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
+    app.add_middleware(CountRequests, metrics=lambda: _metrics(app))
+    app.add_middleware(RequestIds)  # outermost: the id covers everything logged
     for router in (auth.router, groups.router, messages.router, voice.router, ws.router):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(health.router)

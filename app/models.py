@@ -84,6 +84,7 @@ class Group(Base):
     client_id: Mapped[str | None] = mapped_column(String(64))
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
     last_message_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    retention_days: Mapped[int | None] = mapped_column(Integer)  # None: kept until deleted
 
 
 class Membership(Base):
@@ -143,6 +144,9 @@ class Message(Base):
     mime: Mapped[str | None] = mapped_column(String(64))
     size_bytes: Mapped[int | None] = mapped_column(Integer)
     voice_error: Mapped[str | None] = mapped_column(Text)
+    # Which server process is working on a live or processing memo, and until when.
+    lease_owner: Mapped[str | None] = mapped_column(String(200))
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     sender: Mapped[User] = relationship(lazy="joined")
 

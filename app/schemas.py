@@ -69,9 +69,14 @@ class GroupCreate(BaseModel):
     client_id: ClientId | None = None
 
 
+RetentionDays = Annotated[int, Field(ge=1, le=3650)]
+
+
 class GroupPatch(BaseModel):
     name: Name | None = None
     description: str | None = Field(default=None, max_length=1000)
+    # Beyond the contract: delete messages older than this many days; null keeps them all.
+    retention_days: RetentionDays | None = None
 
 
 class MemberAdd(BaseModel):
@@ -162,6 +167,7 @@ class GroupInfo(Out):
     created_at: Timestamp
     member_count: int
     last_seq: int
+    retention_days: int | None = None
 
 
 class GroupOut(GroupInfo):

@@ -18,20 +18,29 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    def __init__(self, data_dir: Path, **settings: str) -> None:
+    def __init__(
+        self, data_dir: Path, log: Path | None = None, log_level: str = "warning", **settings: str
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("EARSHOT_")}
         self.env["EARSHOT_DATA_DIR"] = str(data_dir)
         self.env.update({f"EARSHOT_{k.upper()}": v for k, v in settings.items()})
         self.proc: subprocess.Popen[bytes] | None = None
+        self.log = log  # where its output goes (else this process's own stdout/stderr)
+        self.log_level = log_level
 
     def start(self) -> "ServerProcess":
+        output = self.log.open("ab") if self.log else None
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "app.cli", "serve", "--port", str(self.port),
-             "--log-level", "warning"],
+             "--log-level", self.log_level],
             env=self.env,
+            stdout=output,
+            stderr=subprocess.STDOUT if output else None,
         )  # fmt: skip
+        if output:
+            output.close()  # the child has its own copy
         deadline = time.monotonic() + 30
         while True:
             try:

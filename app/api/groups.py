@@ -45,7 +45,8 @@ async def get_group(gid: Id, ctx: CtxDep, user: CurrentUser) -> GroupOut:
 
 @router.patch("/groups/{gid}", response_model=GroupOut, responses=errors(401, 403, 404))
 async def update_group(gid: Id, body: GroupPatch, ctx: CtxDep, user: CurrentUser) -> GroupOut:
-    return await groups.update_group(ctx, user, gid, body.name, body.description)
+    changes = body.model_dump(exclude_unset=True)  # an explicit null retention means "keep all"
+    return await groups.update_group(ctx, user, gid, changes)
 
 
 @router.delete(

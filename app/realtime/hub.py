@@ -207,6 +207,9 @@ class Hub:
             if not conns:
                 del self.by_group[group_id]
 
+    def connection_count(self) -> int:
+        return sum(len(conns) for conns in self.by_user.values())
+
     def _check_everyone(self) -> None:
         for conns in list(self.by_user.values()):
             for conn in list(conns):
@@ -257,8 +260,10 @@ class Hub:
                 if gid not in conn.last_seq:
                     conn.last_seq[gid] = seq - 1
                     self.by_group[gid].add(conn)
-        for conn in list(self.by_group.get(gid, ())):
+        recipients = list(self.by_group.get(gid, ()))
+        for conn in recipients:
             self._offer(conn, live)
+        self.rt.metrics.deliveries.inc(len(recipients))
         if live.leaving_user:
             for conn in list(self.by_user.get(live.leaving_user, ())):
                 self._leave(conn, gid)

@@ -12,6 +12,7 @@ import asyncio
 import time
 import uuid
 
+from app.services import leases
 from app.services.context import LIVE_CHANNEL, Runtime
 from app.services.live import finish_live
 from app.storage.keys import original_key
@@ -32,6 +33,7 @@ class LiveSession:
         self._route = f"{group_id}{user_id}".encode()  # read by the hub, not sent on
         self._head = uuid.UUID(message_id).bytes
         self._window_start, self._window_count = self.started, 0
+        self._renewed = self.started
         self._ended = False
 
     async def chunk(self, data: bytes) -> None:
@@ -55,6 +57,9 @@ class LiveSession:
         await self.rt.blobs.append(original_key(self.message_id), data)
         frame = self._head + offset.to_bytes(8, "big") + data
         await self.rt.broker.publish(LIVE_CHANNEL, self._route + frame)
+        if now - self._renewed > s.lease_s / 3:  # still ours: no other process ends it
+            self._renewed = now
+            await leases.renew(self.rt, self.message_id)
 
     def idle_for(self) -> float:
         return time.monotonic() - self.last_chunk

@@ -4,6 +4,9 @@ and, per call, a database session that commits its changes and their events toge
 
 import json
 import logging
+import os
+import socket
+import uuid
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -11,6 +14,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.config import Settings
+from app.metrics import Metrics
 from app.models import Event, Group, utcnow
 from app.realtime.broker import Broker
 from app.storage.audio import TranscodePool
@@ -26,6 +30,11 @@ class Jobs(Protocol):
     def submit(self, message_id: str) -> None: ...
 
 
+def new_process_id() -> str:
+    """Names this server process in leases: host, pid, and a random part."""
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -35,6 +44,8 @@ class Runtime:
     blobs: BlobStore
     transcoder: TranscodePool
     ingest: Jobs = field(init=False)
+    process_id: str = field(default_factory=new_process_id)
+    metrics: Metrics = field(default_factory=Metrics)
 
 
 def encode_event(group_id: str, seq: int, type_: str, data: dict[str, Any]) -> bytes:

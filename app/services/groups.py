@@ -1,5 +1,7 @@
 """Groups and the role check every group-scoped use case starts with."""
 
+from typing import Any
+
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
@@ -98,15 +100,16 @@ async def get_group(ctx: Ctx, user: User, group_id: str) -> GroupOut:
     return await views.group_out(ctx, user.id, await load_group(ctx, group_id), membership.role)
 
 
-async def update_group(
-    ctx: Ctx, user: User, group_id: str, name: str | None, description: str | None
-) -> GroupOut:
+async def update_group(ctx: Ctx, user: User, group_id: str, changes: dict[str, Any]) -> GroupOut:
+    """Apply the fields given (name, description, retention_days) and emit `group.updated`."""
     membership = await require_role(ctx, group_id, user.id, "moderator", lock=True)
     group = await load_group(ctx, group_id)
-    if name is not None:
-        group.name = name
-    if description is not None:
-        group.description = description
+    if changes.get("name") is not None:
+        group.name = changes["name"]
+    if changes.get("description") is not None:
+        group.description = changes["description"]
+    if "retention_days" in changes:
+        group.retention_days = changes["retention_days"]
     await ctx.db.flush()
     seq = await ctx.next_seq(group_id)
     set_committed_value(group, "last_seq", seq)

@@ -1,18 +1,17 @@
-"""The processing queue for voice memos: bounded workers, and recovery at start-up.
+"""The processing queue for voice memos: bounded workers, and a sweeper for orphans.
 
-The database is the queue's memory: a memo is `processing` until it is done, so
-a memo whose process died mid-way is simply picked up again at the next start;
-a live message whose process died is ended with what it had received.
+The database is the queue's memory: a memo is `processing` until it is done, and
+carries a lease naming the process converting it (`app.services.leases`). Every
+`sweep_interval_s` (and at start) each process looks for memos whose owner died:
+a `processing` one is converted here, a `live` one is ended with what it had
+received. The same pass applies each group's retention.
 """
 
 import asyncio
 import logging
 
-from sqlalchemy import select
-
 from app.aio import cancel_and_wait
-from app.models import Message
-from app.services import voice
+from app.services import leases, retention, voice
 from app.services.context import Runtime
 from app.services.live import finish_live
 
@@ -28,21 +27,31 @@ class Ingest:
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
+        leases.RUNNING_HERE.add(self._rt.process_id)
         self._tasks = [asyncio.create_task(self._work()) for _ in range(self._workers)]
-        async with self._rt.sessions() as db:
-            interrupted = list(
-                await db.scalars(select(Message.id).where(Message.voice_status == "live"))
-            )
-        for message_id in interrupted:  # their senders' connections died with the old process
-            await finish_live(self._rt, message_id)
-        async with self._rt.sessions() as db:
-            pending = await db.scalars(
-                select(Message.id)
-                .where(Message.voice_status == "processing", Message.deleted_at.is_(None))
-                .order_by(Message.created_at)
-            )
-            for message_id in pending:
-                self.submit(message_id)
+        await self.sweep()
+        self._tasks.append(asyncio.create_task(self._sweep_forever()))
+
+    async def sweep(self) -> None:
+        """Adopt orphaned memos, then delete messages past their group's retention."""
+        for orphan in await leases.orphans(self._rt):
+            if not await leases.claim(self._rt, orphan.message_id, orphan.status, orphan.owner):
+                continue  # another process was quicker
+            if orphan.status == "live":  # the sender's connection died with its process
+                log.info("ending live memo %s left by %s", orphan.message_id, orphan.owner)
+                await finish_live(self._rt, orphan.message_id)
+            else:
+                log.info("converting memo %s left by %s", orphan.message_id, orphan.owner)
+                self.submit(orphan.message_id)
+        await retention.sweep(self._rt)
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self._rt.settings.sweep_interval_s)
+            try:
+                await self.sweep()
+            except Exception:  # the database may be away for a moment; try again later
+                log.exception("sweeping failed")
 
     def submit(self, message_id: str) -> None:
         if message_id not in self._queued:
@@ -60,6 +69,7 @@ class Ingest:
     async def stop(self) -> None:
         await cancel_and_wait(self._tasks)
         self._tasks = []
+        leases.RUNNING_HERE.discard(self._rt.process_id)
 
     async def _work(self) -> None:
         while True:
@@ -68,7 +78,7 @@ class Ingest:
                 await voice.process(self._rt, message_id)
             except asyncio.CancelledError:
                 raise
-            except Exception:  # stays `processing`; retried at the next start
+            except Exception:  # stays `processing`; adopted again when its lease runs out
                 log.exception("processing voice memo %s failed", message_id)
             finally:
                 self._queued.discard(message_id)

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from app.errors import Conflict, Gone, NotFound
 from app.models import Group, Message, User, new_id
 from app.schemas import MessageOut
-from app.services import views
+from app.services import leases, views
 from app.services.context import Ctx, Runtime
 from app.services.groups import require_role
 from app.services.messages import earlier_post, insert_message, load_message
@@ -32,6 +32,7 @@ async def start_live(
         voice_status="live",
         mime=mime,
         client_id=client_id,
+        **leases.fresh(ctx.rt),  # renewed while chunks arrive; adopted if this process dies
     )
     if earlier := await insert_message(ctx, user, message):
         return earlier, False

@@ -138,6 +138,11 @@ async def delete_message(ctx: Ctx, user: User, message_id: str) -> None:
     message, role = await load_message(ctx, user, message_id)
     if message.sender_id != user.id and ROLE_RANK[role] < ROLE_RANK["moderator"]:
         raise Forbidden("Only the sender or a moderator may delete a message.")
+    await tombstone(ctx, message)
+
+
+async def tombstone(ctx: Ctx, message: Message) -> None:
+    """Empty the message (members hear `message.deleted`), commit, then drop its audio."""
     if message.deleted_at is None:
         message.deleted_at = utcnow()
         message.text = None

@@ -106,6 +106,7 @@ async def group_payload(ctx: Ctx, group: Group) -> dict[str, Any]:
         created_at=group.created_at,
         member_count=await member_count(ctx, group.id),
         last_seq=group.last_seq,
+        retention_days=group.retention_days,
     )
     return info.model_dump(mode="json")
 
@@ -167,6 +168,7 @@ async def group_outs(
             created_at=g.created_at,
             member_count=member_counts.get(g.id, 0),
             last_seq=g.last_seq,
+            retention_days=g.retention_days,
             role=role,
             unheard_count=unheard.get(g.id, 0),
             last_message=latest_out.get(g.id),

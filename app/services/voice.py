@@ -8,6 +8,7 @@ the client hears 202; processing happens afterwards and a message still
 
 import logging
 import tempfile
+import time
 from pathlib import Path
 
 from sqlalchemy import select
@@ -16,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from app.errors import ApiError, Invalid
 from app.models import Group, Message, Receipt, User, new_id, utcnow
 from app.schemas import ListenerOut, MessageOut, ReceiptOut
-from app.services import views
+from app.services import leases, views
 from app.services.context import Ctx, Runtime
 from app.services.groups import require_role
 from app.services.messages import check_reply_to, earlier_post, insert_message, load_message
@@ -72,6 +73,7 @@ async def accept_upload(
             duration_ms=probe.duration_ms,
             reply_to_id=reply_to,
             client_id=client_id,
+            **leases.fresh(ctx.rt),  # this process converts it unless it dies first
         )
         if earlier := await insert_message(ctx, user, message):
             await blobs.delete_prefix(voice_prefix(message_id))
@@ -86,12 +88,22 @@ async def accept_upload(
 
 
 async def process(rt: Runtime, message_id: str) -> None:
-    """Transcode a `processing` memo to its canonical form and mark it ready (or failed)."""
-    async with rt.sessions() as db:
-        message = await db.get(Message, message_id)
-        if message is None or message.voice_status != "processing" or message.deleted_at:
-            return
-    work = rt.settings.work_dir
+    """Transcode a `processing` memo to its canonical form and mark it ready (or failed).
+
+    Does nothing unless this process holds (or can take) the memo's lease, which it
+    renews while it works: another process converting the same memo is a waste."""
+    if not await leases.claim(rt, message_id, "processing"):
+        return
+    async with leases.kept(rt, message_id):
+        await _convert(rt, message_id, rt.settings.work_dir)
+
+
+async def _convert(rt: Runtime, message_id: str, work: Path) -> None:
+    started = time.perf_counter()
+
+    def measured(result: str) -> None:  # before the outcome is committed and announced
+        rt.metrics.processing_seconds.labels(result).observe(time.perf_counter() - started)
+
     with tempfile.TemporaryDirectory(dir=work) as tmp:
         src, dst = Path(tmp) / "original", Path(tmp) / "audio.ogg"
         try:
@@ -108,10 +120,13 @@ async def process(rt: Runtime, message_id: str) -> None:
             error = "The recording contains no audio we can play."
         except audio.TranscodeError as exc:
             log.warning("transcoding %s failed: %s", message_id, exc)
+            rt.metrics.ffmpeg_failures.inc()
             error = "This recording could not be converted."
         else:
+            measured("ready")
             await _finish(rt, message_id, info=info, size=size)
             return
+    measured("failed")
     await _finish(rt, message_id, error=error)
 
 
@@ -145,6 +160,7 @@ async def _finish(
         else:
             message.voice_status = "failed"
             message.voice_error = error
+        message.lease_owner = message.lease_until = None
         await db.flush()
         await ctx.emit(
             message.group_id, "message.updated", await views.message_payload(ctx, message)

@@ -2,8 +2,8 @@
 
 The interface is the handful of verbs the voice pipeline needs (whole-file puts,
 appends for live recordings, ranged streaming reads for playback, prefix deletes
-for a message's files), so an S3-compatible store can stand in later without
-touching the callers.
+for a message's files), so that `app.storage.s3.S3BlobStore` (any S3-compatible
+server) stands in for the local store without touching the callers.
 
 Keys are made by the server (`voice/<uuid>/original`), never from user input,
 and are validated anyway so that a bug can never reach outside the store.
@@ -21,7 +21,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import BinaryIO, Protocol
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 CHUNK_SIZE = 64 * 1024
 MAX_KEY_LENGTH = 512
@@ -46,6 +46,12 @@ def check_key(key: str) -> str:
     ):
         raise ValueError(f"invalid blob key {key!r}")
     return key
+
+
+def check_range(start: int, end_inclusive: int | None) -> None:
+    """Raise ValueError unless `start..end_inclusive` is a possible byte range."""
+    if start < 0 or (end_inclusive is not None and end_inclusive < start):
+        raise ValueError(f"invalid byte range {start}-{end_inclusive}")
 
 
 def check_prefix(prefix: str) -> str:
@@ -97,6 +103,14 @@ class BlobStore(Protocol):
         """Keys starting with `prefix`, sorted."""
         ...
 
+    async def ping(self) -> None:
+        """Raise unless the store can be used now (for /readyz)."""
+        ...
+
+    def close(self) -> None:
+        """Release connections (at shutdown)."""
+        ...
+
 
 class LocalBlobStore:
     """Blobs as files under `root`, one file per key, `/` in keys making directories."""
@@ -107,6 +121,13 @@ class LocalBlobStore:
 
     def _path(self, key: str) -> Path:
         return self.root / check_key(key)
+
+    async def ping(self) -> None:
+        if not await asyncio.to_thread(os.access, self.root, os.W_OK | os.X_OK):
+            raise OSError(f"cannot write to {self.root}")
+
+    def close(self) -> None:
+        pass
 
     def _make_parents(self, path: Path) -> None:
         """Create the directories above `path`, each made durable in its own parent."""
@@ -194,8 +215,7 @@ class LocalBlobStore:
         FileNotFoundError on first iteration.
         """
         path = self._path(key)
-        if start < 0 or (end_inclusive is not None and end_inclusive < start):
-            raise ValueError(f"invalid byte range {start}-{end_inclusive}")
+        check_range(start, end_inclusive)
         return self._stream(path, start, end_inclusive)
 
     async def _stream(
@@ -301,8 +321,12 @@ def open_blob_store(storage_url: str | None, data_dir: Path) -> BlobStore:
     """The store that EARSHOT_STORAGE_URL names.
 
     Unset (or empty) means a `blobs` directory in the data directory, and
-    `file:///absolute/path` a directory of one's choosing; other schemes (S3)
-    are not supported yet and raise ValueError.
+    `file:///absolute/path` a directory of one's choosing.
+    `s3://BUCKET?endpoint=http://host:9000&region=us-east-1` means a bucket on an
+    S3-compatible server (both parameters optional: AWS by default), with
+    credentials from the usual AWS environment variables or boto3's chain, or from
+    `access_key` and `secret_key` parameters (for local test servers). The bucket
+    is created if it does not exist. Anything else raises ValueError.
     """
     if not storage_url:
         return LocalBlobStore(data_dir / "blobs")
@@ -314,7 +338,45 @@ def open_blob_store(storage_url: str | None, data_dir: Path) -> BlobStore:
                 f"storage URL {storage_url!r} must name an absolute path, like file:///srv/earshot"
             )
         return LocalBlobStore(Path(path))
+    if url.scheme == "s3":
+        return _open_s3(storage_url)
     raise ValueError(
         f"storage URL {storage_url!r} is not supported: use file:///absolute/path, "
-        "or leave it unset to keep blobs in the data directory (S3 is not available yet)"
+        f"{_S3_FORM}, or leave it unset to keep blobs in the data directory"
     )
+
+
+_S3_FORM = "s3://BUCKET?endpoint=http://host:port&region=us-east-1"
+_S3_PARAMETERS = {"endpoint", "region", "access_key", "secret_key"}
+
+
+def _open_s3(storage_url: str) -> BlobStore:
+    url = urlsplit(storage_url)
+    params = parse_qs(url.query, keep_blank_values=True)
+    problem = None
+    if not url.netloc or url.path not in ("", "/"):
+        problem = "must name just a bucket"
+    elif unknown := set(params) - _S3_PARAMETERS:
+        problem = f"has unknown parameters {sorted(unknown)}"
+    elif any(len(values) != 1 or not values[0] for values in params.values()):
+        problem = "repeats a parameter or leaves one empty"
+    elif ("access_key" in params) != ("secret_key" in params):
+        problem = "needs both access_key and secret_key, or neither"
+    if problem:
+        raise ValueError(f"storage URL {storage_url!r} {problem}, like {_S3_FORM}")
+    from app.storage.s3 import S3BlobStore  # boto3 is imported only when S3 is used
+
+    one = {name: values[0] for name, values in params.items()}
+    store = S3BlobStore(
+        url.netloc,
+        endpoint_url=one.get("endpoint"),
+        region=one.get("region"),
+        access_key=one.get("access_key"),
+        secret_key=one.get("secret_key"),
+    )
+    try:
+        store.ensure_bucket()
+    except BaseException:
+        store.close()
+        raise
+    return store

@@ -1,0 +1,139 @@
+"""The production shape: two `earshot serve` processes sharing PostgreSQL, Redis and S3.
+
+Collected when EARSHOT_TEST_DATABASE_URL and EARSHOT_TEST_REDIS_URL name the services
+(CI always does); the S3 server is SeaweedFS, started by the tests. Nothing skips:
+an unreachable service fails them.
+"""
+
+import asyncio
+import json
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+
+from tests import audio_samples
+from tests.api.test_operations import sample
+from tests.process import ServerProcess
+from tests.s3server import S3Server
+
+PG_URL = os.environ.get("EARSHOT_TEST_DATABASE_URL")
+REDIS_URL = os.environ.get("EARSHOT_TEST_REDIS_URL")
+
+if PG_URL and REDIS_URL:
+
+    @pytest.fixture
+    def servers(tmp_path: Path, s3_server: S3Server, pg_database: str) -> Iterator[list[Any]]:
+        shared = {
+            "database_url": pg_database,
+            "redis_url": REDIS_URL,
+            "storage_url": s3_server.storage_url(f"scale-{uuid.uuid4().hex[:8]}"),
+            "secret_key": "shared by every replica",
+            "lease_s": "3",
+            "sweep_interval_s": "1",
+            "transcode_workers": "1",
+            "argon2_time_cost": "1",
+            "argon2_memory_kib": "1024",
+            "argon2_parallelism": "1",
+        }
+        pair = [ServerProcess(tmp_path / name, **shared).start() for name in ("a", "b")]
+        yield pair
+        for server in pair:
+            server.stop()
+
+    async def account(http: httpx.AsyncClient, url: str, name: str) -> tuple[str, str, str]:
+        handle = f"{name}{uuid.uuid4().hex[:6]}"
+        r = await http.post(
+            f"{url}/api/v1/auth/register",
+            json={"handle": handle, "display_name": name, "password": "a long password"},
+        )
+        body = r.json()
+        return handle, body["token"], body["user"]["id"]
+
+    @pytest.fixture
+    async def scene(servers: list[Any]) -> AsyncIterator[dict[str, Any]]:
+        """Amy on process A, Ben on process B, one group, both websockets live."""
+        a, b = servers
+        async with httpx.AsyncClient(timeout=30) as http:
+            _, amy, _ = await account(http, a.url, "amy")
+            ben_handle, ben, _ = await account(http, b.url, "ben")
+            auth = {"Authorization": f"Bearer {amy}"}
+            gid = (
+                await http.post(f"{a.url}/api/v1/groups", headers=auth, json={"name": "G"})
+            ).json()["id"]
+            r = await http.post(
+                f"{a.url}/api/v1/groups/{gid}/members", headers=auth, json={"handle": ben_handle}
+            )
+            assert r.status_code == 201
+            sockets = [await live_socket(a, amy), await live_socket(b, ben)]
+            yield {"http": http, "gid": gid, "amy": amy, "ben": ben, "sockets": sockets}
+            for ws in sockets:
+                await ws.close()
+
+    async def live_socket(server: Any, token: str) -> ClientConnection:
+        ws = await connect(f"{server.url.replace('http', 'ws')}/api/v1/ws?token={token}")
+        await ws.send('{"type":"sync","cursors":{}}')
+        await ws.send('{"type":"ping"}')
+        while json.loads(await ws.recv())["type"] != "pong":
+            pass
+        return ws
+
+    async def until_ready(ws: ClientConnection, message_id: str) -> list[str]:
+        """The statuses this socket saw for the message, up to `ready`."""
+        seen = []
+        while not seen or seen[-1] != "ready":
+            frame = json.loads(await asyncio.wait_for(ws.recv(), 60))
+            if frame.get("data", {}).get("id") == message_id:
+                seen.append(frame["data"]["voice"]["status"])
+        return seen
+
+    async def conversions(http: httpx.AsyncClient, server: Any) -> float:
+        text = (await http.get(f"{server.url}/metrics")).text
+        return sample(text, "earshot_processing_seconds_count", result="ready")
+
+    async def upload(scene: dict[str, Any], server: Any, memo: Path) -> str:
+        with memo.open("rb") as f:
+            r = await scene["http"].post(
+                f"{server.url}/api/v1/groups/{scene['gid']}/voice",
+                headers={"Authorization": f"Bearer {scene['amy']}"},
+                files={"file": (memo.name, f)},
+            )
+        assert r.status_code == 202, r.text
+        return str(r.json()["id"])
+
+    async def test_a_memo_is_converted_once_and_heard_and_played_through_both(
+        servers: list[Any], scene: dict[str, Any], samples: Path
+    ) -> None:
+        a, b = servers
+        http = scene["http"]
+        mid = await upload(scene, a, audio_samples.client_file(samples, "iphone_m4a"))
+        for ws in scene["sockets"]:  # Amy's socket is on A, Ben's on B
+            assert await until_ready(ws, mid) == ["processing", "ready"]
+        assert await conversions(http, a) + await conversions(http, b) == 1
+        ben = {"Authorization": f"Bearer {scene['ben']}"}
+        message = (await http.get(f"{b.url}/api/v1/messages/{mid}", headers=ben)).json()
+        audio = await http.get(b.url + message["voice"]["audio_url"])
+        assert audio.status_code == 200 and audio.content.startswith(b"OggS")
+        assert len(audio.content) == message["voice"]["size_bytes"]
+        for server in servers:
+            checks = (await http.get(f"{server.url}/readyz")).json()["checks"]
+            assert checks == {"database": "ok", "broker": "ok", "storage": "ok"}
+
+    async def test_a_process_killed_mid_conversion_leaves_the_memo_to_the_other(
+        servers: list[Any], scene: dict[str, Any], samples: Path
+    ) -> None:
+        a, b = servers
+        long_memo = audio_samples.client_file(
+            samples, "iphone_m4a", audio_samples.speech_of_length(samples, 300)
+        )
+        mid = await upload(scene, a, long_memo)
+        await asyncio.sleep(0.5)  # A has taken it and ffmpeg is running
+        a.kill()
+        ben_ws = scene["sockets"][1]
+        assert await until_ready(ben_ws, mid) == ["processing", "ready"]
+        assert await conversions(scene["http"], b) == 1
