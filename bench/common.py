@@ -32,14 +32,14 @@ def start_server(**settings: str) -> ServerProcess:
     return ServerProcess(data, **{**FAST_SETTINGS, **settings}).start()
 
 
-async def group_of(url: str, members: int) -> tuple[str, list[str]]:
+async def group_of(url: str, members: int, prefix: str = "member") -> tuple[str, list[str]]:
     """A group and the tokens of `members` people in it (the first one owns it)."""
     async with httpx.AsyncClient(base_url=url, timeout=60) as http:
 
         async def register(i: int) -> str:
             r = await http.post(
                 "/api/v1/auth/register",
-                json={"handle": f"member{i}", "display_name": f"M{i}", "password": "benchmark"},
+                json={"handle": f"{prefix}{i}", "display_name": f"M{i}", "password": "benchmark"},
             )
             r.raise_for_status()
             return r.json()["token"]

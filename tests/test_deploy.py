@@ -4,6 +4,7 @@
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import yaml
@@ -36,12 +37,14 @@ def test_api_replicas_share_postgres_redis_storage_and_one_secret(
         "required, never a default"
     )
     assert api["deploy"]["replicas"] >= 2
-    storage = env["EARSHOT_STORAGE_URL"]
-    if storage.startswith("file://"):
-        mount = storage.removeprefix("file://")
-        assert any(mount.startswith(v.split(":")[1]) for v in api["volumes"]), "a shared volume"
-    else:
-        assert storage.startswith("s3://") and "minio:9000" in storage
+    storage = urlsplit(env["EARSHOT_STORAGE_URL"])
+    assert storage.scheme == "s3" and storage.netloc == "earshot"
+    assert parse_qs(storage.query)["endpoint"] == ["http://minio:9000"]
+    bucket_made = " ".join(compose["services"]["minio-init"]["command"])
+    assert "local/earshot" in bucket_made
+    minio = compose["services"]["minio"]["environment"]
+    assert env["AWS_ACCESS_KEY_ID"] == minio["MINIO_ROOT_USER"]
+    assert env["AWS_SECRET_ACCESS_KEY"] == minio["MINIO_ROOT_PASSWORD"]
 
 
 def test_only_the_proxy_is_reachable_from_the_host(compose: dict[str, Any]) -> None:
