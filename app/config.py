@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     max_duration_s: int = 15 * 60
     transcode_workers: int = 2
     audio_url_ttl_s: int = 6 * 3600
+    # How a signed audio URL is answered: "proxy" streams the bytes through Earshot;
+    # "redirect" answers 307 to a presigned GET of the S3 store, for clients that can
+    # reach the store, so audio bytes bypass the server processes.
+    audio_delivery: Literal["proxy", "redirect"] = "proxy"
     # A process renews its claim on a memo it records or converts every third of this;
     # another process takes over a memo whose claim ran out (its owner died).
     lease_s: float = 30.0

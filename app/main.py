@@ -19,7 +19,7 @@ from app.realtime.hub import Hub
 from app.services.context import Runtime
 from app.services.ingest import Ingest
 from app.storage.audio import TranscodePool
-from app.storage.blobs import open_blob_store
+from app.storage.blobs import BlobStore, open_blob_store
 
 API_PREFIX = "/api/v1"
 
@@ -37,6 +37,16 @@ def _prepare_work_dir(path: Path) -> None:
         if not pid.isdigit() or not Path(f"/proc/{pid}").exists() or stale == path:
             shutil.rmtree(stale, ignore_errors=True)
     path.mkdir(parents=True, exist_ok=True)
+
+
+def _open_blobs(settings: Settings) -> BlobStore:
+    blobs = open_blob_store(settings.storage_url, settings.data_dir)
+    if settings.audio_delivery == "redirect":
+        from app.storage.s3 import S3BlobStore  # boto3 is imported only when S3 is used
+
+        if not isinstance(blobs, S3BlobStore):
+            raise ValueError("EARSHOT_AUDIO_DELIVERY=redirect needs an s3:// EARSHOT_STORAGE_URL")
+    return blobs
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -59,7 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             engine=engine,
             sessions=session_factory(engine),
             broker=broker,
-            blobs=open_blob_store(settings.storage_url, settings.data_dir),
+            blobs=_open_blobs(settings),
             transcoder=TranscodePool(settings.transcode_workers),
         )
         ingest = Ingest(rt, workers=settings.transcode_workers)

@@ -1,10 +1,11 @@
 """Voice memos: upload, listening receipts, and the signed audio stream."""
 
 import re
-from typing import Annotated
+import time
+from typing import TYPE_CHECKING, Annotated, cast
 
 from fastapi import APIRouter, Path, Query, Request, Response
-from fastapi.responses import StreamingResponse
+from fastapi.responses import RedirectResponse, StreamingResponse
 
 from app.api.common import created_or_repeated, errors
 from app.api.deps import CtxDep, CurrentUser
@@ -12,7 +13,11 @@ from app.api.upload import receive_upload
 from app.errors import ApiError, Invalid, NotFound
 from app.schemas import ListenedIn, MessageOut, ReceiptOut, ReceiptsOut
 from app.services import live, playback, voice
+from app.services.context import Ctx
 from app.services.signing import AUDIO_PATH, verify
+
+if TYPE_CHECKING:
+    from app.storage.s3 import S3BlobStore
 
 router = APIRouter(tags=["voice"])
 Id = Annotated[str, Path(max_length=64)]
@@ -95,6 +100,12 @@ async def live_so_far(mid: Id, ctx: CtxDep, user: CurrentUser) -> Response:
     )
 
 
+async def _redirect_to_store(ctx: Ctx, blob: playback.AudioBlob, expires: int) -> Response:
+    store = cast("S3BlobStore", ctx.rt.blobs)  # checked at startup
+    url = await store.presigned_get(blob.key, max(expires - int(time.time()), 1))
+    return RedirectResponse(url, status_code=307, headers={"Cache-Control": "no-store"})
+
+
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
@@ -133,9 +144,14 @@ async def audio(
     sig: Annotated[str, Query(max_length=128)],
     format: Annotated[str, Query(pattern="^(ogg|mp3)$")] = "ogg",
 ) -> Response:
-    """The memo's audio for a signed URL: Ogg Opus, or MP3 with `format=mp3`; honours Range."""
+    """The memo's audio for a signed URL: Ogg Opus, or MP3 with `format=mp3`; honours Range.
+
+    With EARSHOT_AUDIO_DELIVERY=redirect, a 307 to a presigned GET of the object
+    store that expires with the signed URL."""
     verify(ctx.settings.resolved_secret, AUDIO_PATH.format(message_id=mid), exp, sig)
     blob = await playback.audio_blob(ctx, mid, format)
+    if ctx.settings.audio_delivery == "redirect":
+        return await _redirect_to_store(ctx, blob, expires=exp)
     headers = {
         "Accept-Ranges": "bytes",
         "ETag": blob.etag,
