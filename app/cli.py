@@ -1,12 +1,15 @@
-"""The `earshot` command: serve the API, migrate the database."""
+"""The `earshot` command: serve the API, migrate the database, check database and store agree."""
 
 import argparse
+import asyncio
+import sys
 
 import uvicorn
 
 from app import logs
 from app.config import Settings
 from app.db import migrate
+from app.services import fsck
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> None:
@@ -28,6 +31,17 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
     )
 
 
+def _fsck(args: argparse.Namespace, settings: Settings) -> int:
+    if args.grace_s < 0:
+        print("earshot fsck: --grace-s cannot be negative", file=sys.stderr)
+        return 2
+    try:
+        return asyncio.run(fsck.run(settings, repair_too=args.repair, grace_s=args.grace_s))
+    except Exception as exc:  # the database or the store cannot be read: nothing was judged
+        print(f"earshot fsck: could not check: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="earshot", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -37,6 +51,25 @@ def main(argv: list[str] | None = None) -> None:
     serve.add_argument("--no-migrate", action="store_true", help="do not migrate first")
     serve.add_argument("--log-level", default="info")
     commands.add_parser("migrate", help="apply pending database migrations")
+    check = commands.add_parser(
+        "fsck",
+        help="check that the database and the audio store agree",
+        description="Report voice memos whose audio is missing, blobs with no memo, blobs of "
+        "deleted memos and other inconsistencies between the database and the blob store. "
+        "Exit status: 0 when no problem is left (after --repair: when the repairs left none), "
+        "1 when problems remain, 2 when the check could not run.",
+    )
+    check.add_argument(
+        "--repair", action="store_true", help="fix what can be fixed safely, then check again"
+    )
+    check.add_argument(
+        "--grace-s",
+        type=float,
+        default=fsck.GRACE_S,
+        help="leave alone blobs of no memo (or of a deleted one), temporary files and empty "
+        "directories written less than this many seconds ago (default %(default)g): a running "
+        "server stores an upload a moment before its row commits",
+    )
     args = parser.parse_args(argv)
 
     settings = Settings()
@@ -45,6 +78,8 @@ def main(argv: list[str] | None = None) -> None:
         _serve(args, settings)
     elif args.command == "migrate":
         migrate(settings.resolved_database_url)
+    elif args.command == "fsck":
+        sys.exit(_fsck(args, settings))
 
 
 if __name__ == "__main__":

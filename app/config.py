@@ -48,6 +48,17 @@ class Settings(BaseSettings):
     live_idle_timeout_s: float = 10.0
     live_max_chunks_per_s: int = 50
 
+    # Rate limits, answered 429 with Retry-After. Sign-in attempts (and password
+    # changes) count per handle and per client address in windows of login_window_s.
+    login_attempts_per_handle: int = 10
+    login_attempts_per_address: int = 60
+    login_window_s: int = 600
+    uploads_per_minute: int = 30
+
+    # Browsers on other origins allowed to call the API (comma-separated, e.g.
+    # "https://coach.example.org"); empty: only the web client served here.
+    cors_origins: str = ""
+
     # Operations: "text" or "json" (one object per line, with request ids).
     log_format: Literal["text", "json"] = "text"
 

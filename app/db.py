@@ -2,7 +2,9 @@
 
 SQLite transactions start with BEGIN IMMEDIATE so that concurrent writers queue
 on the database lock instead of failing when a reader upgrades to a writer; a
-busy timeout makes them wait rather than raise.
+busy timeout makes them wait rather than raise. Sessions made by
+`read_session_factory` only read, so they begin DEFERRED and, with WAL, never
+wait for the writers (every request's token lookup is one).
 """
 
 import asyncio
@@ -46,13 +48,22 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        reads_only = conn.get_execution_options().get(_READS_ONLY, False)
+        conn.exec_driver_sql("BEGIN DEFERRED" if reads_only else "BEGIN IMMEDIATE")
 
     return engine
 
 
+_READS_ONLY = "earshot_reads_only"
+
+
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+def read_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions that only read (writing in one may fail with SQLITE_BUSY on SQLite)."""
+    return session_factory(engine.execution_options(**{_READS_ONLY: True}))
 
 
 @asynccontextmanager

@@ -5,17 +5,22 @@ import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from app.api import auth, errors, groups, health, messages, voice, web
+from app.api.links import add_links
 from app.config import Settings
-from app.db import create_engine, session_factory
+from app.db import create_engine, read_session_factory, session_factory
 from app.logs import RequestIds
 from app.metrics import CountRequests, Metrics
+from app.ratelimit import open_limiter
 from app.realtime import ws
 from app.realtime.broker import open_broker
 from app.realtime.hub import Hub
+from app.security import LimitBodies, SecurityHeaders, content_security_policy, store_origin
 from app.services.context import Runtime
 from app.services.ingest import Ingest
 from app.storage.audio import TranscodePool
@@ -68,9 +73,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings=settings,
             engine=engine,
             sessions=session_factory(engine),
+            read_sessions=read_session_factory(engine),
             broker=broker,
             blobs=_open_blobs(settings),
             transcoder=TranscodePool(settings.transcode_workers),
+            limiter=open_limiter(settings.redis_url),
         )
         ingest = Ingest(rt, workers=settings.transcode_workers)
         rt.ingest = ingest
@@ -89,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await broker.disconnect()
             await engine.dispose()
             rt.blobs.close()
+            await rt.limiter.close()
 
     app = FastAPI(
         title="Earshot",
@@ -97,6 +105,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
+    app.add_middleware(LimitBodies)
+    origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
+    if origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+            expose_headers=["Retry-After", "X-Request-ID", "Content-Range", "Accept-Ranges"],
+            max_age=600,
+        )
+    csp = content_security_policy(
+        store_origin(settings.storage_url) if settings.audio_delivery == "redirect" else ""
+    )
+    app.add_middleware(SecurityHeaders, csp=csp)
     app.add_middleware(CountRequests, metrics=lambda: _metrics(app))
     app.add_middleware(RequestIds)  # outermost: the id covers everything logged
     for router in (auth.router, groups.router, messages.router, voice.router, ws.router):
@@ -104,4 +127,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(web.router)
     app.mount("/web", web.static_files(), name="web")
+    _publish_links(app)
     return app
+
+
+def _publish_links(app: FastAPI) -> None:
+    plain_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        first = app.openapi_schema is None
+        schema = plain_openapi()
+        return add_links(schema) if first else schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

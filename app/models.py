@@ -30,6 +30,9 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+MAX_SEQ = 2**31 - 1  # seq and last_seq are 32-bit columns: no cursor goes beyond
+
+
 class UtcDateTime(TypeDecorator[datetime]):
     """Stores UTC and always gives back an aware datetime (SQLite keeps no zone)."""
 

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
@@ -21,13 +21,24 @@ def _iso_z(value: datetime) -> str:
 
 Timestamp = Annotated[datetime, PlainSerializer(_iso_z, return_type=str)]
 Role = Literal["member", "moderator", "owner"]
-ClientId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+# Every string we store or look up: no NUL (PostgreSQL refuses it) and, because a
+# pattern is checked on the UTF-8 text, no lone surrogate either.
+STORABLE = r"^[^\x00]*$"
+ClientId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=STORABLE)]
 Handle = Annotated[
     str,
-    BeforeValidator(lambda v: v.strip().lower() if isinstance(v, str) else v),
-    StringConstraints(pattern=r"^[a-z0-9_.-]{3,32}$"),
+    StringConstraints(pattern=r"^[A-Za-z0-9_.-]{3,32}$"),
+    AfterValidator(str.lower),
 ]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+_SPACE = " \t\n\r\f\v"
+# Checked as sent (so the published schema says exactly what is accepted), then trimmed.
+Name = Annotated[
+    str,
+    StringConstraints(
+        min_length=1, max_length=100, pattern=f"^[^\\x00]*[^\\x00{_SPACE}][^\\x00]*$"
+    ),
+    AfterValidator(lambda v: v.strip(_SPACE)),
+]
 
 
 class Out(BaseModel):
@@ -38,14 +49,19 @@ class Out(BaseModel):
 
 
 class RegisterIn(BaseModel):
-    handle: Handle = Field(description="3–32 of a-z 0-9 _ . - (lower-cased on the way in)")
+    handle: Handle = Field(description="3–32 of a-z 0-9 _ . - (stored lower-cased)")
     display_name: Name
-    password: str = Field(min_length=8, max_length=1024)
+    password: str = Field(min_length=8, max_length=1024, pattern=STORABLE)
 
 
 class LoginIn(BaseModel):
-    handle: str = Field(max_length=64)
-    password: str = Field(max_length=1024)
+    handle: str = Field(max_length=64, pattern=STORABLE)
+    password: str = Field(max_length=1024, pattern=STORABLE)
+
+
+class PasswordIn(BaseModel):
+    current_password: str = Field(max_length=1024, pattern=STORABLE)
+    new_password: str = Field(min_length=8, max_length=1024, pattern=STORABLE)
 
 
 class UserOut(Out):
@@ -65,7 +81,7 @@ class AuthOut(Out):
 
 class GroupCreate(BaseModel):
     name: Name
-    description: str = Field(default="", max_length=1000)
+    description: str = Field(default="", max_length=1000, pattern=STORABLE)
     client_id: ClientId | None = None
 
 
@@ -74,7 +90,7 @@ RetentionDays = Annotated[int, Field(ge=1, le=3650)]
 
 class GroupPatch(BaseModel):
     name: Name | None = None
-    description: str | None = Field(default=None, max_length=1000)
+    description: str | None = Field(default=None, max_length=1000, pattern=STORABLE)
     # Beyond the contract: delete messages older than this many days; null keeps them all.
     retention_days: RetentionDays | None = None
 
@@ -118,13 +134,13 @@ class InviteOut(Out):
 
 
 class TextCreate(BaseModel):
-    text: str = Field(min_length=1, max_length=4000)
-    reply_to: str | None = Field(default=None, max_length=36)
+    text: str = Field(min_length=1, max_length=4000, pattern=STORABLE)
+    reply_to: str | None = Field(default=None, max_length=36, pattern=STORABLE)
     client_id: ClientId | None = None
 
 
 class ListenedIn(BaseModel):
-    position_ms: int | None = Field(default=None, ge=0)
+    position_ms: int | None = Field(default=None, ge=0, le=2**31 - 1)
 
 
 class VoiceOut(Out):

@@ -24,6 +24,9 @@ FAST_SETTINGS = {  # cheap password hashing and no client rate limit: this is a 
     "ws_burst": "100000",
     "live_max_chunks_per_s": "100000",
     "ws_send_queue": "100000",
+    "uploads_per_minute": "100000",
+    "login_attempts_per_handle": "100000",
+    "login_attempts_per_address": "100000",
 }
 
 

@@ -37,7 +37,7 @@ class Api:
     async def call(
         self, who: Person | None, method: str, path: str, **kwargs: Any
     ) -> httpx.Response:
-        headers = who.auth if who else {}
+        headers = {**(who.auth if who else {}), **kwargs.pop("headers", {})}
         return await self.client.request(method, f"/api/v1{path}", headers=headers, **kwargs)
 
     async def ok(self, who: Person | None, method: str, path: str, **kwargs: Any) -> Any:

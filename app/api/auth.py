@@ -1,10 +1,10 @@
 """Accounts: register, sign in, sign out, who am I."""
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
 from app.api.common import errors
 from app.api.deps import CtxDep, CurrentUser, TokenDep
-from app.schemas import AuthOut, LoginIn, RegisterIn, UserOut
+from app.schemas import AuthOut, LoginIn, PasswordIn, RegisterIn, UserOut
 from app.services import accounts
 
 router = APIRouter(tags=["accounts"])
@@ -16,9 +16,26 @@ async def register(body: RegisterIn, ctx: CtxDep) -> AuthOut:
     return AuthOut(user=UserOut.model_validate(user), token=token)
 
 
-@router.post("/auth/login", response_model=AuthOut, responses=errors(401))
-async def login(body: LoginIn, ctx: CtxDep) -> AuthOut:
-    user, token = await accounts.login(ctx, body.handle, body.password)
+def client_address(request: Request) -> str:
+    """The caller's address (the proxy's X-Forwarded-For when uvicorn trusts the proxy)."""
+    return request.client.host if request.client else "unknown"
+
+
+@router.post("/auth/login", response_model=AuthOut, responses=errors(401, 429))
+async def login(body: LoginIn, request: Request, ctx: CtxDep) -> AuthOut:
+    user, token = await accounts.login(ctx, body.handle, body.password, client_address(request))
+    return AuthOut(user=UserOut.model_validate(user), token=token)
+
+
+@router.post("/auth/password", response_model=AuthOut, responses=errors(401, 403, 429))
+async def change_password(
+    body: PasswordIn, request: Request, ctx: CtxDep, user: CurrentUser
+) -> AuthOut:
+    """Change the password: every token of the account is revoked (its websockets close),
+    and a new token for this client is returned."""
+    token = await accounts.change_password(
+        ctx, user, body.current_password, body.new_password, client_address(request)
+    )
     return AuthOut(user=UserOut.model_validate(user), token=token)
 
 

@@ -41,8 +41,8 @@ TokenDep = Annotated[str, Depends(bearer_token)]
 
 
 async def current_user(rt: Annotated[Runtime, Depends(runtime)], token: TokenDep) -> User:
-    """The caller, loaded in a session of its own so no transaction is held for it."""
-    async with rt.sessions() as db:
+    """The caller, loaded in a reading session of its own: it waits for no writer."""
+    async with rt.read_sessions() as db:
         user = await user_for_token(db, token)
     if user is None:
         raise Unauthorized("That token is not valid (signed out or never issued).")

@@ -1,10 +1,8 @@
 """Groups, their members and invite links."""
 
-from typing import Annotated
+from fastapi import APIRouter, Response
 
-from fastapi import APIRouter, Path, Response
-
-from app.api.common import created_or_repeated, errors
+from app.api.common import Id, created_or_repeated, errors, repeated
 from app.api.deps import CtxDep, CurrentUser
 from app.schemas import (
     GroupCreate,
@@ -21,10 +19,14 @@ from app.schemas import (
 from app.services import groups, invites, members
 
 router = APIRouter(tags=["groups"])
-Id = Annotated[str, Path(max_length=64)]
 
 
-@router.post("/groups", status_code=201, response_model=GroupOut, responses=errors(401))
+@router.post(
+    "/groups",
+    status_code=201,
+    response_model=GroupOut,
+    responses={**errors(401), **repeated(GroupOut)},
+)
 async def create_group(
     body: GroupCreate, ctx: CtxDep, user: CurrentUser, response: Response
 ) -> GroupOut:
@@ -66,7 +68,7 @@ async def list_members(gid: Id, ctx: CtxDep, user: CurrentUser) -> MembersOut:
     "/groups/{gid}/members",
     status_code=201,
     response_model=MemberOut,
-    responses=errors(401, 403, 404, 409),
+    responses={**errors(401, 403, 404, 409), **repeated(MemberOut)},
 )
 async def add_member(
     gid: Id, body: MemberAdd, ctx: CtxDep, user: CurrentUser, response: Response
@@ -100,7 +102,7 @@ async def remove_member(gid: Id, uid: Id, ctx: CtxDep, user: CurrentUser) -> Res
     "/groups/{gid}/invites",
     status_code=201,
     response_model=InviteOut,
-    responses=errors(401, 403, 404),
+    responses={**errors(401, 403, 404), **repeated(InviteOut)},
 )
 async def create_invite(
     gid: Id, body: InviteCreate, ctx: CtxDep, user: CurrentUser, response: Response

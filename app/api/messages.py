@@ -2,16 +2,16 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Query, Response
 
-from app.api.common import created_or_repeated, errors
+from app.api.common import Id, created_or_repeated, errors, repeated
 from app.api.deps import CtxDep, CurrentUser
+from app.models import MAX_SEQ
 from app.schemas import EventsPage, MessageOut, MessagesPage, TextCreate
 from app.services import events, messages
 
 router = APIRouter(tags=["messages"])
-Id = Annotated[str, Path(max_length=64)]
-Seq = Annotated[int | None, Query(ge=0)]
+Seq = Annotated[int | None, Query(ge=0, le=MAX_SEQ)]
 Limit = Annotated[int, Query(ge=1, le=100)]
 
 
@@ -32,7 +32,7 @@ async def list_messages(
     "/groups/{gid}/messages",
     status_code=201,
     response_model=MessageOut,
-    responses=errors(401, 404),
+    responses={**errors(401, 404), **repeated(MessageOut)},
 )
 async def post_text(
     gid: Id, body: TextCreate, ctx: CtxDep, user: CurrentUser, response: Response
@@ -62,7 +62,7 @@ async def list_events(
     gid: Id,
     ctx: CtxDep,
     user: CurrentUser,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> EventsPage:
     page, has_more = await events.list_events(ctx, user, gid, after, limit)

@@ -4,14 +4,15 @@ import re
 import time
 from typing import TYPE_CHECKING, Annotated, cast
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import RedirectResponse, StreamingResponse
 
-from app.api.common import created_or_repeated, errors
+from app.api.common import Id, created_or_repeated, errors, repeated
 from app.api.deps import CtxDep, CurrentUser
-from app.api.upload import receive_upload
+from app.api.upload import Upload, receive_upload
 from app.errors import ApiError, Invalid, NotFound
-from app.schemas import ListenedIn, MessageOut, ReceiptOut, ReceiptsOut
+from app.ratelimit import Rule, enforce
+from app.schemas import STORABLE, ListenedIn, MessageOut, ReceiptOut, ReceiptsOut
 from app.services import live, playback, voice
 from app.services.context import Ctx
 from app.services.signing import AUDIO_PATH, verify
@@ -20,7 +21,6 @@ if TYPE_CHECKING:
     from app.storage.s3 import S3BlobStore
 
 router = APIRouter(tags=["voice"])
-Id = Annotated[str, Path(max_length=64)]
 
 _UPLOAD_SCHEMA = {
     "requestBody": {
@@ -32,8 +32,8 @@ _UPLOAD_SCHEMA = {
                     "required": ["file"],
                     "properties": {
                         "file": {"type": "string", "format": "binary"},
-                        "client_id": {"type": "string", "maxLength": 64},
-                        "reply_to": {"type": "string", "maxLength": 36},
+                        "client_id": {"type": "string", "maxLength": 64, "pattern": STORABLE},
+                        "reply_to": {"type": "string", "maxLength": 36, "pattern": STORABLE},
                     },
                 }
             }
@@ -46,7 +46,7 @@ _UPLOAD_SCHEMA = {
     "/groups/{gid}/voice",
     status_code=202,
     response_model=MessageOut,
-    responses=errors(400, 401, 404, 413, 415),
+    responses={**errors(400, 401, 404, 413, 415, 429), **repeated(MessageOut)},
     openapi_extra=_UPLOAD_SCHEMA,
 )
 async def upload_voice(
@@ -55,17 +55,25 @@ async def upload_voice(
     """Post a voice memo: answered 202 once it is stored; `message.updated` follows when ready."""
     await voice.check_member(ctx, user, gid)
     settings = ctx.settings
+    per_minute = Rule("upload", settings.uploads_per_minute, 60)
+    await enforce(ctx.rt.limiter, per_minute, user.id, "Too many memos in a minute; wait a little.")
     upload = await receive_upload(request, settings.work_dir, settings.max_upload_bytes)
     try:
-        client_id = upload.fields.get("client_id") or None
-        reply_to = upload.fields.get("reply_to") or None
-        if client_id and len(client_id) > 64:
-            raise Invalid("client_id: at most 64 characters.", details={"field": "client_id"})
+        client_id = _form_field(upload, "client_id", 64)
+        reply_to = _form_field(upload, "reply_to", 36)
         out, created = await voice.accept_upload(ctx, user, gid, upload.path, client_id, reply_to)
     finally:
         upload.discard()
     created_or_repeated(response, created)
     return out
+
+
+def _form_field(upload: Upload, name: str, max_length: int) -> str | None:
+    value = upload.fields.get(name) or None
+    if value is not None and (len(value) > max_length or "\x00" in value):
+        message = f"{name}: at most {max_length} characters, and no NUL."
+        raise Invalid(message, details={"field": name})
+    return value
 
 
 @router.post("/messages/{mid}/listened", response_model=ReceiptOut, responses=errors(401, 404))

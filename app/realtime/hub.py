@@ -273,8 +273,9 @@ class Hub:
     def _on_control(self, payload: bytes) -> None:
         message = json.loads(payload)
         if message["type"] == "token.revoked":
+            revoked = set(message["token_hashes"])
             for conn in list(self.by_user.get(message["user_id"], ())):
-                if conn.token_hash == message["token_hash"]:
+                if conn.token_hash in revoked:
                     asyncio.get_running_loop().create_task(
                         self._close(conn, CLOSE_REVOKED, "signed out")
                     )

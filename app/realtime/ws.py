@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import APIRouter, WebSocket
 
 from app.aio import cancel_and_wait
-from app.models import User
+from app.models import MAX_SEQ, User
 from app.realtime.hub import CLOSE_FLOODING, CLOSE_REVOKED, Connection, Hub, Send, Sync
 from app.realtime.live import LiveLimit, LiveSession, wait_until_idle
 from app.services.accounts import hash_token, user_for_token
@@ -58,7 +58,7 @@ class RateLimit:
 async def websocket(ws: WebSocket, token: str = "") -> None:
     rt: Runtime = ws.app.state.runtime
     hub: Hub = ws.app.state.hub
-    async with rt.sessions() as db:
+    async with rt.read_sessions() as db:
         user = await user_for_token(db, token) if token else None
     if user is None:
         await ws.close(code=CLOSE_REVOKED, reason="sign in first")  # refused before accepting
@@ -105,10 +105,14 @@ class _Session:
             frame = await ws.receive()
             if frame["type"] == "websocket.disconnect":
                 return
-            if frame.get("bytes") is not None:
-                await self.on_chunk(frame["bytes"])
+            data = frame.get("bytes")
+            if data is not None and self.live is not None:
+                await self.on_chunk(data)  # live chunks have their own limits (LiveLimit)
             elif self.limit.allow():
-                self.reply(await self.on_text(frame.get("text") or ""))
+                if data is not None:
+                    await self.on_chunk(data)  # no live message: answered with an error
+                else:
+                    self.reply(await self.on_text(frame.get("text") or ""))
             elif await self.flooded():
                 return
 
@@ -116,18 +120,20 @@ class _Session:
         """Tell a flooding client to slow down; past a point, close it. True when closed."""
         limit = self.limit
         if limit.refused == 1 or limit.refused % 50 == 0:
-            self.reply(error_frame("rate_limited", "Slow down: too many frames."))
+            retry_after_ms = max(1, round(1000 / limit.rate))
+            details = {"retry_after_ms": retry_after_ms}
+            self.reply(error_frame("rate_limited", "Slow down: too many frames.", details))
         if limit.refused > self.rt.settings.ws_burst * 4:
             await self.conn.close(CLOSE_FLOODING, "too many frames")
             return True
         return False
 
     async def on_text(self, text: str) -> str | None:
-        if len(text) > MAX_TEXT_FRAME:
+        if len(text) > MAX_TEXT_FRAME or len(text.encode()) > MAX_TEXT_FRAME:  # bytes, not chars
             return error_frame("too_large", f"Text frames are limited to {MAX_TEXT_FRAME} bytes.")
         try:
             message = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deep to parse
             return error_frame("invalid_frame", "Frames must be JSON objects.")
         if not isinstance(message, dict) or not isinstance(message.get("type"), str):
             return error_frame("invalid_frame", "Frames must be JSON objects with a `type`.")
@@ -154,12 +160,15 @@ class _Session:
         client_id = message.get("client_id")
         if not isinstance(group_id, str) or group_id not in self.conn.last_seq:
             return error_frame("group_not_found", "No such group, or you are not a member of it.")
-        if not isinstance(mime, str) or not 0 < len(mime) <= 100:
+        # GET /live sends `mime` back as Content-Type: printable ASCII only.
+        if not isinstance(mime, str) or not 0 < len(mime) <= 100 or not _header_safe(mime):
             return error_frame(
                 "invalid_frame", "`mime` names the recording's type, e.g. audio/webm."
             )
         if client_id is not None and (
-            not isinstance(client_id, str) or not 0 < len(client_id) <= 64
+            not isinstance(client_id, str)
+            or not 0 < len(client_id) <= 64
+            or not _storable(client_id)
         ):
             return error_frame("invalid_frame", "`client_id` is a string of 1 to 64 characters.")
         async with self.rt.sessions() as db:
@@ -216,10 +225,19 @@ async def _indicator(
     return None
 
 
+def _header_safe(text: str) -> bool:
+    return text.isascii() and text.isprintable()
+
+
+def _storable(text: str) -> bool:
+    """Text every database keeps: no lone surrogate (not UTF-8), no NUL."""
+    return "\x00" not in text and not any("\ud800" <= c <= "\udfff" for c in text)
+
+
 def _sync(message: dict[str, Any], conn: Connection) -> str | None:
     cursors = message.get("cursors")
     if not isinstance(cursors, dict) or not all(
-        isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and v >= 0
+        isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= MAX_SEQ
         for k, v in cursors.items()
     ):
         return error_frame(

@@ -13,13 +13,14 @@ from functools import lru_cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
-from app.errors import Conflict, Unauthorized
+from app.errors import Conflict, Forbidden, Unauthorized
 from app.models import Token, User
+from app.ratelimit import Rule, enforce
 from app.services.context import CONTROL_CHANNEL, Ctx
 
 
@@ -61,9 +62,27 @@ async def register(ctx: Ctx, handle: str, display_name: str, password: str) -> t
     return user, token
 
 
-async def login(ctx: Ctx, handle: str, password: str) -> tuple[User, str]:
+def _login_rules(settings: Settings) -> tuple[Rule, Rule]:
+    window = settings.login_window_s
+    return (
+        Rule("login-handle", settings.login_attempts_per_handle, window),
+        Rule("login-address", settings.login_attempts_per_address, window),
+    )
+
+
+async def _count_attempt(ctx: Ctx, handle: str, address: str) -> None:
+    """Count a sign-in attempt (or password check) on `handle` from `address`; 429 past limits."""
+    by_handle, by_address = _login_rules(ctx.settings)
+    limiter = ctx.rt.limiter
+    await enforce(limiter, by_address, address, "Too many sign-in attempts from your network.")
+    await enforce(limiter, by_handle, handle, "Too many sign-in attempts for this handle.")
+
+
+async def login(ctx: Ctx, handle: str, password: str, address: str) -> tuple[User, str]:
+    handle = handle.strip().lower()
+    await _count_attempt(ctx, handle, address)
     hasher = password_hasher(ctx.settings)
-    user = await ctx.db.scalar(select(User).where(User.handle == handle.strip().lower()))
+    user = await ctx.db.scalar(select(User).where(User.handle == handle))
     # An unknown handle costs the same hashing time as a wrong password.
     stored = user.password_hash if user else _dummy_hash(hasher)
     try:
@@ -89,7 +108,29 @@ async def logout(ctx: Ctx, user: User, token: str) -> None:
     token_hash = hash_token(token)
     await ctx.db.execute(delete(Token).where(Token.token_hash == token_hash))
     await ctx.commit()
-    notice = {"type": "token.revoked", "user_id": user.id, "token_hash": token_hash}
+    await _announce_revoked(ctx, user, [token_hash])
+
+
+async def change_password(ctx: Ctx, user: User, current: str, new: str, address: str) -> str:
+    """Set a new password and sign out every session, this one included; returns a new token."""
+    await _count_attempt(ctx, user.handle, address)
+    hasher = password_hasher(ctx.settings)
+    try:
+        await asyncio.to_thread(hasher.verify, user.password_hash, current)
+    except (VerificationError, InvalidHashError):
+        raise Forbidden("The current password is wrong.", code="wrong_password") from None
+    new_hash = await asyncio.to_thread(hasher.hash, new)
+    await ctx.db.execute(update(User).where(User.id == user.id).values(password_hash=new_hash))
+    revoked = list(await ctx.db.scalars(select(Token.token_hash).where(Token.user_id == user.id)))
+    await ctx.db.execute(delete(Token).where(Token.user_id == user.id))
+    token = await _issue_token(ctx, user)
+    await ctx.commit()
+    await _announce_revoked(ctx, user, revoked)
+    return token
+
+
+async def _announce_revoked(ctx: Ctx, user: User, token_hashes: list[str]) -> None:
+    notice = {"type": "token.revoked", "user_id": user.id, "token_hashes": token_hashes}
     await ctx.rt.broker.publish(CONTROL_CHANNEL, json.dumps(notice).encode())
 
 

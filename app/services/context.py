@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from app.config import Settings
 from app.metrics import Metrics
 from app.models import Event, Group, utcnow
+from app.ratelimit import Limiter, MemoryLimiter
 from app.realtime.broker import Broker
 from app.storage.audio import TranscodePool
 from app.storage.blobs import BlobStore
@@ -40,12 +41,14 @@ class Runtime:
     settings: Settings
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
+    read_sessions: async_sessionmaker[AsyncSession]  # for lookups that never write
     broker: Broker
     blobs: BlobStore
     transcoder: TranscodePool
     ingest: Jobs = field(init=False)
     process_id: str = field(default_factory=new_process_id)
     metrics: Metrics = field(default_factory=Metrics)
+    limiter: Limiter = field(default_factory=MemoryLimiter)
 
 
 def encode_event(group_id: str, seq: int, type_: str, data: dict[str, Any]) -> bytes:

@@ -35,6 +35,10 @@ class Ingest:
     async def sweep(self) -> None:
         """Adopt orphaned memos, then delete messages past their group's retention."""
         for orphan in await leases.orphans(self._rt):
+            if orphan.message_id in self._queued:
+                # Queued here behind others; its lease ran out while it waited, so another
+                # process may take it meanwhile (whoever claims it first converts it).
+                continue
             if not await leases.claim(self._rt, orphan.message_id, orphan.status, orphan.owner):
                 continue  # another process was quicker
             if orphan.status == "live":  # the sender's connection died with its process

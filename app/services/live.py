@@ -15,7 +15,7 @@ from app.services import leases, views
 from app.services.context import Ctx, Runtime
 from app.services.groups import require_role
 from app.services.messages import earlier_post, insert_message, load_message
-from app.storage.keys import original_key
+from app.storage.keys import original_key, voice_prefix
 
 
 async def start_live(
@@ -54,15 +54,19 @@ async def finish_live(rt: Runtime, message_id: str) -> None:
         message = await db.get(Message, message_id, populate_existing=True)
         if message is None or message.voice_status != "live":
             return
-        if size:
-            message.voice_status = "processing"
-        else:
-            message.voice_status = "failed"
-            message.voice_error = "Nothing was recorded."
-        await db.flush()
-        await ctx.emit(group_id, "message.updated", await views.message_payload(ctx, message))
-        await ctx.commit()
-    if size:
+        deleted = message.deleted_at is not None
+        if not deleted:
+            if size:
+                message.voice_status = "processing"
+            else:
+                message.voice_status = "failed"
+                message.voice_error = "Nothing was recorded."
+            await db.flush()
+            await ctx.emit(group_id, "message.updated", await views.message_payload(ctx, message))
+            await ctx.commit()
+    if deleted:  # deleted while recorded: chunks that came after the delete are stored again
+        await rt.blobs.delete_prefix(voice_prefix(message_id))
+    elif size:
         rt.ingest.submit(message_id)
 
 

@@ -1,5 +1,13 @@
 """Registering, signing in and out, and what a token is good for."""
 
+import shutil
+import sqlite3
+from pathlib import Path
+
+import httpx
+
+from app.config import Settings
+from app.main import create_app
 from tests.helpers import Api, assert_error
 
 REGISTER = "/api/v1/auth/register"
@@ -81,3 +89,34 @@ async def test_password_is_stored_as_argon2id(api: Api, app: object) -> None:
         stored = await db.scalar(select(User.password_hash).where(User.id == amy.id))
     assert stored.startswith("$argon2id$")
     assert "correct horse" not in stored
+
+
+async def test_signed_in_requests_do_not_wait_for_a_sqlite_writer(
+    sqlite_template: Path, tmp_path: Path
+) -> None:
+    """The token lookup only reads: while another process holds SQLite's write lock,
+    a signed-in read is answered instead of queueing behind the writer."""
+    path = tmp_path / "earshot.db"
+    shutil.copyfile(sqlite_template, path)
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        database_url=f"sqlite+aiosqlite:///{path}",
+        secret_key="test-secret",
+        argon2_time_cost=1,
+        argon2_memory_kib=1024,
+        argon2_parallelism=1,
+    )
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://earshot.test") as c:
+            api = Api(c)
+            amy = await api.register("amy")
+            writer = sqlite3.connect(path, isolation_level=None)
+            try:
+                writer.execute("BEGIN IMMEDIATE")  # held until the request is answered
+                r = await api.call(amy, "GET", "/me")
+            finally:
+                writer.execute("ROLLBACK")
+                writer.close()
+    assert r.status_code == 200, r.text

@@ -1,4 +1,4 @@
-"""EARSHOT_AUDIO_DELIVERY=redirect: signed audio URLs answer with a presigned GET of the S3 store."""
+"""EARSHOT_AUDIO_DELIVERY=redirect: a signed audio URL redirects to a presigned GET of S3."""
 
 import uuid
 from pathlib import Path
@@ -51,7 +51,10 @@ async def _follow(api: Api, url: str, **headers: str) -> httpx.Response:
 
 
 async def test_the_signed_url_redirects_to_the_stores_copy(
-    api: Api, message: dict[str, Any], s3_server: S3Server, tmp_path: Path  # noqa: F811
+    api: Api,
+    message: dict[str, Any],
+    s3_server: S3Server,  # noqa: F811
+    tmp_path: Path,
 ) -> None:
     url = message["voice"]["audio_url"]
     assert url.startswith("/api/v1/audio/")  # the contract's URL, unchanged

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from app.config import Settings
 from app.main import create_app
@@ -114,3 +114,40 @@ async def test_a_live_memo_whose_process_died_is_ended_and_converted_elsewhere(
     assert message["voice"]["status"] == "ready"
     kinds = [e["type"] for e in await api.events(amy, message["group_id"])]
     assert kinds[-2:] == ["message.updated", "message.updated"]  # live → processing → ready
+
+
+async def test_a_memo_waiting_in_this_process_queue_is_not_adopted_by_it_again(
+    app: Any, api: Api, samples: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    rt = app.state.runtime
+    gate, both_busy = asyncio.Event(), asyncio.Event()
+    real = rt.transcoder.run
+    started = []
+
+    async def held(*args: Any, **kwargs: Any) -> Any:
+        started.append(args)
+        if len(started) == 2:
+            both_busy.set()
+        await gate.wait()
+        return await real(*args, **kwargs)
+
+    rt.transcoder.run = held
+    amy = await api.register("amy")
+    gid = await api.group(amy)
+    recording = audio_samples.client_file(samples, "mp3")
+    ids = [(await upload(api, amy, gid, recording)).json()["id"] for _ in range(3)]
+    await both_busy.wait()  # both workers are busy; the third memo waits in the queue
+    waiting = ids[2]
+    expired = utcnow() - timedelta(minutes=1)
+    async with rt.sessions() as db:
+        await db.execute(update(Message).where(Message.id == waiting).values(lease_until=expired))
+        await db.commit()
+    await rt.ingest.sweep()
+    async with rt.sessions() as db:
+        lease_until = await db.scalar(select(Message.lease_until).where(Message.id == waiting))
+    assert lease_until is not None and lease_until < utcnow(), "the sweep did not claim it"
+    assert "converting memo" not in caplog.text
+    gate.set()
+    await settle(app)
+    for mid in ids:
+        assert (await api.ok(amy, "GET", f"/messages/{mid}"))["voice"]["status"] == "ready"

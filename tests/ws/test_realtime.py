@@ -109,6 +109,21 @@ async def test_logout_closes_the_open_socket(api: Api, ws: Any) -> None:
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4001
 
 
+async def test_a_password_change_closes_every_socket_of_the_account(api: Api, ws: Any) -> None:
+    amy = await api.register("amy")
+    laptop, phone = await ws(amy), await ws(amy)
+    body = {"current_password": "correct horse", "new_password": "battery staple"}
+    fresh = await api.ok(amy, "POST", "/auth/password", json=body)
+    for conn in (laptop, phone):
+        with pytest.raises(ConnectionClosed) as closed:
+            await conn.recv()
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4001
+    amy.token = fresh["token"]
+    again = await ws(amy)
+    await again.send({"type": "ping"})
+    assert await again.recv() == {"type": "pong"}
+
+
 async def test_recording_indicator_reaches_the_others_with_user_id(api: Api, ws: Any) -> None:
     amy, ben = await api.register("amy"), await api.register("ben")
     gid = await api.group(amy)
@@ -147,6 +162,14 @@ async def test_bad_frames_get_error_frames_and_the_socket_stays_usable(api: Api,
 async def test_flooding_is_rate_limited_then_closed(api: Api, ws: Any) -> None:
     amy = await api.register("amy")
     amy_ws = await ws(amy)
+    for _ in range(80):  # over the burst of 60, under the closing point
+        await amy_ws.conn.send('{"type":"ping"}')
+    refusal = await amy_ws.recv_type("error")
+    assert refusal["error"]["code"] == "rate_limited"
+    assert refusal["error"]["details"]["retry_after_ms"] > 0
+    await asyncio.sleep(0.2)  # the bucket refills
+    await amy_ws.send({"type": "ping"})
+    assert await amy_ws.recv_type("pong", "error") == {"type": "pong"}
     with pytest.raises(ConnectionClosed) as closed:
         for _ in range(2000):
             await amy_ws.conn.send('{"type":"ping"}')

@@ -132,7 +132,7 @@ function showAuth(mode, note) {
     note: note || (sessionStorage.getItem(PENDING_INVITE) ? "Sign in or create an account to join the group." : ""),
     onSubmit: (fields) => attempt(async () => {
       const path = mode === "signup" ? "/auth/register" : "/auth/login";
-      const { user, token } = await api("POST", path, fields);
+      const { user, token } = await api("POST", path, { ...fields, handle: fields.handle.trim() });
       session.token = token;
       await signedIn(user);
       if (!sessionStorage.getItem(PENDING_INVITE)) location.hash = "#/";

@@ -1,0 +1,79 @@
+"""Schemathesis against the app's own OpenAPI schema, as a signed-in member, all phases.
+
+A real server process on each database backend; Schemathesis's CLI with every check
+(its default: no 5xx, responses match their schemas, documented statuses, errors in
+the one shape via ErrorOut, ...; `--checks all` would override the per-operation
+exceptions in tests/api/schemathesis.toml), the coverage, fuzzing and stateful
+phases, a fixed seed and a bounded number of examples. The sign-in is in
+tests/api/schemathesis_hooks.py.
+"""
+
+import asyncio
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from tests.process import ServerProcess
+
+EXAMPLES = 25
+MEMBER = {"handle": "schema-member", "display_name": "Schema Member", "password": "correct horse"}
+
+
+async def test_the_api_matches_its_openapi_schema(
+    database_url: str, tmp_path: Path, repo_root: Path
+) -> None:
+    log = tmp_path / "server.log"
+    server = ServerProcess(
+        tmp_path / "data",
+        log=log,
+        database_url=database_url,
+        argon2_time_cost="1",
+        argon2_memory_kib="1024",
+        argon2_parallelism="1",
+        login_attempts_per_handle="1000000",  # Schemathesis signs in again after each logout
+        login_attempts_per_address="1000000",
+        uploads_per_minute="1000000",
+    ).start()
+    try:
+        async with httpx.AsyncClient() as http:
+            r = await http.post(f"{server.url}/api/v1/auth/register", json=MEMBER)
+        assert r.status_code == 201, r.text
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(repo_root),
+            "SCHEMATHESIS_HOOKS": "tests.api.schemathesis_hooks",
+            "EARSHOT_SCHEMA_TEST_URL": server.url,
+            "EARSHOT_SCHEMA_TEST_HANDLE": MEMBER["handle"],
+            "EARSHOT_SCHEMA_TEST_PASSWORD": MEMBER["password"],
+        }
+        run = await asyncio.to_thread(
+            subprocess.run,
+            [
+                str(Path(sys.executable).with_name("schemathesis")),
+                "--no-color",
+                "--config-file", str(repo_root / "tests/api/schemathesis.toml"),
+                "run", f"{server.url}/openapi.json",
+                "--phases", "examples,coverage,fuzzing,stateful",
+                "--max-examples", str(EXAMPLES),
+                "--seed", "20261123",
+                "--workers", "1",
+                "--request-timeout", "30",
+            ],
+            env=env,
+            cwd=repo_root,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )  # fmt: skip
+    finally:
+        server.stop()
+    report = run.stdout + run.stderr
+    assert run.returncode == 0, report[-20_000:]
+    covered = re.search(r"API Links:\s+(\d+) covered", report)
+    assert covered and int(covered.group(1)) > 0, "the stateful phase followed no link"
+    server_log = log.read_text()
+    assert "Traceback" not in server_log, server_log[-5000:]
