@@ -24,6 +24,7 @@ planted in an upload.
 """
 
 import asyncio
+import contextlib
 import json
 import math
 import os
@@ -51,6 +52,7 @@ TARGET_LUFS = -16.0
 PEAK_LIMIT_DB = -2.0  # sample peak before encoding; Opus overshoots it by ~1.5 dB
 MAX_GAIN_DB = 40.0  # enough for a recording 30 dB too quiet, not enough to make hiss of silence
 OPUS_BITRATE = "24k"
+BACKGROUND_NICENESS = 10  # added to ours for conversions: requests come first (see _Process)
 MP3_BITRATE = "64k"
 DURATION_TOLERANCE_MS = 1000
 
@@ -142,10 +144,16 @@ def _input(path: Path) -> list[str]:
 
 
 class _Process:
-    """One ffmpeg/ffprobe run: stdout piped to us, stderr's last lines kept, always reaped."""
+    """One ffmpeg/ffprobe run: stdout piped to us, stderr's last lines kept, always reaped.
 
-    def __init__(self, args: list[str]) -> None:
+    A `background` run (converting a memo already accepted) runs at a lower CPU
+    priority, so requests and fan-out, which people wait for, come first on a busy
+    machine; probing an upload, which its sender waits for, runs at normal priority.
+    """
+
+    def __init__(self, args: list[str], background: bool = False) -> None:
         self.args = args
+        self.background = background
         self.tail: deque[str] = deque(maxlen=_STDERR_LINES)
         self.summary: list[str] = []  # lines after the last "Summary:" (ebur128's report)
         self._proc: asyncio.subprocess.Process | None = None
@@ -163,6 +171,10 @@ class _Process:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
+        if self.background:
+            with contextlib.suppress(OSError):  # best effort: the job runs either way
+                niceness = min(os.getpriority(os.PRIO_PROCESS, 0) + BACKGROUND_NICENESS, 19)
+                os.setpriority(os.PRIO_PROCESS, self._proc.pid, niceness)
         self._stderr_task = asyncio.create_task(self._collect_stderr())
         return self
 
@@ -265,7 +277,7 @@ async def _ffprobe(path: Path) -> dict[str, Any]:
     ]  # fmt: skip
     out = bytearray()
     try:
-        async with _Process(args) as run:
+        async with _Process(args, background=True) as run:
             async with asyncio.timeout(_PROBE_TIMEOUT_S):
                 while chunk := await run.read():
                     out += chunk
@@ -295,7 +307,7 @@ async def _decode_check(path: Path, seconds: float) -> tuple[int, bool]:
     ]  # fmt: skip
     decoded = 0
     try:
-        async with _Process(args) as run:
+        async with _Process(args, background=True) as run:
             watchdog = _Watchdog(_MIN_DECODE_SPEED)
             while chunk := await run.read():
                 decoded += len(chunk)
@@ -317,7 +329,7 @@ async def _demuxed_ms(path: Path, max_seconds: float) -> int | None:
     out_us = 0
     pending = b""
     try:
-        async with _Process(args) as run:
+        async with _Process(args, background=True) as run:
             watchdog = _Watchdog(_MIN_DECODE_SPEED)
             while chunk := await run.read():
                 *lines, pending = (pending + chunk).split(b"\n")
@@ -465,7 +477,7 @@ async def _decode_and_measure(
         "-map", "[pcm]", "-f", "s16le", "pipe:1",
     ]  # fmt: skip
     peaks = _Peaks()
-    async with _Process(args) as run:
+    async with _Process(args, background=True) as run:
         watchdog = _Watchdog(_MIN_DECODE_SPEED)
         try:
             while chunk := await run.read():
@@ -485,7 +497,7 @@ async def _decode_and_measure(
 
 async def _encode(args: list[str], media_seconds: float | None, what: str) -> None:
     """Run an encoding ffmpeg with `-progress` on stdout, bounded by its own progress."""
-    async with _Process([*args[:1], "-progress", "pipe:1", *args[1:]]) as run:
+    async with _Process([*args[:1], "-progress", "pipe:1", *args[1:]], background=True) as run:
         speed_budget = _Watchdog(_MIN_ENCODE_SPEED)
         done_s = 0.0
         pending = b""

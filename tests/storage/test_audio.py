@@ -2,6 +2,7 @@
 long memos, loudness, waveform and the worker pool."""
 
 import asyncio
+import os
 from pathlib import Path
 
 import pytest
@@ -218,3 +219,11 @@ async def test_pool_frees_its_slot_when_a_job_fails(audio_dir: Path, tmp_path: P
     src = audio_samples.client_file(audio_dir, "firefox_ogg")
     info = await asyncio.wait_for(pool.run(audio.transcode_voice, src, tmp_path / "ok.ogg"), 30)
     assert info.duration_ms > 0
+
+
+async def test_conversions_run_at_a_lower_cpu_priority_than_probes() -> None:
+    """Requests come first on a busy machine: converting ffmpeg runs are niced."""
+    ours = os.getpriority(os.PRIO_PROCESS, 0)
+    for background, expected in ((True, min(ours + audio.BACKGROUND_NICENESS, 19)), (False, ours)):
+        async with audio._Process(["sleep", "5"], background=background) as run:
+            assert os.getpriority(os.PRIO_PROCESS, run.proc.pid) == expected
