@@ -108,13 +108,13 @@ class _Session:
             data = frame.get("bytes")
             if data is not None and self.live is not None:
                 await self.on_chunk(data)  # live chunks have their own limits (LiveLimit)
-            elif self.limit.allow():
-                if data is not None:
-                    await self.on_chunk(data)  # no live message: answered with an error
-                else:
-                    self.reply(await self.on_text(frame.get("text") or ""))
-            elif await self.flooded():
-                return
+            elif not self.limit.allow():
+                if await self.flooded():
+                    return
+            elif data is not None:
+                await self.on_chunk(data)  # no live message: answered with an error
+            else:
+                self.reply(await self.on_text(frame.get("text") or ""))
 
     async def flooded(self) -> bool:
         """Tell a flooding client to slow down; past a point, close it. True when closed."""

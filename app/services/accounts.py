@@ -83,6 +83,7 @@ async def login(ctx: Ctx, handle: str, password: str, address: str) -> tuple[Use
     await _count_attempt(ctx, handle, address)
     hasher = password_hasher(ctx.settings)
     user = await ctx.db.scalar(select(User).where(User.handle == handle))
+    await ctx.release()  # no database lock is held while hashing
     # An unknown handle costs the same hashing time as a wrong password.
     stored = user.password_hash if user else _dummy_hash(hasher)
     try:
@@ -92,7 +93,8 @@ async def login(ctx: Ctx, handle: str, password: str, address: str) -> tuple[Use
     if user is None:
         raise Unauthorized("Wrong handle or password.", code="invalid_credentials")
     if hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = await asyncio.to_thread(hasher.hash, password)
+        rehashed = await asyncio.to_thread(hasher.hash, password)
+        await ctx.db.execute(update(User).where(User.id == user.id).values(password_hash=rehashed))
     token = await _issue_token(ctx, user)
     await ctx.commit()
     return user, token

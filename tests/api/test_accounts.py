@@ -3,11 +3,14 @@
 import shutil
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import httpx
+from sqlalchemy import select
 
 from app.config import Settings
 from app.main import create_app
+from app.models import User
 from tests.helpers import Api, assert_error
 
 REGISTER = "/api/v1/auth/register"
@@ -120,3 +123,14 @@ async def test_signed_in_requests_do_not_wait_for_a_sqlite_writer(
                 writer.execute("ROLLBACK")
                 writer.close()
     assert r.status_code == 200, r.text
+
+
+async def test_signing_in_upgrades_a_hash_made_with_weaker_parameters(api: Api, app: Any) -> None:
+    amy = await api.register("amy")
+    app.state.runtime.settings.argon2_time_cost = 2  # the operator strengthened hashing
+    body = {"handle": amy.handle, "password": "correct horse"}
+    assert (await api.client.post("/api/v1/auth/login", json=body)).status_code == 200
+    async with app.state.runtime.sessions() as db:
+        stored = await db.scalar(select(User.password_hash).where(User.id == amy.id))
+    assert stored is not None and ",t=2," in stored
+    assert (await api.client.post("/api/v1/auth/login", json=body)).status_code == 200
