@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     # How often each process looks for orphaned memos and for messages past retention.
     sweep_interval_s: float = 15.0
 
+    # Transcripts: speech-to-text of voice memos on this machine (off: none is made
+    # or stored, whatever the groups say). Jobs run in this many worker processes.
+    transcripts: bool = True
+    transcribe_workers: int = 1
+
     # Live push-to-talk.
     live_max_chunk_bytes: int = 64 * 1024
     live_idle_timeout_s: float = 10.0

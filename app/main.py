@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from app.api import auth, errors, groups, health, messages, voice, web
+from app.api import auth, errors, groups, health, messages, search, voice, web
 from app.api.links import add_links
 from app.config import Settings
 from app.db import create_engine, read_session_factory, session_factory
@@ -23,6 +23,7 @@ from app.realtime.hub import Hub
 from app.security import LimitBodies, SecurityHeaders, content_security_policy, store_origin
 from app.services.context import Runtime
 from app.services.ingest import Ingest
+from app.services.transcripts import Transcripts
 from app.storage.audio import TranscodePool
 from app.storage.blobs import BlobStore, open_blob_store
 
@@ -81,18 +82,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         ingest = Ingest(rt, workers=settings.transcode_workers)
         rt.ingest = ingest
+        transcripts = Transcripts(rt)
+        rt.transcripts = transcripts
         rt.metrics.queue_depth.set_function(lambda: ingest.depth)
         app.state.runtime = rt
         hub = Hub(rt)
         app.state.hub = hub
         rt.metrics.websockets.set_function(hub.connection_count)
         await hub.start()
+        await transcripts.start()
         await ingest.start()
         try:
             yield
         finally:
             await hub.stop()
             await ingest.stop()
+            await transcripts.stop()
             await broker.disconnect()
             await engine.dispose()
             rt.blobs.close()
@@ -122,7 +127,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(SecurityHeaders, csp=csp)
     app.add_middleware(CountRequests, metrics=lambda: _metrics(app))
     app.add_middleware(RequestIds)  # outermost: the id covers everything logged
-    for router in (auth.router, groups.router, messages.router, voice.router, ws.router):
+    for router in (
+        auth.router,
+        groups.router,
+        messages.router,
+        search.router,
+        voice.router,
+        ws.router,
+    ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(health.router)
     app.include_router(web.router)

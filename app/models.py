@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     ForeignKey,
     Index,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -88,6 +90,7 @@ class Group(Base):
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
     last_message_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     retention_days: Mapped[int | None] = mapped_column(Integer)  # None: kept until deleted
+    transcripts: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
 
 class Membership(Base):
@@ -150,6 +153,10 @@ class Message(Base):
     # Which server process is working on a live or processing memo, and until when.
     lease_owner: Mapped[str | None] = mapped_column(String(200))
     lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Speech-to-text of a voice memo: None (never asked), pending, ready, failed or off.
+    transcript_status: Mapped[str | None] = mapped_column(String(16))
+    transcript_text: Mapped[str | None] = mapped_column(Text)
+    transcript_language: Mapped[str | None] = mapped_column(String(16))
 
     sender: Mapped[User] = relationship(lazy="joined")
 

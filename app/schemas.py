@@ -93,6 +93,8 @@ class GroupPatch(BaseModel):
     description: str | None = Field(default=None, max_length=1000, pattern=STORABLE)
     # Beyond the contract: delete messages older than this many days; null keeps them all.
     retention_days: RetentionDays | None = None
+    # Beyond the contract: transcribe this group's new voice memos (off for privacy).
+    transcripts: bool | None = None
 
 
 class MemberAdd(BaseModel):
@@ -143,6 +145,14 @@ class ListenedIn(BaseModel):
     position_ms: int | None = Field(default=None, ge=0, le=2**31 - 1)
 
 
+class TranscriptOut(Out):
+    """Speech-to-text of a memo, made on the server; `off` when the group or server has it off."""
+
+    status: Literal["pending", "ready", "failed", "off"]
+    text: str | None = None
+    language: str | None = None
+
+
 class VoiceOut(Out):
     status: Literal["live", "processing", "ready", "failed"]
     duration_ms: int | None = None
@@ -153,6 +163,7 @@ class VoiceOut(Out):
     error: str | None = None
     listened_by_me: bool = False
     listen_count: int = 0
+    transcript: TranscriptOut | None = None  # beyond the contract; once the memo is ready
 
 
 class MessageOut(Out):
@@ -184,6 +195,7 @@ class GroupInfo(Out):
     member_count: int
     last_seq: int
     retention_days: int | None = None
+    transcripts: bool = True
 
 
 class GroupOut(GroupInfo):
@@ -231,3 +243,25 @@ class ErrorBody(Out):
 
 class ErrorOut(Out):
     error: ErrorBody
+
+
+# Search (beyond the contract)
+
+
+class SearchHit(Out):
+    """A message that matches a search; `snippet` marks the matched words (see README)."""
+
+    message_id: str
+    group_id: str
+    seq: int
+    kind: Literal["text", "voice"]
+    created_at: Timestamp
+    sender: UserOut
+    snippet: str = Field(
+        description="Text around the best match, on one line; each matched word is between "
+        "U+0002 and U+0003, which appear nowhere else in it"
+    )
+
+
+class SearchOut(Out):
+    hits: list[SearchHit]

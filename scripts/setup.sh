@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what Earshot needs on a fresh Debian/Ubuntu machine, idempotently:
 # system packages (ffmpeg; with --test also espeak-ng and sox for making speech in
-# tests, and chromium for the browser tests) and a virtualenv in .venv.
+# tests, pocketsphinx-testdata for its recordings of human speech with transcripts,
+# and chromium for the browser tests) and a virtualenv in .venv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,7 +10,7 @@ extras=""
 packages=(ffmpeg)
 if [[ "${1:-}" == "--test" ]]; then
   extras="[test]"
-  packages+=(espeak-ng sox chromium)
+  packages+=(espeak-ng sox chromium pocketsphinx-testdata)
 fi
 
 missing=()

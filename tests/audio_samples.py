@@ -325,3 +325,14 @@ def loudness(path: Path) -> tuple[float, float]:
     peak = re.search(r"Peak:\s*(-?[\d.]+|-inf) dBFS", summary)
     assert integrated and peak, summary
     return float(integrated.group(1)), float(peak.group(1))
+
+
+def as_stored_opus(source: Path, directory: Path) -> Path:
+    """`source` as Earshot keeps a memo (Opus 24k in Ogg, mono), so tests hear what servers do."""
+    out = directory / f"{source.stem}.ogg"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-i", str(source), "-ac", "1", "-c:a", "libopus",
+         "-b:a", "24k", str(out)],
+        check=True,
+    )  # fmt: skip
+    return out

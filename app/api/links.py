@@ -23,6 +23,7 @@ _LINKS: list[tuple[str, str, dict[str, str], list[str]]] = [
             "POST /api/v1/groups/{gid}/messages",
             "GET /api/v1/groups/{gid}/events",
             "POST /api/v1/groups/{gid}/voice",
+            "GET /api/v1/groups/{gid}/search",
         ],
     ),
     (

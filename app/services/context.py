@@ -46,6 +46,7 @@ class Runtime:
     blobs: BlobStore
     transcoder: TranscodePool
     ingest: Jobs = field(init=False)
+    transcripts: Jobs = field(init=False)
     process_id: str = field(default_factory=new_process_id)
     metrics: Metrics = field(default_factory=Metrics)
     limiter: Limiter = field(default_factory=MemoryLimiter)

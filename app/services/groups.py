@@ -101,7 +101,7 @@ async def get_group(ctx: Ctx, user: User, group_id: str) -> GroupOut:
 
 
 async def update_group(ctx: Ctx, user: User, group_id: str, changes: dict[str, Any]) -> GroupOut:
-    """Apply the fields given (name, description, retention_days) and emit `group.updated`."""
+    """Apply the fields given (name, description, retention_days, transcripts); `group.updated`."""
     membership = await require_role(ctx, group_id, user.id, "moderator", lock=True)
     group = await load_group(ctx, group_id)
     if changes.get("name") is not None:
@@ -110,6 +110,8 @@ async def update_group(ctx: Ctx, user: User, group_id: str, changes: dict[str, A
         group.description = changes["description"]
     if "retention_days" in changes:
         group.retention_days = changes["retention_days"]
+    if changes.get("transcripts") is not None:
+        group.transcripts = changes["transcripts"]
     await ctx.db.flush()
     seq = await ctx.next_seq(group_id)
     set_committed_value(group, "last_seq", seq)

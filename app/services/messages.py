@@ -146,6 +146,7 @@ async def tombstone(ctx: Ctx, message: Message) -> None:
     if message.deleted_at is None:
         message.deleted_at = utcnow()
         message.text = None
+        message.transcript_text = None
         await ctx.db.flush()
         await ctx.emit(
             message.group_id, "message.deleted", await views.message_payload(ctx, message)

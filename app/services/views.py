@@ -6,7 +6,15 @@ from typing import Any
 from sqlalchemy import and_, func, select
 
 from app.models import Group, Membership, Message, Receipt, User
-from app.schemas import GroupInfo, GroupOut, MemberOut, MessageOut, UserOut, VoiceOut
+from app.schemas import (
+    GroupInfo,
+    GroupOut,
+    MemberOut,
+    MessageOut,
+    TranscriptOut,
+    UserOut,
+    VoiceOut,
+)
 from app.services import signing
 from app.services.context import Ctx
 
@@ -21,6 +29,16 @@ def member_out(membership: Membership) -> MemberOut:
         role=membership.role,
         joined_at=membership.joined_at,
         group_id=membership.group_id,
+    )
+
+
+def _transcript_out(message: Message) -> TranscriptOut | None:
+    if message.transcript_status is None:
+        return None
+    return TranscriptOut(
+        status=message.transcript_status,
+        text=message.transcript_text,
+        language=message.transcript_language,
     )
 
 
@@ -41,6 +59,7 @@ def _message_out(ctx: Ctx, message: Message, listened_by_me: bool, listen_count:
             audio_url=url,
             listened_by_me=listened_by_me,
             listen_count=listen_count,
+            transcript=_transcript_out(message),
         )
     return MessageOut(
         id=message.id,
@@ -107,6 +126,7 @@ async def group_payload(ctx: Ctx, group: Group) -> dict[str, Any]:
         member_count=await member_count(ctx, group.id),
         last_seq=group.last_seq,
         retention_days=group.retention_days,
+        transcripts=group.transcripts,
     )
     return info.model_dump(mode="json")
 
@@ -169,6 +189,7 @@ async def group_outs(
             member_count=member_counts.get(g.id, 0),
             last_seq=g.last_seq,
             retention_days=g.retention_days,
+            transcripts=g.transcripts,
             role=role,
             unheard_count=unheard.get(g.id, 0),
             last_message=latest_out.get(g.id),

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from app.errors import ApiError, Invalid
 from app.models import Group, Message, Receipt, User, new_id, utcnow
 from app.schemas import ListenerOut, MessageOut, ReceiptOut
-from app.services import leases, views
+from app.services import leases, transcripts, views
 from app.services.context import Ctx, Runtime
 from app.services.groups import require_role
 from app.services.messages import check_reply_to, earlier_post, insert_message, load_message
@@ -157,6 +157,9 @@ async def _finish(
             message.waveform = info.waveform
             message.mime = "audio/ogg"
             message.size_bytes = size
+            group = await db.get(Group, group_id)
+            assert group is not None  # locked above
+            message.transcript_status = transcripts.first_status(rt, group)
         else:
             message.voice_status = "failed"
             message.voice_error = error
@@ -168,6 +171,8 @@ async def _finish(
         await ctx.commit()
     if info is not None:
         await rt.blobs.delete(original_key(message_id))
+        if message.transcript_status == "pending":
+            rt.transcripts.submit(message_id)
 
 
 async def mark_listened(

@@ -21,6 +21,12 @@ def _upload(client: httpx.Client, token: str, gid: str, path: Path) -> dict:
     return r.json()
 
 
+def _settled(voice: dict) -> bool:
+    """Converted, and transcribed (its transcription's scratch is gone too)."""
+    transcript = voice.get("transcript") or {}
+    return voice["status"] != "processing" and transcript.get("status") != "pending"
+
+
 def test_memos_processing_at_a_sigkill_are_ready_after_restart(
     tmp_path: Path, samples: Path
 ) -> None:
@@ -52,7 +58,7 @@ def test_memos_processing_at_a_sigkill_are_ready_after_restart(
                 page = client.get(
                     f"/api/v1/groups/{gid}/messages", headers={"Authorization": f"Bearer {token}"}
                 ).json()["messages"]
-                if all(m["voice"]["status"] != "processing" for m in page):
+                if all(_settled(m["voice"]) for m in page):
                     break
                 assert time.monotonic() < deadline, "memos were not processed after restart"
                 time.sleep(0.5)
@@ -60,6 +66,7 @@ def test_memos_processing_at_a_sigkill_are_ready_after_restart(
         for message in page:
             assert message["voice"]["status"] == "ready", message
             assert abs(message["voice"]["duration_ms"] - 60_000) < 3000
+            assert message["voice"]["transcript"]["status"] == "ready"
         leftovers = [p for p in (data / "tmp").rglob("*") if p.is_file()]
         assert leftovers == [], "no scratch files survive a restart"
         assert len(list((data / "tmp").iterdir())) == 1, "the dead process's scratch is gone"

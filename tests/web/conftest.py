@@ -60,6 +60,7 @@ async def person(browser: Browser, server: ServerProcess) -> AsyncIterator[objec
         await context.close()
 
 
-async def screenshot(page: Page, name: str) -> None:
+async def screenshot(page: Page, name: str, full_page: bool = True) -> None:
+    """Saves the page (or, with full_page=False, what the viewport shows) for people to look at."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
+    await page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=full_page)

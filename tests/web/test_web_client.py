@@ -1,10 +1,18 @@
-"""The web client in real Chromium: two people, a live memo, playback, receipts, members."""
+"""The web client in real Chromium: two people, a live memo, playback, receipts, members,
+search and transcripts."""
 
 import asyncio
+import sqlite3
+from contextlib import closing
+from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
+import httpx
 from playwright.async_api import Page, WebSocketRoute, expect
 
+from tests import audio_samples
+from tests.process import ServerProcess
 from tests.web.conftest import screenshot
 
 
@@ -165,3 +173,174 @@ async def test_a_dropped_connection_catches_up_without_reloading(person: Any) ->
     texts = await ben.locator("li.message .text").all_inner_texts()
     assert texts == ["Are you around?", "We moved the meeting to Thursday."]
     await expect(ben.get_by_text("Offline: reconnecting…")).to_be_hidden()
+
+
+# ---- search and transcripts ------------------------------------------------------------------
+
+
+async def token_of(page: Page) -> str:
+    return await page.evaluate("localStorage.getItem('earshot.token')")
+
+
+def api_client(server: ServerProcess, token: str) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        base_url=f"{server.url}/api/v1", headers={"Authorization": f"Bearer {token}"}, timeout=30
+    )
+
+
+async def post_text(api: httpx.AsyncClient, gid: str, text: str) -> dict[str, Any]:
+    response = await api.post(
+        f"/groups/{gid}/messages", json={"text": text, "client_id": uuid4().hex}
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def write_transcript(server: ServerProcess, message_id: str, status: str, text: str | None) -> None:
+    """What the transcription pipeline stores, written straight into the server's SQLite file."""
+    database = Path(server.env["EARSHOT_DATA_DIR"]) / "earshot.db"
+    with closing(sqlite3.connect(database, timeout=30)) as db, db:
+        changed = db.execute(
+            "UPDATE messages SET transcript_status = ?, transcript_text = ?,"
+            " transcript_language = ? WHERE id = ?",
+            (status, text, "en" if text else None, message_id),
+        ).rowcount
+    assert changed == 1
+
+
+def transcript_status(server: ServerProcess, message_id: str) -> str | None:
+    database = Path(server.env["EARSHOT_DATA_DIR"]) / "earshot.db"
+    with closing(sqlite3.connect(database, timeout=30)) as db:
+        row = db.execute(
+            "SELECT transcript_status FROM messages WHERE id = ?", (message_id,)
+        ).fetchone()
+    return row[0]
+
+
+async def test_search_finds_words_and_opens_the_message_highlighted(
+    person: Any, server: ServerProcess
+) -> None:
+    amy = await person()
+    await sign_up(amy, "amy", "Amy Coach")
+    gid = await create_group(amy, "Reading coaches")
+    async with api_client(server, await token_of(amy)) as api:
+        ben = await api.post(
+            "/auth/register",
+            json={"handle": "ben", "display_name": "Ben Coach", "password": "another long one"},
+        )
+        assert (await api.post(f"/groups/{gid}/members", json={"handle": "ben"})).status_code == 201
+        other = (await api.post("/groups", json={"name": "Math coaches"})).json()["id"]
+        await post_text(api, other, "Observation notes from Tuesday are up.")
+        api.headers["Authorization"] = f"Bearer {ben.json()['token']}"
+        await post_text(api, gid, "The observation rubric is in the shared folder.")
+        for n in range(60):  # the rubric is then older than the first page of the timeline
+            await post_text(api, gid, f"Filler message number {n}")
+    await amy.reload()
+    await expect(amy.get_by_text("Filler message number 59")).to_be_visible()
+    rubric = amy.get_by_text("The observation rubric is in the shared folder.")
+    await expect(rubric).to_have_count(0)
+
+    await amy.get_by_role("button", name="Search this group").click()
+    box = amy.get_by_role("searchbox", name="Search this group")
+    await expect(box).to_be_focused()
+    await box.fill("rubric")
+    await box.press("Enter")
+    hits = amy.get_by_test_id("search-hit")
+    await expect(hits).to_have_count(1)
+    await expect(hits.locator("mark")).to_have_text(["rubric"])
+    await expect(hits).to_contain_text("Ben Coach")
+    await expect(amy.get_by_role("status").filter(has_text="1 message found")).to_be_visible()
+    await screenshot(amy, "search-in-group", full_page=False)
+
+    await hits.click()  # not loaded yet: earlier pages load until it is
+    found = amy.locator("li.message.highlight")
+    await expect(found).to_contain_text("The observation rubric is in the shared folder.")
+    await expect(found).to_be_in_viewport()
+    await expect(found).to_be_focused()
+    await expect(box).to_be_hidden()
+    await screenshot(amy, "search-opened-message", full_page=False)
+
+    await amy.get_by_role("button", name="Search this group").click()
+    await box.fill("zebra")
+    await box.press("Enter")
+    await expect(amy.get_by_text("Nothing found")).to_be_visible()
+    await expect(hits).to_have_count(0)
+    await box.press("Escape")
+    await expect(box).to_be_hidden()
+    await expect(amy.get_by_role("button", name="Search this group")).to_be_focused()
+
+    await amy.goto("/#/")
+    everywhere = amy.get_by_role("searchbox", name="Search all your groups")
+    await everywhere.fill("observ")  # a word being typed matches as a prefix
+    await everywhere.press("Enter")
+    await expect(hits).to_have_count(2)
+    await expect(hits.locator("mark")).to_have_text(
+        ["observation", "Observation"], ignore_case=True
+    )
+    await expect(hits.filter(has_text="Math coaches")).to_contain_text("You")
+    await expect(hits.filter(has_text="Reading coaches")).to_contain_text("Ben Coach")
+    await screenshot(amy, "search-all-groups")
+    await hits.filter(has_text="Math coaches").click()
+    await expect(amy.get_by_role("heading", name="Math coaches")).to_be_visible()
+    await expect(amy.locator("li.message.highlight")).to_contain_text(
+        "Observation notes from Tuesday"
+    )
+
+
+async def test_a_memo_transcript_is_collapsed_under_the_memo(
+    person: Any, server: ServerProcess, samples: Path
+) -> None:
+    amy = await person()
+    await sign_up(amy, "amy", "Amy Coach")
+    gid = await create_group(amy, "Science coaches")
+    async with api_client(server, await token_of(amy)) as api:
+        with audio_samples.speech_wav(samples).open("rb") as f:
+            response = await api.post(
+                f"/groups/{gid}/voice",
+                files={"file": ("memo.wav", f)},
+                data={"client_id": "memo-1"},
+            )
+        assert response.status_code == 202, response.text
+    mid = response.json()["id"]
+    memo = amy.locator(f'li[data-id="{mid}"]')
+    await expect(memo.locator('[data-status="ready"]').first).to_be_visible(timeout=30_000)
+    for _ in range(600):  # a transcription pipeline, if any, is done with it first
+        if transcript_status(server, mid) != "pending":
+            break
+        await asyncio.sleep(0.2)
+
+    write_transcript(server, mid, "pending", None)
+    await amy.reload()
+    await expect(memo.get_by_test_id("transcript")).to_have_text("Transcribing…")
+
+    words = "Hello coaches, a quick thought about today's walkthrough of the fractions lesson."
+    write_transcript(server, mid, "ready", words)
+    await amy.reload()
+    transcript = memo.locator("details.transcript")
+    await expect(transcript).to_be_visible()
+    await expect(memo.get_by_text(words)).to_be_hidden()  # collapsed
+    await screenshot(amy, "transcript-collapsed")
+    await transcript.get_by_text("Transcript", exact=True).click()
+    await expect(memo.get_by_text(words)).to_be_visible()
+    await memo.get_by_test_id("play").click()  # re-rendering as it plays keeps it open
+    await expect(memo.get_by_role("button", name="Pause voice memo from Amy Coach")).to_be_visible()
+    await asyncio.sleep(1)
+    await expect(memo.get_by_text(words)).to_be_visible()
+    await screenshot(amy, "transcript-expanded")
+
+    await amy.get_by_role("button", name="Search this group").click()
+    box = amy.get_by_role("searchbox", name="Search this group")
+    await box.fill("fractions")
+    await box.press("Enter")
+    hit = amy.get_by_test_id("search-hit")
+    await expect(hit).to_have_count(1)
+    await expect(hit).to_contain_text("Voice memo")
+    await expect(hit.locator("mark")).to_have_text(["fractions"])
+
+    write_transcript(server, mid, "failed", None)
+    await amy.reload()
+    await expect(memo.get_by_test_id("transcript")).to_have_text("No transcript")
+    write_transcript(server, mid, "off", None)
+    await amy.reload()
+    await expect(memo.locator('[data-status="ready"]').first).to_be_visible()
+    await expect(memo.get_by_test_id("transcript")).to_have_count(0)

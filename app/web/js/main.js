@@ -5,7 +5,7 @@ import { h, newId } from "./dom.js";
 import { LivePlayer, MemoPlayer } from "./player.js";
 import { Realtime } from "./realtime.js";
 import { Recorder } from "./recorder.js";
-import { authForm, groupRow, memberRow, messageRow } from "./views.js";
+import { authForm, groupRow, memberRow, messageRow, searchHit } from "./views.js";
 
 const PENDING_INVITE = "earshot.invite";
 const view = document.getElementById("view");
@@ -22,6 +22,8 @@ const state = {
   talking: new Map(), // group id -> Map(user id -> timer)
   live: new Map(), // message id -> LivePlayer
   liveBlocked: false,
+  openTranscripts: new Set(), // message ids whose transcript is expanded
+  highlight: null, // the message id a search result opened, highlighted for a moment
   screen: null, // what is on screen: {name, groupId, parts}
 };
 
@@ -104,17 +106,21 @@ function signedOut() {
   session.token = null;
   realtime.stop();
   Object.assign(state, { me: null, groups: [], screen: null });
-  for (const map of [state.messages, state.members, state.receipts, state.hasMore]) map.clear();
+  for (const map of [state.messages, state.members, state.receipts, state.hasMore, state.openTranscripts]) map.clear();
+  state.highlight = null;
   document.getElementById("signout").hidden = true;
   location.hash = "#/login";
   route();
 }
 
 function route() {
-  const [, name = "", id = "", sub = ""] = location.hash.split("/");
+  const [, name = "", id = "", sub = "", extra = ""] = location.hash.split("/");
   if (name === "join") return join(id);
   if (!state.me) return showAuth(name === "signup" ? "signup" : "login");
-  if (name === "g" && id) return sub === "members" ? showMembers(id) : showGroup(id);
+  if (name === "g" && id) {
+    if (sub === "members") return showMembers(id);
+    return showGroup(id, sub === "m" ? extra : null); // #/g/<group>/m/<message>: open at a message
+  }
   showGroups();
 }
 
@@ -190,11 +196,60 @@ function showGroups() {
       location.hash = `#/g/${group.id}`;
     });
   });
+  const search = searchBox({ label: "Search all your groups", path: "/search", acrossGroups: true });
   mount({ name: "groups", parts: { list } },
     h("section", { class: "page" },
-      h("h1", {}, "Your groups"), form, list));
+      h("h1", {}, "Your groups"), search.element, form, list));
   renderGroupList();
   loadGroups().then(renderGroupList);
+}
+
+// ---- search ------------------------------------------------------------------------------------
+
+// A search form with its results: `path` is /search (all groups) or /groups/{id}/search.
+function searchBox({ label, path, acrossGroups = false, onOpen }) {
+  const input = h("input", { type: "search", name: "q", maxlength: "200", autocomplete: "off",
+    placeholder: acrossGroups ? "Search messages and transcripts" : "Search this group",
+    "aria-label": label, enterkeyhint: "search" });
+  const form = h("form", { class: "inline-form search", role: "search", "aria-label": label },
+    input, h("button", { type: "submit" }, "Search"));
+  const status = h("p", { class: "search-status", role: "status", "aria-live": "polite" });
+  const hits = h("ol", { class: "hits", "aria-label": "Search results", hidden: true });
+  let asked = 0; // answers to an older question are dropped
+  const clear = () => {
+    asked += 1;
+    status.textContent = "";
+    hits.replaceChildren();
+    hits.hidden = true;
+  };
+  input.addEventListener("input", () => input.value.trim() || clear());
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const q = input.value.trim();
+    if (!q) return clear();
+    const ticket = ++asked;
+    status.textContent = "Searching…";
+    const body = await attempt(() => api("GET", `${path}?q=${encodeURIComponent(q)}&limit=20`));
+    if (ticket !== asked) return;
+    if (!body) return (status.textContent = "");
+    const count = body.hits.length;
+    status.textContent = count ? `${count}${count === 20 ? "+" : ""} message${count === 1 ? "" : "s"} found`
+      : "Nothing found";
+    hits.replaceChildren(...body.hits.map((hit) => searchHit(hit, {
+      me: state.me,
+      groupName: acrossGroups ? state.groups.find((g) => g.id === hit.group_id)?.name ?? "A group" : null,
+      onOpen: (event, opened) => {
+        onOpen?.(opened);
+        // The same link again changes no hash: open it ourselves.
+        if (location.hash === `#/g/${opened.group_id}/m/${opened.message_id}`) {
+          event.preventDefault();
+          route();
+        }
+      },
+    })));
+    hits.hidden = !count;
+  });
+  return { element: h("div", { class: "search-box" }, form, status, hits), input, clear };
 }
 
 function renderGroupList() {
@@ -206,7 +261,16 @@ function renderGroupList() {
 
 // ---- a group's timeline ------------------------------------------------------------------------
 
-async function showGroup(groupId) {
+async function showGroup(groupId, focusId = null) {
+  if (state.screen?.name === "group" && state.screen.groupId === groupId) {
+    // Already open (a search result in this group, or back from one): no reload.
+    state.screen.parts.closeSearch();
+    if (focusId) {
+      if (state.screen.loaded) reveal(groupId, focusId);
+      else state.screen.focus = focusId;
+    }
+    return;
+  }
   const list = h("ol", { class: "timeline", "aria-label": "Messages", "aria-live": "polite" });
   const header = h("div", { class: "group-header" });
   const indicator = h("p", { class: "indicator", role: "status", "aria-live": "polite" });
@@ -226,8 +290,29 @@ async function showGroup(groupId) {
       upsert(await api("POST", `/groups/${groupId}/messages`, { text: value, client_id: newId() }));
     });
   });
-  mount({ name: "group", groupId, parts: { list, header, indicator, talk } },
-    h("section", { class: "page group-page" }, header, list, composer));
+  const search = searchBox({ label: "Search this group", path: `/groups/${groupId}/search`,
+    onOpen: () => closeSearch() });
+  const searchPanel = h("div", { class: "search-panel", id: "group-search", hidden: true }, search.element);
+  const searchToggle = h("button", { type: "button", class: "icon-button", "aria-label": "Search this group",
+    "aria-expanded": "false", "aria-controls": "group-search", "data-testid": "search-toggle",
+    onclick: () => (searchPanel.hidden ? openSearch() : closeSearch()) }, searchIcon());
+  function openSearch() {
+    searchPanel.hidden = false;
+    searchToggle.setAttribute("aria-expanded", "true");
+    search.input.focus();
+  }
+  function closeSearch() {
+    searchPanel.hidden = true;
+    searchToggle.setAttribute("aria-expanded", "false");
+  }
+  searchPanel.addEventListener("keydown", (e) => {
+    if (e.key !== "Escape") return;
+    closeSearch();
+    searchToggle.focus();
+  });
+  const screen = { name: "group", groupId, focus: focusId, loaded: false,
+    parts: { list, header, indicator, talk, searchToggle, closeSearch } };
+  mount(screen, h("section", { class: "page group-page" }, header, searchPanel, list, composer));
   renderGroupHeader();
   const [page, members] = await Promise.all([
     attempt(() => api("GET", `/groups/${groupId}/messages?limit=50`)),
@@ -239,7 +324,10 @@ async function showGroup(groupId) {
   for (const m of page.messages) messages.set(m.id, m);
   state.messages.set(groupId, messages);
   state.hasMore.set(groupId, page.has_more);
+  if (state.screen !== screen) return;
+  screen.loaded = true;
   renderTimeline();
+  if (screen.focus) reveal(groupId, screen.focus);
   for (const m of page.messages) {
     if (m.kind === "voice" && m.voice.status === "live") hearLive(m);
     if (m.kind === "voice" && m.voice.listen_count) loadReceipts(m);
@@ -251,20 +339,42 @@ function currentGroup() {
   return state.groups.find((g) => g.id === id);
 }
 
+// The header is built once per screen and then updated in place, so a focused
+// button (search, members) keeps the keyboard focus when the counts change.
 function renderGroupHeader() {
   const parts = state.screen?.parts;
   const group = currentGroup();
   if (!parts?.header || !group) return;
+  if (!parts.title) {
+    parts.title = h("h1", {});
+    parts.memberCount = h("span", { class: "muted" });
+    parts.playUnheard = h("button", { type: "button", class: "primary", "data-testid": "play-unheard",
+      hidden: true, onclick: () => player.playAll(unheardMemos(group.id)) });
+    parts.header.replaceChildren(
+      h("a", { href: "#/", class: "back", "aria-label": "Back to your groups" }, "‹"),
+      h("div", { class: "group-title" }, parts.title, parts.memberCount),
+      parts.playUnheard,
+      parts.searchToggle,
+      h("a", { href: `#/g/${group.id}/members`, class: "button" }, "Members"));
+  }
+  parts.title.textContent = group.name;
+  parts.memberCount.textContent = `${group.member_count} member${group.member_count === 1 ? "" : "s"}`;
   const unheard = unheardMemos(group.id);
-  parts.header.replaceChildren(...[
-    h("a", { href: "#/", class: "back", "aria-label": "Back to your groups" }, "‹"),
-    h("div", { class: "group-title" },
-      h("h1", {}, group.name),
-      h("span", { class: "muted" }, `${group.member_count} member${group.member_count === 1 ? "" : "s"}`)),
-    unheard.length ? h("button", { type: "button", class: "primary", "data-testid": "play-unheard",
-      onclick: () => player.playAll(unheardMemos(group.id)) }, `Play ${unheard.length} unheard`) : null,
-    h("a", { href: `#/g/${group.id}/members`, class: "button" }, "Members"),
-  ].filter(Boolean));
+  parts.playUnheard.hidden = !unheard.length;
+  parts.playUnheard.textContent = `Play ${unheard.length} unheard`;
+}
+
+function searchIcon() {
+  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("aria-hidden", "true");
+  svg.setAttribute("class", "icon");
+  const lens = document.createElementNS("http://www.w3.org/2000/svg", "circle");
+  Object.entries({ cx: 10.5, cy: 10.5, r: 6.5 }).forEach(([k, v]) => lens.setAttribute(k, v));
+  const handle = document.createElementNS("http://www.w3.org/2000/svg", "path");
+  handle.setAttribute("d", "M15.5 15.5 21 21");
+  svg.append(lens, handle);
+  return svg;
 }
 
 function sortedMessages(groupId) {
@@ -292,7 +402,9 @@ function messageContext() {
 }
 
 function rowFor(message, ctx) {
-  return messageRow(message, { ...ctx, receipts: state.receipts.get(message.id) });
+  return messageRow(message, { ...ctx, receipts: state.receipts.get(message.id),
+    highlight: state.highlight, transcriptOpen: state.openTranscripts.has(message.id),
+    onTranscriptToggle: (m, open) => (open ? state.openTranscripts.add(m.id) : state.openTranscripts.delete(m.id)) });
 }
 
 function renderTimeline() {
@@ -300,7 +412,8 @@ function renderTimeline() {
   if (!list) return;
   const groupId = state.screen.groupId;
   const ctx = messageContext();
-  const atBottom = view.scrollHeight - view.scrollTop - view.clientHeight < 80;
+  const page = document.scrollingElement; // the page scrolls, not <main>
+  const atBottom = page.scrollHeight - page.scrollTop - page.clientHeight < 80;
   const rows = sortedMessages(groupId).map((m) => rowFor(m, ctx));
   if (state.hasMore.get(groupId)) {
     rows.unshift(h("li", { class: "more" },
@@ -317,10 +430,12 @@ function refreshMessage(messageId) {
   const row = list && messageId && list.querySelector(`[data-id="${messageId}"]`);
   const message = row && state.messages.get(state.screen.groupId)?.get(messageId);
   if (!message) return;
-  const focused = row.contains(document.activeElement) ? document.activeElement.className : null;
+  const active = document.activeElement;
+  const focused = row.contains(active) && active !== row ? active.className : null;
   const fresh = rowFor(message, messageContext());
   row.replaceWith(fresh);
-  if (focused) fresh.querySelector(`.${focused.split(" ")[0]}`)?.focus(); // keyboard users stay put
+  if (active === row) fresh.focus({ preventScroll: true });
+  else if (focused) fresh.querySelector(`.${focused.split(" ")[0]}`)?.focus(); // keyboard users stay put
 }
 
 function refreshAllVoice() {
@@ -329,13 +444,42 @@ function refreshAllVoice() {
   }
 }
 
-async function loadEarlier(groupId) {
+async function loadEarlier(groupId, limit = 50) {
   const first = sortedMessages(groupId)[0];
-  const page = await attempt(() => api("GET", `/groups/${groupId}/messages?before=${first.seq}&limit=50`));
-  if (!page) return;
-  for (const m of page.messages) state.messages.get(groupId).set(m.id, m);
+  const page = await attempt(() => api("GET", `/groups/${groupId}/messages?before=${first.seq}&limit=${limit}`));
+  const messages = state.messages.get(groupId);
+  if (!page || !messages) return false;
+  for (const m of page.messages) messages.set(m.id, m);
   state.hasMore.set(groupId, page.has_more);
   renderTimeline();
+  return true;
+}
+
+// Scroll to a message (loading earlier pages until it is there) and highlight it.
+let highlightTimer;
+async function reveal(groupId, messageId) {
+  const screen = state.screen;
+  const loaded = () => state.messages.get(groupId)?.has(messageId);
+  if (!loaded()) {
+    const target = await attempt(() => api("GET", `/messages/${messageId}`));
+    if (!target || state.screen !== screen) return;
+    while (!loaded() && state.hasMore.get(groupId) && sortedMessages(groupId)[0]?.seq > target.seq) {
+      if (!(await loadEarlier(groupId, 100)) || state.screen !== screen) return;
+    }
+    if (!loaded()) return tell("That message is no longer in this group.");
+  }
+  clearTimeout(highlightTimer);
+  state.highlight = messageId;
+  refreshMessage(messageId);
+  const row = screen.parts.list.querySelector(`[data-id="${messageId}"]`);
+  if (!row) return;
+  const smooth = !matchMedia("(prefers-reduced-motion: reduce)").matches;
+  row.scrollIntoView({ block: "center", behavior: smooth ? "smooth" : "auto" });
+  row.focus({ preventScroll: true }); // screen readers read the message found
+  highlightTimer = setTimeout(() => {
+    state.highlight = null;
+    screen.parts.list.querySelector(".message.highlight")?.classList.remove("highlight");
+  }, 6000);
 }
 
 function upsert(message) {
@@ -483,7 +627,8 @@ function bindTalk(button, groupId) {
 
 function spaceTalks(target) {
   return state.screen?.name === "group"
-    && (target === document.body || target === view || target === state.screen.parts.talk);
+    && (target === document.body || target === view || target === state.screen.parts.talk
+      || target?.matches?.("li.message")); // a message a search result focused
 }
 
 document.addEventListener("keydown", (e) => {

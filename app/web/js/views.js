@@ -108,14 +108,34 @@ export function voiceCard(message, ctx) {
         : voice.listen_count ? `Listened by ${voice.listen_count}` : "Not listened to yet"));
 }
 
+// A memo's transcript under its card: collapsed when ready, a muted note otherwise.
+export function transcriptView(message, ctx) {
+  const transcript = message.voice?.transcript;
+  if (message.deleted || !transcript) return null;
+  const note = (text) => h("p", { class: "transcript-note", "data-testid": "transcript",
+    "data-status": transcript.status }, text);
+  if (transcript.status === "pending") return note("Transcribing…");
+  if (transcript.status === "failed") return note("No transcript");
+  if (transcript.status !== "ready") return null; // "off": nothing to show
+  if (!transcript.text?.trim()) return note("No words heard in this memo");
+  const text = h("p", { class: "transcript-text", lang: transcript.language || undefined });
+  text.textContent = transcript.text;
+  const details = h("details", { class: "transcript", "data-testid": "transcript",
+    "data-status": "ready", open: ctx.transcriptOpen },
+    h("summary", { class: "transcript-toggle" }, "Transcript"), text);
+  details.addEventListener("toggle", () => ctx.onTranscriptToggle?.(message, details.open));
+  return details;
+}
+
 export function messageRow(message, ctx) {
   const mine = message.sender.id === ctx.me.id;
   const body = message.deleted ? h("p", { class: "deleted" }, "Message deleted")
     : message.kind === "voice" ? voiceCard(message, { ...ctx, mine })
     : h("p", { class: "text" }, message.text);
   const canDelete = !message.deleted && (mine || ctx.canModerate);
-  return h("li", { class: `message${mine ? " mine" : ""}`, "data-id": message.id,
-    "data-kind": message.kind },
+  const highlighted = ctx.highlight === message.id;
+  return h("li", { class: `message${mine ? " mine" : ""}${highlighted ? " highlight" : ""}`,
+    "data-id": message.id, "data-kind": message.kind, tabindex: highlighted ? "-1" : undefined },
     h("span", { class: "avatar small", "aria-hidden": "true" }, initials(message.sender.display_name)),
     h("div", { class: "bubble" },
       h("div", { class: "meta" },
@@ -123,7 +143,43 @@ export function messageRow(message, ctx) {
         h("time", { datetime: message.created_at }, when(message.created_at)),
         canDelete ? h("button", { type: "button", class: "link-button delete",
           "aria-label": "Delete this message", onclick: () => ctx.onDelete(message) }, "Delete") : null),
-      body));
+      body,
+      message.kind === "voice" ? transcriptView(message, ctx) : null));
+}
+
+// A search snippet as nodes: the words between U+0002 and U+0003 in <mark>, the rest
+// as plain text (never parsed as HTML).
+export function snippetNodes(snippet) {
+  const nodes = [];
+  const [first, ...rest] = (snippet || "").split("\u0002");
+  if (first) nodes.push(document.createTextNode(first.replaceAll("\u0003", "")));
+  for (const part of rest) {
+    const end = part.indexOf("\u0003");
+    const word = end < 0 ? part : part.slice(0, end);
+    const after = end < 0 ? "" : part.slice(end + 1).replaceAll("\u0003", "");
+    if (word) {
+      const mark = document.createElement("mark");
+      mark.textContent = word;
+      nodes.push(mark);
+    }
+    if (after) nodes.push(document.createTextNode(after));
+  }
+  return nodes;
+}
+
+// One search result: who, when, where (across groups), and the snippet; opens the message.
+export function searchHit(hit, { me, groupName, onOpen }) {
+  const who = hit.sender.id === me.id ? "You" : hit.sender.display_name;
+  return h("li", {},
+    h("a", { class: "hit", href: `#/g/${hit.group_id}/m/${hit.message_id}`,
+      "data-testid": "search-hit", onclick: onOpen ? (e) => onOpen(e, hit) : undefined },
+      h("span", { class: "hit-meta" },
+        h("span", { class: "avatar small", "aria-hidden": "true" }, initials(hit.sender.display_name)),
+        h("strong", {}, who),
+        h("time", { datetime: hit.created_at }, when(hit.created_at)),
+        groupName ? h("span", { class: "hit-group" }, h("span", { class: "sr-only" }, "in "), groupName) : null,
+        hit.kind === "voice" ? h("span", { class: "hit-kind" }, "Voice memo") : null),
+      h("span", { class: "snippet" }, snippetNodes(hit.snippet))));
 }
 
 const RANK = { member: 0, moderator: 1, owner: 2 };
