@@ -24,6 +24,13 @@ Role = Literal["member", "moderator", "owner"]
 # Every string we store or look up: no NUL (PostgreSQL refuses it) and, because a
 # pattern is checked on the UTF-8 text, no lone surrogate either.
 STORABLE = r"^[^\x00]*$"
+
+
+def storable(text: str) -> bool:
+    """The STORABLE rule, for text checked outside a schema: no NUL, no lone surrogate."""
+    return "\x00" not in text and not any("\ud800" <= c <= "\udfff" for c in text)
+
+
 ClientId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=STORABLE)]
 Handle = Annotated[
     str,

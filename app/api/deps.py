@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from app.db import session_scope
 from app.errors import Unauthorized
 from app.models import User
 from app.services.accounts import user_for_token
@@ -19,14 +20,18 @@ def runtime(request: Request) -> Runtime:
 
 
 async def context(rt: Annotated[Runtime, Depends(runtime)]) -> AsyncIterator[Ctx]:
-    async with rt.sessions() as session:
-        try:
-            yield Ctx(db=session, rt=rt)
-        finally:
-            await session.rollback()
+    async with session_scope(rt.sessions) as session:
+        yield Ctx(db=session, rt=rt)
+
+
+async def reading_context(rt: Annotated[Runtime, Depends(runtime)]) -> AsyncIterator[Ctx]:
+    """A context whose session only reads: it never waits for (or holds up) writers."""
+    async with session_scope(rt.read_sessions) as session:
+        yield Ctx(db=session, rt=rt)
 
 
 CtxDep = Annotated[Ctx, Depends(context)]
+ReadCtxDep = Annotated[Ctx, Depends(reading_context)]
 
 
 async def bearer_token(

@@ -1,15 +1,13 @@
 """Full-text search of texts and voice-memo transcripts: in one group, or in all of yours."""
 
-from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 
 from app.api.common import Id, errors
-from app.api.deps import CurrentUser, runtime
+from app.api.deps import CurrentUser, ReadCtxDep
 from app.schemas import STORABLE, SearchOut
 from app.services import search
-from app.services.context import Ctx, Runtime
 
 router = APIRouter(tags=["search"])
 
@@ -26,21 +24,9 @@ SearchText = Annotated[
 Limit = Annotated[int, Query(ge=1, le=50)]
 
 
-async def reading_context(rt: Annotated[Runtime, Depends(runtime)]) -> AsyncIterator[Ctx]:
-    """A context whose session only reads: a search never waits for (or holds up) writers."""
-    async with rt.read_sessions() as session:
-        try:
-            yield Ctx(db=session, rt=rt)
-        finally:
-            await session.rollback()
-
-
-ReadCtx = Annotated[Ctx, Depends(reading_context)]
-
-
 @router.get("/groups/{gid}/search", response_model=SearchOut, responses=errors(401, 404))
 async def search_group(
-    gid: Id, q: SearchText, ctx: ReadCtx, user: CurrentUser, limit: Limit = 20
+    gid: Id, q: SearchText, ctx: ReadCtxDep, user: CurrentUser, limit: Limit = 20
 ) -> SearchOut:
     """The group's messages that match `q`, best first (members only)."""
     return SearchOut(hits=await search.search_group(ctx, user, gid, q, limit))
@@ -48,7 +34,7 @@ async def search_group(
 
 @router.get("/search", response_model=SearchOut, responses=errors(401))
 async def search_everywhere(
-    q: SearchText, ctx: ReadCtx, user: CurrentUser, limit: Limit = 20
+    q: SearchText, ctx: ReadCtxDep, user: CurrentUser, limit: Limit = 20
 ) -> SearchOut:
     """Messages that match `q` in every group the caller is a member of, best first."""
     return SearchOut(hits=await search.search_all(ctx, user, q, limit))

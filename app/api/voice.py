@@ -12,7 +12,7 @@ from app.api.deps import CtxDep, CurrentUser
 from app.api.upload import Upload, receive_upload
 from app.errors import ApiError, Invalid, NotFound
 from app.ratelimit import Rule, enforce
-from app.schemas import STORABLE, ListenedIn, MessageOut, ReceiptOut, ReceiptsOut
+from app.schemas import STORABLE, ListenedIn, MessageOut, ReceiptOut, ReceiptsOut, storable
 from app.services import live, playback, voice
 from app.services.context import Ctx
 from app.services.signing import AUDIO_PATH, verify
@@ -70,7 +70,7 @@ async def upload_voice(
 
 def _form_field(upload: Upload, name: str, max_length: int) -> str | None:
     value = upload.fields.get(name) or None
-    if value is not None and (len(value) > max_length or "\x00" in value):
+    if value is not None and (len(value) > max_length or not storable(value)):
         message = f"{name}: at most {max_length} characters, and no NUL."
         raise Invalid(message, details={"field": name})
     return value

@@ -17,6 +17,7 @@ from app.aio import cancel_and_wait
 from app.models import MAX_SEQ, User
 from app.realtime.hub import CLOSE_FLOODING, CLOSE_REVOKED, Connection, Hub, Send, Sync
 from app.realtime.live import LiveLimit, LiveSession, wait_until_idle
+from app.schemas import storable
 from app.services.accounts import hash_token, user_for_token
 from app.services.context import CONTROL_CHANNEL, Ctx, Runtime
 from app.services.live import start_live
@@ -168,7 +169,7 @@ class _Session:
         if client_id is not None and (
             not isinstance(client_id, str)
             or not 0 < len(client_id) <= 64
-            or not _storable(client_id)
+            or not storable(client_id)
         ):
             return error_frame("invalid_frame", "`client_id` is a string of 1 to 64 characters.")
         async with self.rt.sessions() as db:
@@ -227,11 +228,6 @@ async def _indicator(
 
 def _header_safe(text: str) -> bool:
     return text.isascii() and text.isprintable()
-
-
-def _storable(text: str) -> bool:
-    """Text every database keeps: no lone surrogate (not UTF-8), no NUL."""
-    return "\x00" not in text and not any("\ud800" <= c <= "\udfff" for c in text)
 
 
 def _sync(message: dict[str, Any], conn: Connection) -> str | None:

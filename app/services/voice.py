@@ -145,7 +145,7 @@ async def _finish(
             await rt.blobs.delete_prefix(voice_prefix(message_id))
             return
         # Lock the group row first: the same order as every other writer.
-        await db.execute(select(Group.id).where(Group.id == group_id).with_for_update())
+        group = await db.scalar(select(Group).where(Group.id == group_id).with_for_update())
         message = await db.get(Message, message_id, populate_existing=True)
         if message is None or message.deleted_at or message.voice_status != "processing":
             if message is None or message.deleted_at:
@@ -157,8 +157,7 @@ async def _finish(
             message.waveform = info.waveform
             message.mime = "audio/ogg"
             message.size_bytes = size
-            group = await db.get(Group, group_id)
-            assert group is not None  # locked above
+            assert group is not None  # it holds the message
             message.transcript_status = transcripts.first_status(rt, group)
         else:
             message.voice_status = "failed"
