@@ -24,8 +24,8 @@ from app.security import LimitBodies, SecurityHeaders, content_security_policy, 
 from app.services.context import Runtime
 from app.services.ingest import Ingest
 from app.services.transcripts import Transcripts
-from app.storage.audio import TranscodePool
 from app.storage.blobs import BlobStore, open_blob_store
+from app.storage.ffmpeg import Slots
 
 API_PREFIX = "/api/v1"
 
@@ -77,7 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             read_sessions=read_session_factory(engine),
             broker=broker,
             blobs=_open_blobs(settings),
-            transcoder=TranscodePool(settings.transcode_workers),
+            transcoder=Slots(settings.transcode_workers),
             limiter=open_limiter(settings.redis_url),
         )
         ingest = Ingest(rt, workers=settings.transcode_workers)

@@ -18,8 +18,8 @@ from app.metrics import Metrics
 from app.models import Event, Group, utcnow
 from app.ratelimit import Limiter, MemoryLimiter
 from app.realtime.broker import Broker
-from app.storage.audio import TranscodePool
 from app.storage.blobs import BlobStore
+from app.storage.ffmpeg import Slots
 
 EVENTS_CHANNEL = "events"  # durable events, as stored
 CONTROL_CHANNEL = "control"  # revoked tokens, recording indicators: never stored
@@ -44,7 +44,7 @@ class Runtime:
     read_sessions: async_sessionmaker[AsyncSession]  # for lookups that never write
     broker: Broker
     blobs: BlobStore
-    transcoder: TranscodePool
+    transcoder: Slots
     ingest: Jobs = field(init=False)
     transcripts: Jobs = field(init=False)
     process_id: str = field(default_factory=new_process_id)
