@@ -23,14 +23,25 @@ import contextlib
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass, field
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from sqlalchemy import select
 
 from app.aio import cancel_and_wait, start_eagerly
 from app.models import Event, Group, Membership
+from app.realtime.connection import (
+    Check,
+    Connection,
+    Item,
+    Live,
+    Send,
+    SendBytes,
+    Start,
+    Sync,
+    Wait,
+    error_frame,
+)
 from app.services.context import (
     CONTROL_CHANNEL,
     EVENTS_CHANNEL,
@@ -43,84 +54,10 @@ log = logging.getLogger(__name__)
 
 CLOSE_REVOKED = 4001
 CLOSE_TOO_SLOW = 4008
+CLOSE_TOO_MANY = 4009
 CLOSE_FLOODING = 4029
 REPLAY_PAGE = 500
 SYNC_GRACE_S = 1.0
-
-
-@dataclass
-class Live:
-    """A durable event on its way to connections: parsed once, sent as the same text."""
-
-    group_id: str
-    seq: int
-    text: str
-    leaving_user: str | None = None  # after this event, that member hears no more
-    group_deleted: bool = False
-
-
-@dataclass
-class Check:
-    """Compare with the database and fill any gap (after connecting or a lost subscription)."""
-
-
-@dataclass
-class Sync:
-    cursors: dict[str, int]
-
-
-@dataclass
-class Start:
-    """No sync came: go live from where the connection started."""
-
-
-@dataclass
-class Send:
-    """A frame that is not a durable event (pong, errors, indicators)."""
-
-    text: str
-
-
-@dataclass
-class SendBytes:
-    """A chunk of a live recording: message UUID, offset, bytes."""
-
-    data: bytes
-
-
-@dataclass
-class Wait:
-    """A send that started outside the pump and had to wait: hold everything behind it."""
-
-    task: asyncio.Task[None]
-
-
-Item = Live | Check | Sync | Start | Send | SendBytes | Wait
-
-
-@dataclass(eq=False)
-class Connection:
-    user_id: str
-    token_hash: str
-    send_text: Callable[[str], Awaitable[None]]
-    send_bytes: Callable[[bytes], Awaitable[None]]
-    close: Callable[[int, str], Awaitable[None]]
-    queue: asyncio.Queue[Item]
-    last_seq: dict[str, int] = field(default_factory=dict)
-    live: bool = False  # false until the first sync (or the grace period) has run
-    closing: bool = False
-    parked: bool = False  # the pump is waiting for its next item
-
-    @property
-    def idle(self) -> bool:
-        return self.parked and self.queue.empty()
-
-    def offer(self, item: Item) -> bool:
-        try:
-            self.queue.put_nowait(item)
-            return True
-        except asyncio.QueueFull:
-            return False
 
 
 class Hub:
@@ -128,6 +65,7 @@ class Hub:
         self.rt = rt
         self.by_group: dict[str, set[Connection]] = defaultdict(set)
         self.by_user: dict[str, set[Connection]] = defaultdict(set)
+        self._sockets: dict[str, int] = defaultdict(int)  # open sockets per user, in this process
         self._tasks: list[asyncio.Task[None]] = []
 
     # Life cycle
@@ -172,6 +110,19 @@ class Hub:
                 await asyncio.sleep(0.5)
 
     # Connections
+
+    def reserve(self, user_id: str) -> bool:
+        """Count a new socket of `user_id`; False (and nothing counted) past the cap."""
+        if self._sockets[user_id] >= self.rt.settings.ws_max_sockets_per_user:
+            return False
+        self._sockets[user_id] += 1
+        return True
+
+    def release(self, user_id: str) -> None:
+        """The socket `reserve` counted has closed."""
+        self._sockets[user_id] -= 1
+        if self._sockets[user_id] <= 0:
+            del self._sockets[user_id]
 
     async def attach(self, conn: Connection) -> None:
         """Register a connection with the groups its user is in now."""
@@ -311,7 +262,7 @@ class Hub:
     async def pump(self, conn: Connection) -> None:
         while not conn.closing:
             conn.parked = True
-            item = await conn.queue.get()
+            item = await conn.take()
             conn.parked = False
             if isinstance(item, Wait):
                 await item.task
@@ -354,23 +305,42 @@ class Hub:
             await conn.send_text(live.text)
 
     async def _sync(self, conn: Connection, cursors: dict[str, int]) -> None:
+        """Replay after each cursor. A cursor past a group's newest event (a client that
+        remembers more than this server has, e.g. after a restore) is told the head in one
+        `cursor_ahead` error frame and resumes from the head: it never goes silently deaf."""
+        heads = await self._heads([gid for gid in cursors if gid in conn.last_seq])
+        ahead = {
+            gid: heads[gid] for gid, cursor in cursors.items() if cursor > heads.get(gid, cursor)
+        }
+        if ahead:
+            await conn.send_text(
+                error_frame(
+                    "cursor_ahead",
+                    "A cursor is past the group's newest event: reload that group and sync "
+                    "from its head.",
+                    {"heads": ahead},
+                )
+            )
         for gid, cursor in cursors.items():
             if gid in conn.last_seq:
-                conn.last_seq[gid] = cursor
-                await self._replay(conn, gid, cursor)
+                conn.last_seq[gid] = min(cursor, heads.get(gid, cursor))
+                await self._replay(conn, gid, conn.last_seq[gid])
         conn.live = True
         await self._fill_gaps(conn)  # groups the client did not name start from connect time
+
+    async def _heads(self, groups: list[str]) -> dict[str, int]:
+        """Each group's newest seq, from the database."""
+        if not groups:
+            return {}
+        async with self.rt.sessions() as db:
+            rows = await db.execute(select(Group.id, Group.last_seq).where(Group.id.in_(groups)))
+            return {gid: seq for gid, seq in rows.all()}
 
     async def _fill_gaps(self, conn: Connection) -> None:
         groups = list(conn.last_seq)
         if not groups:
             return
-        async with self.rt.sessions() as db:
-            latest = dict(
-                (
-                    await db.execute(select(Group.id, Group.last_seq).where(Group.id.in_(groups)))
-                ).all()
-            )
+        latest = await self._heads(groups)
         for gid in groups:
             last = conn.last_seq.get(gid)
             if last is not None and latest.get(gid, 0) > last:

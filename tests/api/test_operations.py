@@ -6,9 +6,18 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
+from app.config import Settings
 from tests.helpers import Api, assert_error
 from tests.process import ServerProcess
+
+METRICS_TOKEN = "scraper-secret-1"
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return settings.model_copy(update={"metrics_token": METRICS_TOKEN})
 
 
 def sample(text: str, name: str, **labels: str) -> float:
@@ -26,7 +35,7 @@ async def test_metrics_count_requests_by_route_template(api: Api) -> None:
     gid = await api.group(amy)
     await api.post(amy, gid, "hello")
     await api.call(amy, "GET", "/groups/not-a-real-group")
-    r = await api.client.get("/metrics")
+    r = await api.client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
     text = r.text
     assert sample(text, "earshot_http_requests_total", method="POST",

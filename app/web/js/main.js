@@ -165,8 +165,16 @@ async function join(code) {
 // ---- group list ----------------------------------------------------------------------------
 
 async function loadGroups() {
-  const body = await attempt(() => api("GET", "/groups"));
-  if (body) state.groups = body.groups;
+  const groups = [];
+  let cursor = "";
+  do {  // a page at a time, following the server's cursor
+    const query = cursor ? `?cursor=${encodeURIComponent(cursor)}` : "";
+    const body = await attempt(() => api("GET", `/groups${query}`));
+    if (!body) return;
+    groups.push(...body.groups);
+    cursor = body.next_cursor;
+  } while (cursor);
+  state.groups = groups;
 }
 
 let groupsReload;
