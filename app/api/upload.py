@@ -4,7 +4,8 @@ with a size cap, so a huge or endless body is cut off early and never held in me
 Everything that is not the file is capped too: at most MAX_FIELDS other parts, each
 value at most FIELD_LIMIT bytes, and at most MAX_FIELDS_BYTES of everything around the
 file (field values, part headers, boundaries) in all; past any cap the body is
-refused with 413 before more of it is read.
+refused with 413 before more of it is read. (python-multipart itself allows a part
+at most 8 headers of about 4 KiB.)
 """
 
 import asyncio
