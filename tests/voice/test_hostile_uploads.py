@@ -3,7 +3,6 @@ refused and leave nothing; form fields are capped; a full disk answers 507; a bu
 machine answers 503 instead of running one ffmpeg per upload."""
 
 import asyncio
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -12,15 +11,17 @@ import pytest
 
 from app.config import Settings
 from tests import audio_samples, hostile_audio
-from tests.helpers import Api, Person, assert_error, running
+from tests.helpers import Api, Person, assert_error
 from tests.voice.helpers import blob_files, upload, work_files
 
 LIMIT_S = 30
 
 
 @pytest.fixture
-def settings(settings: Settings) -> Settings:
-    return settings.model_copy(update={"max_duration_s": LIMIT_S})
+def settings(settings: Settings, request: pytest.FixtureRequest) -> Settings:
+    """The length limit, plus what a test names with `parametrize(..., indirect=True)`."""
+    extra = getattr(request, "param", {})
+    return settings.model_copy(update={"max_duration_s": LIMIT_S, **extra})
 
 
 @pytest.fixture
@@ -122,46 +123,31 @@ async def test_a_million_small_fields_are_cut_off_early(api: Api, app: Any, amy_
     await _nothing_left(api, app, amy, gid)
 
 
-@pytest.fixture
-def full_disk(settings: Settings) -> Settings:
-    free_mb = shutil.disk_usage(settings.data_dir.parent).free // (1024 * 1024)
-    return settings.model_copy(update={"min_free_mb": free_mb + 1024 * 1024})
-
-
+@pytest.mark.parametrize("settings", [{"min_free_mb": 10**9}], indirect=True)  # a petabyte
 async def test_a_server_short_of_disk_space_refuses_uploads_with_507(
-    full_disk: Settings, samples: Path
+    api: Api, app: Any, amy_group: Any, samples: Path
 ) -> None:
-    async with running(full_disk) as (app, client):
-        api = Api(client)
-        amy = await api.register("amy")
-        gid = await api.group(amy)
-        memo = audio_samples.client_file(samples, "mp3")
-        error = assert_error(await upload(api, amy, gid, memo), 507, "insufficient_storage")
-        assert "disk space" in error["message"]
-        await _nothing_left(api, app, amy, gid)
-        await api.post(amy, gid, "texts still work")
+    amy, gid = amy_group
+    memo = audio_samples.client_file(samples, "mp3")
+    error = assert_error(await upload(api, amy, gid, memo), 507, "insufficient_storage")
+    assert "disk space" in error["message"]
+    await _nothing_left(api, app, amy, gid)
+    await api.post(amy, gid, "texts still work")
 
 
-@pytest.fixture
-def one_probe(settings: Settings) -> Settings:
-    return settings.model_copy(update={"probe_workers": 1, "probe_wait_s": 0.2})
-
-
+@pytest.mark.parametrize("settings", [{"probe_workers": 1, "probe_wait_s": 0.2}], indirect=True)
 async def test_a_busy_machine_answers_503_instead_of_another_ffmpeg(
-    one_probe: Settings, samples: Path
+    api: Api, app: Any, amy_group: Any, samples: Path
 ) -> None:
-    async with running(one_probe) as (app, client):
-        api = Api(client)
-        amy = await api.register("amy")
-        gid = await api.group(amy)
-        memo = audio_samples.client_file(samples, "mp3")
-        release = asyncio.Event()
-        held = asyncio.create_task(app.state.runtime.probes.run(release.wait))  # the only slot
-        await asyncio.sleep(0)
-        r = await upload(api, amy, gid, memo)
-        error = assert_error(r, 503, "server_busy")
-        assert r.headers["retry-after"] == "1" and error["details"] == {"retry_after_s": 1}
-        await _nothing_left(api, app, amy, gid)
-        release.set()
-        await held
-        assert (await upload(api, amy, gid, memo)).status_code == 202
+    amy, gid = amy_group
+    memo = audio_samples.client_file(samples, "mp3")
+    release = asyncio.Event()
+    held = asyncio.create_task(app.state.runtime.probes.run(release.wait))  # the only slot
+    await asyncio.sleep(0)
+    r = await upload(api, amy, gid, memo)
+    error = assert_error(r, 503, "server_busy")
+    assert r.headers["retry-after"] == "1" and error["details"] == {"retry_after_s": 1}
+    await _nothing_left(api, app, amy, gid)
+    release.set()
+    await held
+    assert (await upload(api, amy, gid, memo)).status_code == 202
