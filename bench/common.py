@@ -16,7 +16,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from tests.process import ServerProcess, free_port
 
-PASSWORD = "benchmark password"  # passes the rules for new passwords
+PASSWORD = "steady river stones"  # passes the rules for new passwords (no handle in it)
 METRICS_TOKEN = "bench-metrics-token"
 METRICS_AUTH = {"Authorization": f"Bearer {METRICS_TOKEN}"}
 FAST_SETTINGS = {  # cheap password hashing and no client rate limit: this is a benchmark

@@ -14,6 +14,7 @@ from sqlalchemy import text
 
 from app.api.deps import runtime
 from app.errors import Unauthorized
+from app.schemas import ErrorOut
 
 router = APIRouter(tags=["operations"])
 metrics_router = APIRouter(tags=["operations"])
@@ -25,7 +26,7 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@metrics_router.get("/metrics", response_class=Response, include_in_schema=False)
+@metrics_router.get("/metrics", response_class=Response, responses={401: {"model": ErrorOut}})
 async def metrics(request: Request) -> Response:
     """Prometheus metrics of this process, in the text exposition format."""
     rt = runtime(request)

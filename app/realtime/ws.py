@@ -88,10 +88,13 @@ async def _first_frame_token(ws: WebSocket, timeout_s: float) -> str:
     return token if message.get("type") == "auth" and isinstance(token, str) else ""
 
 
-async def _refuse(ws: WebSocket, close_code: int, code: str, message: str, **details: Any) -> None:
+async def _refuse(
+    ws: WebSocket, *, close: int, code: str, message: str, details: dict[str, Any] | None = None
+) -> None:
+    """An error frame, then the close code: the client learns why before it is cut off."""
     with contextlib.suppress(Exception):  # the client may be gone already
-        await ws.send_text(error_frame(code, message, details or None))
-        await ws.close(code=close_code, reason=code)
+        await ws.send_text(error_frame(code, message, details))
+        await ws.close(code=close, reason=code)
 
 
 @router.websocket("/ws")
@@ -114,15 +117,20 @@ async def websocket(ws: WebSocket, token: str = "") -> None:
         token = await _first_frame_token(ws, rt.settings.ws_auth_timeout_s)
         user = await _user(rt, token)
         if user is None:
-            await _refuse(
-                ws, CLOSE_REVOKED, "unauthorized", 'Send {"type": "auth", "token": ...} first.'
-            )
+            message = 'Sign in first: send {"type": "auth", "token": ...} as the first frame.'
+            await _refuse(ws, close=CLOSE_REVOKED, code="unauthorized", message=message)
             return
         await ws.send_text(json.dumps({"type": "auth.ok", "user_id": user.id}))
     if not hub.reserve(user.id):
         cap = rt.settings.ws_max_sockets_per_user
         message = f"At most {cap} connections per person; close another one first."
-        await _refuse(ws, CLOSE_TOO_MANY, "too_many_connections", message, max=cap)
+        await _refuse(
+            ws,
+            close=CLOSE_TOO_MANY,
+            code="too_many_connections",
+            message=message,
+            details={"max": cap},
+        )
         return
     try:
         await _serve(ws, rt, hub, user, token)

@@ -606,6 +606,11 @@ function applySignal(signal) {
     renderIndicator();
   } else if (signal.type === "live.started") {
     recorder.liveStarted(signal.message_id);
+  } else if (signal.type === "error" && signal.error.code === "cursor_ahead") {
+    const heads = signal.error.details?.heads ?? {};
+    for (const groupId of Object.keys(heads)) state.messages.delete(groupId);  // reload them
+    reloadGroupsSoon();
+    if (state.screen?.name === "group" && state.screen.groupId in heads) showGroup(state.screen.groupId);
   } else if (signal.type === "error") {
     tell(signal.error.message);
   }
