@@ -30,7 +30,7 @@ async def start_live(
 
     One live memo per person at a time, across every process and socket; a live memo
     left by a dead process stops counting when its lease runs out."""
-    if not AUDIO_MIME.fullmatch(mime.lower()):
+    if not (mime.isascii() and AUDIO_MIME.fullmatch(mime.lower())):  # sent back as a header
         raise Invalid(
             "`mime` must name an audio type, e.g. audio/webm;codecs=opus.", code="invalid_frame"
         )
