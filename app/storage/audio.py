@@ -153,7 +153,7 @@ async def _ffprobe(path: Path, max_duration_s: float) -> dict[str, Any]:
         *input_args(path),
     ]  # fmt: skip
     out = bytearray()
-    limits = Limits(int(_PROBE_TIMEOUT_S) + 1, _PROBE_FILE_BYTES, background=True)
+    limits = Limits(int(_PROBE_TIMEOUT_S) + 1, _PROBE_FILE_BYTES)  # its sender waits: not niced
     try:
         async with Process(args, limits) as run:
             async with asyncio.timeout(_PROBE_TIMEOUT_S):
@@ -186,7 +186,7 @@ async def _decode(path: Path, limit_s: float) -> tuple[int, bool]:
         "-ac", "1", "-ar", str(PCM_RATE), "-f", "s16le", "pipe:1",
     ]  # fmt: skip
     budget = DecodedBudget(cap_s)
-    limits = Limits.for_media(cap_s, _MIN_DECODE_SPEED, _PROBE_FILE_BYTES, background=True)
+    limits = Limits.for_media(cap_s, _MIN_DECODE_SPEED, _PROBE_FILE_BYTES)  # not niced either
     try:
         async with Process(args, limits) as run:
             watchdog = Watchdog(_MIN_DECODE_SPEED)

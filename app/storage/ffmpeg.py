@@ -4,7 +4,9 @@ One home for what keeps a hostile upload from costing more than its real audio:
 
 - `Limits`: each child runs with RLIMIT_CPU, RLIMIT_FSIZE and RLIMIT_AS set between
   fork and exec, a umask that keeps whatever it writes owner-only and, for background
-  work, a lower CPU priority. A child whose parent died still stops by itself.
+  work (converting memos already accepted), a lower CPU priority; checking an upload,
+  which its sender waits for, runs at normal priority (and `Slots` bound how many).
+  A child whose parent died still stops by itself.
 - `input_args`: only the audio containers clients send (`INPUT_FORMATS`, which keeps
   the playlist demuxers HLS and concat out), only local files and pipes
   (`-protocol_whitelist file,pipe`: no network, no `subfile:` or `concat:` tricks).
