@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from app.storage.ffmpeg import (
+    CONVERSION_NICENESS,
     PCM_RATE,
     DecodedBudget,
     Limits,
@@ -153,7 +154,7 @@ async def _ffprobe(path: Path, max_duration_s: float) -> dict[str, Any]:
         *input_args(path),
     ]  # fmt: skip
     out = bytearray()
-    limits = Limits(int(_PROBE_TIMEOUT_S) + 1, _PROBE_FILE_BYTES)  # its sender waits: not niced
+    limits = Limits(int(_PROBE_TIMEOUT_S) + 1, _PROBE_FILE_BYTES)
     try:
         async with Process(args, limits) as run:
             async with asyncio.timeout(_PROBE_TIMEOUT_S):
@@ -186,7 +187,7 @@ async def _decode(path: Path, limit_s: float) -> tuple[int, bool]:
         "-ac", "1", "-ar", str(PCM_RATE), "-f", "s16le", "pipe:1",
     ]  # fmt: skip
     budget = DecodedBudget(cap_s)
-    limits = Limits.for_media(cap_s, _MIN_DECODE_SPEED, _PROBE_FILE_BYTES)  # not niced either
+    limits = Limits.for_media(cap_s, _MIN_DECODE_SPEED, _PROBE_FILE_BYTES)
     try:
         async with Process(args, limits) as run:
             watchdog = Watchdog(_MIN_DECODE_SPEED)
@@ -259,7 +260,7 @@ async def _decode_and_measure(
     peaks = Peaks()
     budget = DecodedBudget(cap_s)
     wav_bytes = pcm_bytes(cap_s) + 1024 * 1024  # the header, and a little slack
-    limits = Limits.for_media(cap_s, _MIN_DECODE_SPEED, wav_bytes, background=True)
+    limits = Limits.for_media(cap_s, _MIN_DECODE_SPEED, wav_bytes, CONVERSION_NICENESS)
     async with Process(args, limits) as run:
         watchdog = Watchdog(_MIN_DECODE_SPEED)
         try:
@@ -285,7 +286,7 @@ async def _decode_and_measure(
 async def _encode(args: list[str], media_seconds: float, what: str) -> None:
     """Run an encoding ffmpeg with `-progress` on stdout, bounded by its own progress."""
     out_bytes = int(media_seconds * _ENCODED_BYTES_PER_S) + 1024 * 1024
-    limits = Limits.for_media(media_seconds, _MIN_ENCODE_SPEED, out_bytes, background=True)
+    limits = Limits.for_media(media_seconds, _MIN_ENCODE_SPEED, out_bytes, CONVERSION_NICENESS)
     async with Process([*args[:1], "-progress", "pipe:1", *args[1:]], limits) as run:
         speed_budget = Watchdog(_MIN_ENCODE_SPEED)
         done_s = 0.0

@@ -3,10 +3,11 @@
 One home for what keeps a hostile upload from costing more than its real audio:
 
 - `Limits`: each child runs with RLIMIT_CPU, RLIMIT_FSIZE and RLIMIT_AS set between
-  fork and exec, a umask that keeps whatever it writes owner-only and, for background
-  work (converting memos already accepted), a lower CPU priority; checking an upload,
-  which its sender waits for, runs at normal priority (and `Slots` bound how many).
-  A child whose parent died still stops by itself.
+  fork and exec, a umask that keeps whatever it writes owner-only, and a lower CPU
+  priority than the server's own requests and fan-out: checking an upload (its sender
+  waits) at PROBE_NICENESS, converting memos already accepted at the lower
+  CONVERSION_NICENESS, so on a busy machine requests come first, then probes, then
+  conversions. A child whose parent died still stops by itself.
 - `input_args`: only the audio containers clients send (`INPUT_FORMATS`, which keeps
   the playlist demuxers HLS and concat out), only local files and pipes
   (`-protocol_whitelist file,pipe`: no network, no `subfile:` or `concat:` tricks).
@@ -49,7 +50,8 @@ INPUT_FORMATS = ",".join(
 PROTOCOLS = "file,pipe"
 
 PCM_RATE = 8000  # what decoded audio is counted (and the waveform measured) at: 16 KB/s
-BACKGROUND_NICENESS = 10  # added to ours for conversions: requests come first
+PROBE_NICENESS = 5  # added to ours; CPU shares ~3:1 against us, ~3:1 for it against conversions
+CONVERSION_NICENESS = 10
 # Address space of one child. Debian's ffmpeg maps ~300 MB of shared libraries before
 # it reads a byte; decoding a voice memo needs a few tens of MB more.
 MEMORY_BYTES = 1024 * 1024 * 1024
@@ -116,14 +118,14 @@ class Limits:
     cpu_s: int
     file_bytes: int
     memory_bytes: int = MEMORY_BYTES
-    background: bool = False
+    niceness: int = PROBE_NICENESS
 
     @staticmethod
     def for_media(
-        seconds: float, speed: float, file_bytes: int, background: bool = False
+        seconds: float, speed: float, file_bytes: int, niceness: int = PROBE_NICENESS
     ) -> "Limits":
         """CPU for `seconds` of media at `speed` times real time, plus the start-up grace."""
-        return Limits(int(_GRACE_S + seconds / speed) + 1, file_bytes, background=background)
+        return Limits(int(_GRACE_S + seconds / speed) + 1, file_bytes, niceness=niceness)
 
     def apply_in_child(self) -> None:
         """Runs in the child between fork and exec: only system calls, nothing that locks."""
@@ -137,9 +139,9 @@ class Limits:
                 value = min(value, hard)
             resource.setrlimit(kind, (value, value))
         os.umask(0o077)
-        if self.background:
+        if self.niceness:
             with contextlib.suppress(OSError):  # best effort: the job runs either way
-                os.nice(BACKGROUND_NICENESS)
+                os.nice(self.niceness)
 
 
 class Process:

@@ -238,11 +238,16 @@ async def test_pool_frees_its_slot_when_a_job_fails(audio_dir: Path, tmp_path: P
     assert info.duration_ms > 0
 
 
-async def test_conversions_run_at_a_lower_cpu_priority_than_probes() -> None:
-    """Requests come first on a busy machine: converting ffmpeg runs are niced."""
+async def test_conversions_run_at_a_lower_cpu_priority_than_probes_and_probes_than_us() -> None:
+    """Requests come first on a busy machine, then checking uploads, then conversions."""
     ours = os.getpriority(os.PRIO_PROCESS, 0)
-    niced = min(ours + ffmpeg.BACKGROUND_NICENESS, 19)
-    for background, expected in ((True, niced), (False, ours)):
-        limits = ffmpeg.Limits(cpu_s=10, file_bytes=0, background=background)
+    seen = []
+    for niceness in (ffmpeg.PROBE_NICENESS, ffmpeg.CONVERSION_NICENESS):
+        limits = ffmpeg.Limits(cpu_s=10, file_bytes=0, niceness=niceness)
         async with ffmpeg.Process(["sleep", "5"], limits) as run:
-            assert os.getpriority(os.PRIO_PROCESS, run.proc.pid) == expected
+            seen.append(os.getpriority(os.PRIO_PROCESS, run.proc.pid))
+    assert seen == [
+        min(ours + ffmpeg.PROBE_NICENESS, 19),
+        min(ours + ffmpeg.CONVERSION_NICENESS, 19),
+    ]
+    assert ours < seen[0] < seen[1] or ours + ffmpeg.PROBE_NICENESS >= 19
