@@ -3,11 +3,12 @@
 One home for what keeps a hostile upload from costing more than its real audio:
 
 - `Limits`: each child runs with RLIMIT_CPU, RLIMIT_FSIZE and RLIMIT_AS set between
-  fork and exec, a umask that keeps whatever it writes owner-only, and a lower CPU
-  priority than the server's own requests and fan-out: checking an upload (its sender
-  waits) at PROBE_NICENESS, converting memos already accepted at the lower
-  CONVERSION_NICENESS, so on a busy machine requests come first, then probes, then
-  conversions. A child whose parent died still stops by itself.
+  fork and exec, a umask that keeps whatever it writes owner-only, and a CPU priority:
+  checking an upload (its sender waits; `Slots` bound how many) at PROBE_NICENESS,
+  converting memos already accepted at the lower CONVERSION_NICENESS, so on a busy
+  machine requests and upload checks come before conversions. (Probes niced too lost
+  the race against a backlog of conversions: bench.soak saw uploads refused 503.)
+  A child whose parent died still stops by itself.
 - `input_args`: only the audio containers clients send (`INPUT_FORMATS`, which keeps
   the playlist demuxers HLS and concat out), only local files and pipes
   (`-protocol_whitelist file,pipe`: no network, no `subfile:` or `concat:` tricks).
@@ -50,7 +51,7 @@ INPUT_FORMATS = ",".join(
 PROTOCOLS = "file,pipe"
 
 PCM_RATE = 8000  # what decoded audio is counted (and the waveform measured) at: 16 KB/s
-PROBE_NICENESS = 5  # added to ours; CPU shares ~3:1 against us, ~3:1 for it against conversions
+PROBE_NICENESS = 0  # added to ours
 CONVERSION_NICENESS = 10
 # Address space of one child. Debian's ffmpeg maps ~300 MB of shared libraries before
 # it reads a byte; decoding a voice memo needs a few tens of MB more.

@@ -238,8 +238,8 @@ async def test_pool_frees_its_slot_when_a_job_fails(audio_dir: Path, tmp_path: P
     assert info.duration_ms > 0
 
 
-async def test_conversions_run_at_a_lower_cpu_priority_than_probes_and_probes_than_us() -> None:
-    """Requests come first on a busy machine, then checking uploads, then conversions."""
+async def test_conversions_run_at_a_lower_cpu_priority_than_probes() -> None:
+    """Requests and checking uploads (their senders wait) come before conversions."""
     ours = os.getpriority(os.PRIO_PROCESS, 0)
     seen = []
     for niceness in (ffmpeg.PROBE_NICENESS, ffmpeg.CONVERSION_NICENESS):
