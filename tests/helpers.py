@@ -24,7 +24,9 @@ class Api:
     def __init__(self, client: httpx.AsyncClient) -> None:
         self.client = client
 
-    async def register(self, name: str = "coach") -> Person:
+    async def register(self, name: str = "coach", *, addable_by_anyone: bool = True) -> Person:
+        """A new account. Most tests add people to groups freely, so by default the person
+        lets anyone add them; `addable_by_anyone=False` keeps the default "shared_group"."""
         handle = f"{name}{next(_counter)}"
         r = await self.client.post(
             "/api/v1/auth/register",
@@ -32,7 +34,10 @@ class Api:
         )
         assert r.status_code == 201, r.text
         body = r.json()
-        return Person(handle=handle, token=body["token"], id=body["user"]["id"])
+        person = Person(handle=handle, token=body["token"], id=body["user"]["id"])
+        if addable_by_anyone:
+            await self.ok(person, "PATCH", "/me", json={"who_can_add_me": "anyone"})
+        return person
 
     async def call(
         self, who: Person | None, method: str, path: str, **kwargs: Any
