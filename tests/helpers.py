@@ -61,6 +61,19 @@ class Api:
     async def post(self, who: Person, gid: str, text: str = "hello", **extra: Any) -> Any:
         return await self.ok(who, "POST", f"/groups/{gid}/messages", json={"text": text, **extra})
 
+    async def every_page(
+        self, who: Person, path: str, items: str, cursor: str, key: str, limit: int = 2
+    ) -> list[str]:
+        """The `key` of every item of a cursor-paged list, walked `limit` at a time."""
+        seen: list[str] = []
+        params: dict[str, Any] = {"limit": limit}
+        while True:
+            page = await self.ok(who, "GET", path, params=params)
+            seen += [item[key] for item in page[items]]
+            if not page["has_more"]:
+                return seen
+            params[cursor] = seen[-1]
+
     async def events(self, who: Person, gid: str, after: int = 0) -> list[dict[str, Any]]:
         body = await self.ok(
             who, "GET", f"/groups/{gid}/events", params={"after": after, "limit": 1000}

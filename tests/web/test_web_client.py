@@ -228,6 +228,8 @@ async def test_search_finds_words_and_opens_the_message_highlighted(
             "/auth/register",
             json={"handle": "ben", "display_name": "Ben Coach", "password": "another long one"},
         )
+        ben_auth = {"Authorization": f"Bearer {ben.json()['token']}"}
+        await api.patch("/me", headers=ben_auth, json={"who_can_add_me": "anyone"})
         assert (await api.post(f"/groups/{gid}/members", json={"handle": "ben"})).status_code == 201
         other = (await api.post("/groups", json={"name": "Math coaches"})).json()["id"]
         await post_text(api, other, "Observation notes from Tuesday are up.")
