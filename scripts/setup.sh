@@ -2,7 +2,8 @@
 # Installs what Earshot needs on a fresh Debian/Ubuntu machine, idempotently:
 # system packages (ffmpeg; with --test also espeak-ng and sox for making speech in
 # tests, pocketsphinx-testdata for its recordings of human speech with transcripts,
-# and chromium for the browser tests) and a virtualenv in .venv.
+# chromium for the browser tests, and npm for axe-core, which checks the web client's
+# accessibility in them) and a virtualenv in .venv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +12,7 @@ packages=(ffmpeg)
 if [[ "${1:-}" == "--test" ]]; then
   extras="[test]"
   packages+=(espeak-ng sox chromium pocketsphinx-testdata)
+  command -v npm >/dev/null || packages+=(npm)
 fi
 
 missing=()
@@ -36,3 +38,6 @@ if [[ ! -x .venv/bin/python ]]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".${extras}"
+if [[ "${1:-}" == "--test" && ! -f tests/web/node_modules/axe-core/axe.min.js ]]; then
+  npm install --silent --no-audit --no-fund --prefix tests/web axe-core@4.10.3 >/dev/null
+fi

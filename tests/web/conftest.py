@@ -46,9 +46,11 @@ async def person(browser: Browser, server: ServerProcess) -> AsyncIterator[objec
     """Opens a browser context (its own storage: one user) on the server; closes them after."""
     contexts: list[BrowserContext] = []
 
-    async def open_page() -> Page:
+    async def open_page(width: int = 420, height: int = 860) -> Page:
         context = await browser.new_context(
-            base_url=server.url, permissions=["microphone"], viewport={"width": 420, "height": 860}
+            base_url=server.url,
+            permissions=["microphone"],
+            viewport={"width": width, "height": height},
         )
         contexts.append(context)
         page = await context.new_page()
@@ -64,3 +66,23 @@ async def screenshot(page: Page, name: str, full_page: bool = True) -> None:
     """Saves the page (or, with full_page=False, what the viewport shows) for people to look at."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=full_page)
+
+
+AXE = Path(__file__).resolve().parent / "node_modules" / "axe-core" / "axe.min.js"
+
+
+async def accessibility_problems(page: Page) -> list[str]:
+    """axe-core's WCAG 2.1 A/AA violations on the page as it is now, one line each.
+
+    The script is evaluated through the DevTools protocol, which the app's CSP (rightly
+    refusing inline scripts) does not govern, so the page runs under its real policy."""
+    assert AXE.exists(), f"{AXE} is missing: run ./scripts/setup.sh --test"
+    await page.evaluate(AXE.read_text())
+    result = await page.evaluate(
+        """() => axe.run(document, {runOnly: {type: "tag",
+            values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}})"""
+    )
+    return [
+        f"{v['id']}: {v['help']} ({', '.join(str(n['target']) for n in v['nodes'][:3])})"
+        for v in result["violations"]
+    ]
