@@ -24,14 +24,26 @@ import json
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass, field
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from sqlalchemy import select
 
 from app.aio import cancel_and_wait, start_eagerly
 from app.models import Event, Group, Membership
+from app.realtime.connection import (
+    CLOSE_REVOKED,
+    CLOSE_TOO_SLOW,
+    Check,
+    Connection,
+    Item,
+    Live,
+    Send,
+    SendBytes,
+    Start,
+    Sync,
+    Wait,
+)
 from app.services.context import (
     CONTROL_CHANNEL,
     EVENTS_CHANNEL,
@@ -42,91 +54,10 @@ from app.services.context import (
 
 log = logging.getLogger(__name__)
 
-CLOSE_REVOKED = 4001
-CLOSE_TOO_SLOW = 4008
-CLOSE_FLOODING = 4029
 REPLAY_PAGE = 500
 SYNC_GRACE_S = 1.0
 DEPARTED_S = 300.0  # far longer than any chunk takes from its sender to this hub
 DEPARTED_MAX = 10_000
-
-
-@dataclass
-class Live:
-    """A durable event on its way to connections: parsed once, sent as the same text."""
-
-    group_id: str
-    seq: int
-    text: str
-    leaving_user: str | None = None  # after this event, that member hears no more
-    group_deleted: bool = False
-
-
-@dataclass
-class Check:
-    """Compare with the database and fill any gap (after connecting or a lost subscription)."""
-
-
-@dataclass
-class Sync:
-    cursors: dict[str, int]
-
-
-@dataclass
-class Start:
-    """No sync came: go live from where the connection started."""
-
-
-@dataclass
-class Send:
-    """A frame that is not a durable event (pong, errors, indicators)."""
-
-    text: str
-
-
-@dataclass
-class SendBytes:
-    """A chunk of a live recording: message UUID, offset, bytes."""
-
-    data: bytes
-
-
-@dataclass
-class Wait:
-    """A send that started outside the pump and had to wait: hold everything behind it."""
-
-    task: asyncio.Task[None]
-
-
-Item = Live | Check | Sync | Start | Send | SendBytes | Wait
-
-
-@dataclass(eq=False)
-class Connection:
-    user_id: str
-    token_hash: str
-    send_text: Callable[[str], Awaitable[None]]
-    send_bytes: Callable[[bytes], Awaitable[None]]
-    close: Callable[[int, str], Awaitable[None]]
-    queue: asyncio.Queue[Item]
-    last_seq: dict[str, int] = field(default_factory=dict)
-    live: bool = False  # false until the first sync (or the grace period) has run
-    closing: bool = False
-    parked: bool = False  # the pump is waiting for its next item
-    # Told at once when its user leaves a group (removed, banned, left) or the group is
-    # deleted: a live memo they are sending there must end (see app.realtime.ws).
-    on_leave: Callable[[str], None] | None = None
-
-    @property
-    def idle(self) -> bool:
-        return self.parked and self.queue.empty()
-
-    def offer(self, item: Item) -> bool:
-        try:
-            self.queue.put_nowait(item)
-            return True
-        except asyncio.QueueFull:
-            return False
 
 
 class Hub:

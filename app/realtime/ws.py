@@ -15,7 +15,8 @@ from fastapi import APIRouter, WebSocket
 
 from app.aio import cancel_and_wait
 from app.models import MAX_SEQ, User
-from app.realtime.hub import CLOSE_FLOODING, CLOSE_REVOKED, Connection, Hub, Send, Sync
+from app.realtime.connection import CLOSE_FLOODING, CLOSE_REVOKED, Connection, Send, Sync
+from app.realtime.hub import Hub
 from app.realtime.live import REFUSED, LiveLimit, LiveSession, wait_until_idle
 from app.schemas import storable
 from app.services.accounts import hash_token, user_for_token
