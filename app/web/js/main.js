@@ -28,6 +28,7 @@ const state = {
   blocked: new Set(), // user ids I blocked: their messages are folded away
   revealed: new Set(), // message ids of blocked people I chose to see anyway
   openReports: new Map(), // group id -> open reports (moderators)
+  inviteLinks: new Map(), // group id -> the invite link made last in this session
   screen: null, // what is on screen: {name, groupId, parts}
 };
 
@@ -111,7 +112,7 @@ function signedOut() {
   realtime.stop();
   Object.assign(state, { me: null, groups: [], screen: null });
   for (const map of [state.messages, state.members, state.receipts, state.hasMore, state.openTranscripts,
-    state.blocked, state.revealed, state.openReports]) map.clear();
+    state.blocked, state.revealed, state.openReports, state.inviteLinks]) map.clear();
   state.highlight = null;
   document.getElementById("signout").hidden = true;
   location.hash = "#/login";
@@ -735,14 +736,18 @@ function memberTools(groupId, myRole) {
     myRole !== "member" ? h("a", { href: `#/g/${groupId}/reports`, class: "button" }, "Reports") : null)];
   if (myRole !== "member") {
     const link = h("output", { class: "invite-link", "data-testid": "invite-link" });
+    // The link made last is kept, so the card shows it again when the list re-renders.
+    const showLink = (url) => link.replaceChildren(h("a", { href: url }, url), " ",
+      h("button", { type: "button", onclick: () => navigator.clipboard?.writeText(url).then(() => tell("Link copied.", "ok")) }, "Copy"));
+    if (state.inviteLinks.has(groupId)) showLink(state.inviteLinks.get(groupId));
     tools.push(h("div", { class: "card" },
       h("h2", {}, "Invite people"),
       h("p", { class: "muted" }, "Anyone with the link can join for the next 7 days."),
       h("button", { type: "button", class: "primary", onclick: () => attempt(async () => {
         const invite = await api("POST", `/groups/${groupId}/invites`, { expires_in_s: 7 * 86400 });
         const url = `${location.origin}/#/join/${invite.code}`;
-        link.replaceChildren(h("a", { href: url }, url), " ",
-          h("button", { type: "button", onclick: () => navigator.clipboard?.writeText(url).then(() => tell("Link copied.", "ok")) }, "Copy"));
+        state.inviteLinks.set(groupId, url);
+        showLink(url);
         loadGuardCards(groupId);
       }) }, "Create invite link"),
       link));
@@ -818,8 +823,13 @@ async function loadGuardCards(groupId) {
   if (invites && inviteList) {
     inviteList.replaceChildren(...inviteRows(invites.invites, { me: state.me,
       onRevoke: (invite) => confirm("Revoke this invite link? Nobody can join with it any more.")
-        && attempt(() => api("DELETE", `/groups/${groupId}/invites/${invite.code}`))
-          .then(() => loadGuardCards(groupId)) }));
+        && attempt(() => api("DELETE", `/groups/${groupId}/invites/${invite.code}`)).then(() => {
+          if (state.inviteLinks.get(groupId)?.endsWith(`/${invite.code}`)) {
+            state.inviteLinks.delete(groupId);
+            view.querySelector('[data-testid="invite-link"]')?.replaceChildren();
+          }
+          loadGuardCards(groupId);
+        }) }));
   }
   if (bans && banList) {
     banList.replaceChildren(...banRows(bans.bans, {
