@@ -16,6 +16,12 @@ means something was missed (a replay still running, a broker hiccup, events
 published out of order by two processes), and the gap is filled from the
 database before it is sent. That one rule gives resume without gap or
 duplicate, whatever the timing.
+
+A `member.left` (or `group.deleted`) is also a signal to this process: the
+departing user's connections here end any live memo they send in that group,
+and live chunks of theirs still in flight are dropped. Control messages that are
+no group event go only where they are addressed: a report notice to the sockets
+of the moderators it names.
 """
 
 import asyncio

@@ -192,3 +192,32 @@ if PG_URL and REDIS_URL:
                 break
             await asyncio.sleep(0.1)
         assert memo["voice"]["status"] in ("ready", "failed")
+
+    async def test_a_report_made_on_one_process_reaches_the_moderator_on_the_other(
+        servers: list[Any], scene: dict[str, Any]
+    ) -> None:
+        a, b = servers
+        amy_ws, ben_ws = scene["sockets"]  # Amy (the owner) on A, Ben (a member) on B
+        http, gid = scene["http"], scene["gid"]
+        amy, ben = ({"Authorization": f"Bearer {scene[who]}"} for who in ("amy", "ben"))
+        said = (
+            await http.post(
+                f"{a.url}/api/v1/groups/{gid}/messages", headers=amy, json={"text": "x"}
+            )
+        ).json()
+        r = await http.post(
+            f"{b.url}/api/v1/messages/{said['id']}/reports", headers=ben, json={"reason": "why"}
+        )
+        assert r.status_code == 201, r.text
+        while (frame := json.loads(await asyncio.wait_for(amy_ws.recv(), 10)))["type"] != (
+            "report.created"
+        ):
+            pass
+        assert frame["report"]["id"] == r.json()["id"] and frame["open_reports"] == 1
+        seen = []
+        try:
+            while True:
+                seen.append(json.loads(await asyncio.wait_for(ben_ws.recv(), 1.0))["type"])
+        except TimeoutError:
+            pass
+        assert "report.created" not in seen
