@@ -1,17 +1,13 @@
-"""A real Earshot server and Debian's Chromium driven by Playwright, with a fake microphone."""
+"""A real Earshot server, and people in Debian's Chromium (the session's `browser`,
+from tests/support/browser.py, with a fake microphone)."""
 
-import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page
 
-from tests import audio_samples
 from tests.process import ServerProcess
-
-CHROMIUM = "/usr/bin/chromium"
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
 
 
 @pytest.fixture
@@ -21,24 +17,6 @@ def server(tmp_path: Path) -> Iterator[ServerProcess]:
     ).start()
     yield process
     process.stop()
-
-
-@pytest.fixture(scope="session")
-async def browser(samples: Path) -> AsyncIterator[Browser]:
-    assert shutil.which(CHROMIUM), f"{CHROMIUM} is missing: run ./scripts/setup.sh --test"
-    voice = audio_samples.speech_of_length(samples, 30)  # the fake microphone speaks this
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                "--use-fake-ui-for-media-stream",
-                "--use-fake-device-for-media-stream",
-                f"--use-file-for-fake-audio-capture={voice}",
-            ],
-        )
-        yield browser
-        await browser.close()
 
 
 @pytest.fixture
@@ -58,9 +36,3 @@ async def person(browser: Browser, server: ServerProcess) -> AsyncIterator[objec
     yield open_page
     for context in contexts:
         await context.close()
-
-
-async def screenshot(page: Page, name: str, full_page: bool = True) -> None:
-    """Saves the page (or, with full_page=False, what the viewport shows) for people to look at."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=full_page)
