@@ -13,7 +13,7 @@ from playwright.async_api import Page, WebSocketRoute, expect
 
 from tests import audio_samples
 from tests.process import ServerProcess
-from tests.web.conftest import screenshot
+from tests.support.browser import screenshot
 
 
 async def sign_up(page: Page, handle: str, name: str, start: str = "/#/signup") -> None:

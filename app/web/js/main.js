@@ -802,6 +802,7 @@ async function setBlocked(user, block) {
   }
   tell(block ? `You blocked ${user.display_name}.` : `You unblocked ${user.display_name}.`, "ok");
   if (state.screen?.name === "members") renderMembers();
+  else renderTimeline();
 }
 
 async function banPerson(groupId, user) {

@@ -145,6 +145,6 @@ export function banRows(bans, { onUnban }) {
     h("span", { class: "row-text" },
       h("strong", {}, ban.user.display_name),
       h("span", { class: "muted" }, `@${ban.user.handle}${ban.reason ? ` · ${ban.reason}` : ""}`)),
-    h("button", { type: "button", "aria-label": `Lift the ban on ${ban.user.display_name}`,
+    h("button", { type: "button", "aria-label": `Unban ${ban.user.display_name}`,
       onclick: () => onUnban(ban) }, "Unban")));
 }
