@@ -103,16 +103,17 @@ async def list_invites(
     `before` is the code of the last invite of the previous page."""
     await require_role(ctx, group_id, user.id, "moderator")
     query = select(Invite).where(Invite.group_id == group_id, Invite.revoked_at.is_(None))
-    cursor = None
-    if before is not None:
-        last = await ctx.db.get(Invite, before)
-        if last is None or last.group_id != group_id:
-            raise _invite_not_found()
-        cursor = (last.created_at, last.code)
-    query = pages.keyset(
-        query, Invite.created_at, Invite.code, cursor, newest_first=True, limit=limit
+    rows, more = await pages.group_page(
+        ctx,
+        query,
+        when=Invite.created_at,
+        key=Invite.code,
+        group_id=group_id,
+        cursor_id=before,
+        newest_first=True,
+        limit=limit,
+        missing=_invite_not_found,
     )
-    rows, more = pages.split(list(await ctx.db.scalars(query)), limit)
     return await _outs(ctx, group_id, rows), more
 
 

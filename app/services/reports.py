@@ -127,16 +127,17 @@ async def list_reports(
     """Open reports, oldest first (moderators only); `after` is the last report id seen."""
     await require_role(ctx, group_id, user.id, "moderator")
     query = select(Report).where(Report.group_id == group_id, Report.status == "open")
-    cursor = None
-    if after is not None:
-        last = await ctx.db.get(Report, after)
-        if last is None or last.group_id != group_id:
-            raise _report_not_found()
-        cursor = (last.created_at, last.id)
-    query = pages.keyset(
-        query, Report.created_at, Report.id, cursor, newest_first=False, limit=limit
+    rows, more = await pages.group_page(
+        ctx,
+        query,
+        when=Report.created_at,
+        key=Report.id,
+        group_id=group_id,
+        cursor_id=after,
+        newest_first=False,
+        limit=limit,
+        missing=_report_not_found,
     )
-    rows, more = pages.split(list(await ctx.db.scalars(query)), limit)
     return await _outs(ctx, user.id, rows), more
 
 
