@@ -24,9 +24,15 @@ async def person(browser: Browser, server: ServerProcess) -> AsyncIterator[objec
     """Opens a browser context (its own storage: one user) on the server; closes them after."""
     contexts: list[BrowserContext] = []
 
-    async def open_page() -> Page:
+    async def open_page(
+        viewport: dict[str, int] | None = None, *, bypass_csp: bool = False
+    ) -> Page:
+        """A page for one person; `bypass_csp` lets tests/support's axe() inject axe-core."""
         context = await browser.new_context(
-            base_url=server.url, permissions=["microphone"], viewport={"width": 420, "height": 860}
+            base_url=server.url,
+            permissions=["microphone"],
+            viewport=viewport or {"width": 420, "height": 860},
+            bypass_csp=bypass_csp,
         )
         contexts.append(context)
         page = await context.new_page()
