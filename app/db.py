@@ -2,7 +2,8 @@
 
 SQLite transactions start with BEGIN IMMEDIATE so that concurrent writers queue
 on the database lock instead of failing when a reader upgrades to a writer; a
-busy timeout makes them wait rather than raise. Sessions made by
+busy timeout makes them wait rather than raise; `secure_delete` zeroes what is
+deleted. Sessions made by
 `read_session_factory` only read, so they begin DEFERRED and, with WAL, never
 wait for the writers (every request's token lookup is one).
 """
@@ -26,6 +27,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+BUSY_TIMEOUT_MS = 30_000  # SQLite: how long a writer waits for the database lock
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
@@ -44,7 +46,12 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        # Deleted content is overwritten with zeros, not left in free space of the file,
+        # and the WAL is cut to what it holds whenever it restarts, so no stale copy of
+        # a deleted page lingers in its tail (see app.services.scrub).
+        cursor.execute("PRAGMA secure_delete=ON")
+        cursor.execute("PRAGMA journal_size_limit=0")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")

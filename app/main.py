@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from app.api import auth, errors, groups, health, messages, search, voice, web
+from app.api import auth, errors, groups, health, me, messages, moderation, search, voice, web
 from app.api.links import add_links
 from app.config import Settings, make_private_dir
 from app.db import create_engine, read_session_factory, session_factory
@@ -24,6 +24,7 @@ from app.security import LimitBodies, SecurityHeaders, content_security_policy, 
 from app.services.context import Runtime
 from app.services.ingest import Ingest
 from app.services.passwords import Passwords
+from app.services.scrub import Scrubber
 from app.services.transcripts import Transcripts
 from app.storage.blobs import BlobStore, open_blob_store
 from app.storage.ffmpeg import Slots
@@ -89,12 +90,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         rt.ingest = ingest
         transcripts = Transcripts(rt)
         rt.transcripts = transcripts
+        rt.scrubber = Scrubber(engine)
         rt.metrics.queue_depth.set_function(lambda: ingest.depth)
         app.state.runtime = rt
         hub = Hub(rt)
         app.state.hub = hub
         rt.metrics.websockets.set_function(hub.connection_count)
         await hub.start()
+        await rt.scrubber.start()
         await transcripts.start()
         await ingest.start()
         try:
@@ -103,6 +106,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await hub.stop()
             await ingest.stop()
             await transcripts.stop()
+            await rt.scrubber.stop()
             await broker.disconnect()
             await engine.dispose()
             rt.blobs.close()
@@ -135,7 +139,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestIds)  # outermost: the id covers everything logged
     for router in (
         auth.router,
+        me.router,
         groups.router,
+        moderation.router,
         messages.router,
         search.router,
         voice.router,

@@ -21,6 +21,7 @@ from sqlalchemy import (
     UniqueConstraint,
     true,
 )
+from sqlalchemy import text as sql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -67,6 +68,11 @@ class User(Base):
     display_name: Mapped[str] = mapped_column(String(100))
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # Who may add this person to a group directly: "shared_group" (someone who already
+    # shares a group with them) or "anyone". Everyone else sends an invite link.
+    who_can_add_me: Mapped[str] = mapped_column(
+        String(16), default="shared_group", server_default="shared_group"
+    )
 
 
 class Token(Base):
@@ -123,6 +129,10 @@ class Invite(Base):
     max_uses: Mapped[int | None] = mapped_column(Integer)
     uses: Mapped[int] = mapped_column(Integer, default=0)
     client_id: Mapped[str | None] = mapped_column(String(64))
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    revoked_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    creator: Mapped[User | None] = relationship(foreign_keys=[created_by], lazy="joined")
 
 
 class Message(Base):
@@ -186,3 +196,100 @@ class Event(Base):
     type: Mapped[str] = mapped_column(String(32))
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # The message a `message.*` event carries, so erasure finds every copy of its
+    # content by index instead of by reading every payload.
+    message_id: Mapped[str | None] = mapped_column(String(36), index=True)
+
+
+class Ban(Base):
+    """A person kept out of a group: removed, and refused by every invite and every add."""
+
+    __tablename__ = "bans"
+
+    group_id: Mapped[str] = mapped_column(
+        ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    banned_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id], lazy="joined")
+    banner: Mapped[User | None] = relationship(foreign_keys=[banned_by], lazy="joined")
+
+
+class Block(Base):
+    """`user_id` blocked `blocked_id`: no adding them to groups, their messages flagged."""
+
+    __tablename__ = "blocks"
+
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    blocked_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    blocked: Mapped[User] = relationship(foreign_keys=[blocked_id], lazy="joined")
+
+
+class Report(Base):
+    """A member's report of a message, seen by the group's moderators only."""
+
+    __tablename__ = "reports"
+    __table_args__ = (
+        Index("ix_reports_group_status", "group_id", "status", "created_at"),
+        # One open report per reporter and message (a resolved one may be followed by another).
+        Index(
+            "ux_reports_open",
+            "message_id",
+            "reporter_id",
+            unique=True,
+            sqlite_where=sql("status = 'open'"),
+            postgresql_where=sql("status = 'open'"),
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    group_id: Mapped[str] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"))
+    message_id: Mapped[str] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), index=True
+    )
+    reporter_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open, resolved
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    resolved_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    resolution: Mapped[str | None] = mapped_column(String(16))  # dismiss, delete, ban
+
+    reporter: Mapped[User] = relationship(foreign_keys=[reporter_id], lazy="joined")
+    resolver: Mapped[User | None] = relationship(foreign_keys=[resolved_by], lazy="joined")
+
+
+class ModerationEntry(Base):
+    """One line of a group's moderation log: who did what to whom, when; never content.
+
+    `seq` is the seq of the `moderation.logged` event that announced it."""
+
+    __tablename__ = "moderation_log"
+    __table_args__ = (
+        UniqueConstraint("group_id", "seq"),
+        Index("ix_moderation_log_target", "group_id", "target_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    group_id: Mapped[str] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(32))
+    actor_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    target_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    message_id: Mapped[str | None] = mapped_column(String(36))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    actor: Mapped[User | None] = relationship(foreign_keys=[actor_id], lazy="joined")
+    target: Mapped[User | None] = relationship(foreign_keys=[target_id], lazy="joined")

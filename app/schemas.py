@@ -83,6 +83,35 @@ class AuthOut(Out):
     token: str
 
 
+WhoCanAddMe = Literal["shared_group", "anyone"]
+
+
+class MeOut(UserOut):
+    """The caller's own account: what everyone sees, and the caller's own settings."""
+
+    who_can_add_me: WhoCanAddMe = Field(
+        description="who may add you to a group directly: someone who already shares a group "
+        "with you (default), or anyone"
+    )
+
+
+class MePatch(BaseModel):
+    who_can_add_me: WhoCanAddMe | None = None
+
+
+class BlockIn(BaseModel):
+    user_id: str = Field(max_length=36, pattern=STORABLE)
+
+
+class BlockOut(Out):
+    user: UserOut
+    created_at: Timestamp
+
+
+class BlocksOut(Out):
+    blocks: list[BlockOut]
+
+
 # Groups, members, invites
 
 
@@ -131,12 +160,43 @@ class MembersOut(Out):
     members: list[MemberOut]
 
 
+InviteStatus = Literal["active", "expired", "used_up", "creator_not_moderator", "revoked"]
+
+
 class InviteOut(Out):
     code: str
     group_id: str
     expires_at: Timestamp | None
     max_uses: int | None
     uses: int
+    created_at: Timestamp
+    creator: UserOut | None = None  # None once the creator's account is gone
+    status: InviteStatus = Field(
+        description="whether accepting it works now; an invite stops working when its "
+        "creator is no longer a moderator or owner of the group"
+    )
+
+
+class InvitesOut(Out):
+    invites: list[InviteOut]
+    has_more: bool
+
+
+class BanIn(BaseModel):
+    user_id: str = Field(max_length=36, pattern=STORABLE)
+    reason: str | None = Field(default=None, max_length=500, pattern=STORABLE)
+
+
+class BanOut(Out):
+    group_id: str
+    user: UserOut
+    banned_by: UserOut | None = None
+    reason: str | None = None
+    created_at: Timestamp
+
+
+class BansOut(Out):
+    bans: list[BanOut]
 
 
 # Messages
@@ -185,6 +245,9 @@ class MessageOut(Out):
     created_at: Timestamp
     deleted: bool
     voice: VoiceOut | None = None
+    # Beyond the contract: the viewer blocked the sender (never set in event payloads,
+    # which are the same for every member; clients apply GET /me/blocks to those).
+    sender_blocked: bool = False
 
 
 class MessagesPage(Out):
@@ -245,6 +308,65 @@ class EventsPage(Out):
     has_more: bool
 
 
+class ModerationEntryOut(Out):
+    """A line of the moderation log; `seq` is that of its `moderation.logged` event."""
+
+    seq: int
+    group_id: str
+    action: Literal[
+        "member.removed",
+        "member.banned",
+        "member.unbanned",
+        "member.role_changed",
+        "message.deleted",
+        "invite.revoked",
+        "group.retention_changed",
+        "group.transcripts_changed",
+        "report.resolved",
+    ]
+    actor: UserOut | None = None
+    target: UserOut | None = None
+    message_id: str | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+    created_at: Timestamp
+
+
+class ModerationLogPage(Out):
+    entries: list[ModerationEntryOut]
+    has_more: bool
+
+
+# Reports (moderators only)
+
+ReportAction = Literal["dismiss", "delete", "ban"]
+
+
+class ReportIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=1000, pattern=STORABLE)
+
+
+class ResolveIn(BaseModel):
+    action: ReportAction
+
+
+class ReportOut(Out):
+    id: str
+    group_id: str
+    message: MessageOut
+    reporter: UserOut
+    reason: str
+    status: Literal["open", "resolved"]
+    created_at: Timestamp
+    resolved_at: Timestamp | None = None
+    resolved_by: UserOut | None = None
+    resolution: ReportAction | None = None
+
+
+class ReportsPage(Out):
+    reports: list[ReportOut]
+    has_more: bool
+
+
 class ErrorBody(Out):
     code: str
     message: str
@@ -267,6 +389,7 @@ class SearchHit(Out):
     kind: Literal["text", "voice"]
     created_at: Timestamp
     sender: UserOut
+    sender_blocked: bool = False  # the caller blocked the sender
     snippet: str = Field(
         description="Text around the best match, on one line; each matched word is between "
         "U+0002 and U+0003, which appear nowhere else in it"

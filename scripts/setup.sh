@@ -2,7 +2,9 @@
 # Installs what Earshot needs on a fresh Debian/Ubuntu machine, idempotently:
 # system packages (ffmpeg; with --test also espeak-ng and sox for making speech in
 # tests, pocketsphinx-testdata for its recordings of human speech with transcripts,
-# and chromium for the browser tests) and a virtualenv in .venv.
+# and chromium for the browser tests) and a virtualenv in .venv. With --test it also
+# installs tests/node's npm packages (an OpenID Connect provider, axe-core,
+# Lighthouse) exactly as its lockfile says, when they changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,3 +38,21 @@ if [[ ! -x .venv/bin/python ]]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".${extras}"
+
+if [[ "${1:-}" == "--test" ]]; then
+  # npm ci only when the lockfile (or Node) changed since the last install: a stamp
+  # inside node_modules remembers what it was made from. No install scripts run,
+  # so nothing downloads a browser (the tests use Debian's /usr/bin/chromium).
+  if ! command -v npm >/dev/null; then
+    echo "Please install Node.js 20+ and npm (the tests run tools from tests/node)" >&2
+    exit 1
+  fi
+  stamp=tests/node/node_modules/.earshot-installed
+  wanted="$(sha256sum tests/node/package-lock.json | cut -d' ' -f1) node-$(node --version)"
+  if [[ ! -f $stamp || "$(cat "$stamp")" != "$wanted" ]]; then
+    echo "Installing tests/node packages (npm ci)"
+    (cd tests/node && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --ignore-scripts --no-audit --no-fund \
+      --loglevel=error >/dev/null)
+    echo "$wanted" >"$stamp"
+  fi
+fi

@@ -22,6 +22,7 @@ from app.config import Settings
 from app.db import create_engine, migrate_async
 from app.main import create_app
 from tests.helpers import Api
+from tests.support.browser import browser  # noqa: F401 (one Chromium for the whole run)
 
 PG_URL = os.environ.get("EARSHOT_TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])

@@ -29,7 +29,9 @@ class Api:
     def __init__(self, client: httpx.AsyncClient) -> None:
         self.client = client
 
-    async def register(self, name: str = "coach") -> Person:
+    async def register(self, name: str = "coach", *, addable_by_anyone: bool = True) -> Person:
+        """A new account. Most tests add people to groups freely, so by default the person
+        lets anyone add them; `addable_by_anyone=False` keeps the default "shared_group"."""
         handle = f"{name}{next(_counter)}"
         r = await self.client.post(
             "/api/v1/auth/register",
@@ -37,7 +39,10 @@ class Api:
         )
         assert r.status_code == 201, r.text
         body = r.json()
-        return Person(handle=handle, token=body["token"], id=body["user"]["id"])
+        person = Person(handle=handle, token=body["token"], id=body["user"]["id"])
+        if addable_by_anyone:
+            await self.ok(person, "PATCH", "/me", json={"who_can_add_me": "anyone"})
+        return person
 
     async def call(
         self, who: Person | None, method: str, path: str, **kwargs: Any
@@ -60,6 +65,19 @@ class Api:
 
     async def post(self, who: Person, gid: str, text: str = "hello", **extra: Any) -> Any:
         return await self.ok(who, "POST", f"/groups/{gid}/messages", json={"text": text, **extra})
+
+    async def every_page(
+        self, who: Person, path: str, items: str, cursor: str, key: str, limit: int = 2
+    ) -> list[str]:
+        """The `key` of every item of a cursor-paged list, walked `limit` at a time."""
+        seen: list[str] = []
+        params: dict[str, Any] = {"limit": limit}
+        while True:
+            page = await self.ok(who, "GET", path, params=params)
+            seen += [item[key] for item in page[items]]
+            if not page["has_more"]:
+                return seen
+            params[cursor] = seen[-1]
 
     async def events(self, who: Person, gid: str, after: int = 0) -> list[dict[str, Any]]:
         body = await self.ok(

@@ -7,7 +7,6 @@ cannot start, the tests that need it fail with the server's log; they never skip
 
 import contextlib
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -22,10 +21,10 @@ from urllib.parse import urlencode
 import pytest
 
 from tests.process import free_port
+from tests.support.processes import log_tail, start_logged, stop_process
 
 WEED = Path(sys.executable).with_name("weed")
 START_TIMEOUT_S = 30.0
-STOP_TIMEOUT_S = 15.0
 GRPC_PORT_OFFSET = 10000
 
 
@@ -98,11 +97,6 @@ def _weed_command(data_dir: Path) -> tuple[list[str], int]:
     return command, ports["s3.port"]
 
 
-def _log_tail(log: Path) -> str:
-    text = log.read_text(errors="replace").replace("\r", "\n") if log.exists() else ""
-    return "\n".join(line for line in text.splitlines() if line.strip())[-3000:]
-
-
 def _wait_until_ready(server: S3Server, proc: subprocess.Popen[bytes], log: Path) -> None:
     """Until the server lists buckets for our credentials (about 2 s)."""
     from botocore.exceptions import BotoCoreError, ClientError
@@ -113,8 +107,7 @@ def _wait_until_ready(server: S3Server, proc: subprocess.Popen[bytes], log: Path
         while True:
             if proc.poll() is not None:
                 pytest.fail(
-                    f"the SeaweedFS S3 server exited with {proc.returncode}; log:\n"
-                    f"{_log_tail(log)}",
+                    f"the SeaweedFS S3 server exited with {proc.returncode}; log:\n{log_tail(log)}",
                     pytrace=False,
                 )
             try:
@@ -124,22 +117,12 @@ def _wait_until_ready(server: S3Server, proc: subprocess.Popen[bytes], log: Path
                 if time.monotonic() > deadline:
                     pytest.fail(
                         f"the SeaweedFS S3 server at {server.endpoint} did not answer within "
-                        f"{START_TIMEOUT_S:.0f} s ({e}); log:\n{_log_tail(log)}",
+                        f"{START_TIMEOUT_S:.0f} s ({e}); log:\n{log_tail(log)}",
                         pytrace=False,
                     )
             time.sleep(0.1)
     finally:
         client.close()
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=STOP_TIMEOUT_S)
 
 
 @contextlib.contextmanager
@@ -163,15 +146,12 @@ def running_s3(base: Path) -> Iterator[S3Server]:
         "AWS_SECRET_ACCESS_KEY": server.secret_key,
         "TMPDIR": str(base),  # its logs and admin socket go here, not to /tmp
     }
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            command, cwd=base, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=out
-        )
+    proc = start_logged(command, log, cwd=base, env=env)
     try:
         _wait_until_ready(server, proc, log)
         yield server
     finally:
-        _stop(proc)
+        stop_process(proc)
 
 
 @pytest.fixture(scope="session")

@@ -49,8 +49,3 @@ async def change_password(
 async def logout(ctx: CtxDep, user: CurrentUser, token: TokenDep) -> Response:
     await accounts.logout(ctx, user, token)
     return Response(status_code=204)
-
-
-@router.get("/me", response_model=UserOut, responses=errors(401))
-async def me(user: CurrentUser) -> UserOut:
-    return UserOut.model_validate(user)

@@ -1,11 +1,20 @@
-"""What one websocket connection holds: the items queued for it, in a queue bounded by
-count and by bytes, and the error frame every refusal is sent as."""
+"""One websocket connection as the hub sees it, the items its send queue carries, and the
+error frame every refusal on a websocket is sent as.
+
+Each connection has a queue bounded by count and by bytes, drained by its own task
+(the hub's `pump`), so a slow client only ever slows itself.
+"""
 
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+CLOSE_REVOKED = 4001
+CLOSE_TOO_SLOW = 4008
+CLOSE_TOO_MANY = 4009
+CLOSE_FLOODING = 4029
 
 
 @dataclass
@@ -90,6 +99,9 @@ class Connection:
     live: bool = False  # false until the first sync (or the grace period) has run
     closing: bool = False
     parked: bool = False  # the pump is waiting for its next item
+    # Told at once when its user leaves a group (removed, banned, left) or the group is
+    # deleted: a live memo they are sending there must end (see app.realtime.ws).
+    on_leave: Callable[[str], None] | None = None
 
     @property
     def idle(self) -> bool:

@@ -16,12 +16,19 @@ means something was missed (a replay still running, a broker hiccup, events
 published out of order by two processes), and the gap is filled from the
 database before it is sent. That one rule gives resume without gap or
 duplicate, whatever the timing.
+
+A `member.left` (or `group.deleted`) is also a signal to this process: the
+departing user's connections here end any live memo they send in that group,
+and live chunks of theirs still in flight are dropped. Control messages that are
+no group event go only where they are addressed: a report notice to the sockets
+of the moderators it names.
 """
 
 import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -31,6 +38,8 @@ from sqlalchemy import select
 from app.aio import cancel_and_wait, start_eagerly
 from app.models import Event, Group, Membership
 from app.realtime.connection import (
+    CLOSE_REVOKED,
+    CLOSE_TOO_SLOW,
     Check,
     Connection,
     Item,
@@ -52,12 +61,10 @@ from app.services.context import (
 
 log = logging.getLogger(__name__)
 
-CLOSE_REVOKED = 4001
-CLOSE_TOO_SLOW = 4008
-CLOSE_TOO_MANY = 4009
-CLOSE_FLOODING = 4029
 REPLAY_PAGE = 500
 SYNC_GRACE_S = 1.0
+DEPARTED_S = 300.0  # far longer than any chunk takes from its sender to this hub
+DEPARTED_MAX = 10_000
 
 
 class Hub:
@@ -66,6 +73,9 @@ class Hub:
         self.by_group: dict[str, set[Connection]] = defaultdict(set)
         self.by_user: dict[str, set[Connection]] = defaultdict(set)
         self._sockets: dict[str, int] = defaultdict(int)  # open sockets per user, in this process
+        # (group, user) of members who left recently: their live chunks still in flight
+        # are dropped, so no listener hears anything of theirs after their `member.left`.
+        self._departed: dict[tuple[str, str], float] = {}
         self._tasks: list[asyncio.Task[None]] = []
 
     # Life cycle
@@ -207,7 +217,9 @@ class Hub:
             live.leaving_user = event["data"]["user"]["id"]
         live.group_deleted = type_ == "group.deleted"
         if type_ == "member.joined":
-            for conn in list(self.by_user.get(event["data"]["user"]["id"], ())):
+            joined = event["data"]["user"]["id"]
+            self._departed.pop((gid, joined), None)
+            for conn in list(self.by_user.get(joined, ())):
                 if gid not in conn.last_seq:
                     conn.last_seq[gid] = seq - 1
                     self.by_group[gid].add(conn)
@@ -215,11 +227,23 @@ class Hub:
         for conn in recipients:
             self._offer(conn, live)
         self.rt.metrics.deliveries.inc(len(recipients))
+        leaving: list[Connection] = []
         if live.leaving_user:
-            for conn in list(self.by_user.get(live.leaving_user, ())):
+            self._depart(gid, live.leaving_user)
+            leaving = list(self.by_user.get(live.leaving_user, ()))
+            for conn in leaving:
                 self._leave(conn, gid)
         elif live.group_deleted:
-            self.by_group.pop(gid, None)
+            leaving = list(self.by_group.pop(gid, ()))
+        for conn in leaving:
+            if conn.on_leave is not None:
+                conn.on_leave(gid)
+
+    def _depart(self, group_id: str, user_id: str) -> None:
+        now = time.monotonic()
+        if len(self._departed) > DEPARTED_MAX:
+            self._departed = {k: t for k, t in self._departed.items() if now - t < DEPARTED_S}
+        self._departed[(group_id, user_id)] = now
 
     def _on_control(self, payload: bytes) -> None:
         message = json.loads(payload)
@@ -231,13 +255,28 @@ class Hub:
                         self._close(conn, CLOSE_REVOKED, "signed out")
                     )
         elif message["type"] in ("recording.started", "recording.stopped"):
+            if (message["group_id"], message["user_id"]) in self._departed:
+                return
             text = json.dumps(message, separators=(",", ":"))
             for conn in list(self.by_group.get(message["group_id"], ())):
                 if conn.user_id != message["user_id"]:
                     self._offer(conn, Send(text))
+        elif message["type"] in ("report.created", "report.resolved"):
+            self._to_moderators(message)
+
+    def _to_moderators(self, message: dict[str, Any]) -> None:
+        """A report notice, to the sockets of the moderators it names and nobody else."""
+        group_id, user_ids = message["group_id"], message.pop("user_ids")
+        text = json.dumps(message, separators=(",", ":"))
+        for user_id in user_ids:
+            for conn in list(self.by_user.get(user_id, ())):
+                if group_id in conn.last_seq:
+                    self._offer(conn, Send(text))
 
     def _on_live(self, payload: bytes) -> None:
         group_id, sender, frame = payload[:36].decode(), payload[36:72].decode(), payload[72:]
+        if (group_id, sender) in self._departed:
+            return  # relayed before their removal was seen here: it reaches nobody
         item = SendBytes(frame)
         for conn in list(self.by_group.get(group_id, ())):
             if conn.user_id != sender:

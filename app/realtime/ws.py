@@ -26,9 +26,17 @@ from fastapi import APIRouter, WebSocket
 from app.aio import cancel_and_wait
 from app.errors import ApiError
 from app.models import MAX_SEQ, User
-from app.realtime.connection import Connection, Send, Sync, error_frame
-from app.realtime.hub import CLOSE_FLOODING, CLOSE_REVOKED, CLOSE_TOO_MANY, Hub
-from app.realtime.live import LiveLimit, LiveSession, wait_until_idle
+from app.realtime.connection import (
+    CLOSE_FLOODING,
+    CLOSE_REVOKED,
+    CLOSE_TOO_MANY,
+    Connection,
+    Send,
+    Sync,
+    error_frame,
+)
+from app.realtime.hub import Hub
+from app.realtime.live import REFUSED, LiveLimit, LiveSession, wait_until_idle
 from app.schemas import storable
 from app.services.accounts import hash_token, user_for_token
 from app.services.context import CONTROL_CHANNEL, Ctx, Runtime
@@ -151,9 +159,10 @@ async def _serve(ws: WebSocket, rt: Runtime, hub: Hub, user: User, token: str) -
         queue=asyncio.Queue(rt.settings.ws_send_queue),
         max_bytes=rt.settings.ws_send_queue_bytes,
     )
+    session = _Session(rt, conn, user)
+    conn.on_leave = session.left_group
     await hub.attach(conn)
     pump = asyncio.create_task(hub.pump(conn))
-    session = _Session(rt, conn, user)
     try:
         await session.receive(ws)
     finally:
@@ -170,6 +179,7 @@ class _Session:
         self.limit = RateLimit(rt.settings.ws_messages_per_s, rt.settings.ws_burst)
         self.live: LiveSession | None = None
         self.idle: asyncio.Task[None] | None = None
+        self.ending: set[asyncio.Task[None]] = set()
 
     def reply(self, text: str | None) -> None:
         if text:
@@ -272,6 +282,17 @@ class _Session:
         except LiveLimit as breach:
             self.reply(error_frame(breach.code, breach.message + " The live message has ended."))
             await self.end_live()
+
+    def left_group(self, group_id: str) -> None:
+        """The user is out of the group (the hub says): end their live memo there at once."""
+        if self.live is None or self.live.group_id != group_id:
+            return
+        self.reply(
+            error_frame("not_a_member", REFUSED["not_a_member"] + " The live message has ended.")
+        )
+        task = asyncio.get_running_loop().create_task(self.end_live())
+        self.ending.add(task)
+        task.add_done_callback(self.ending.discard)
 
     async def _end_when_idle(self, live: LiveSession) -> None:
         await wait_until_idle(live)

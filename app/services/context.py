@@ -7,8 +7,9 @@ import logging
 import os
 import socket
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -21,6 +22,9 @@ from app.realtime.broker import Broker
 from app.services.passwords import Passwords
 from app.storage.blobs import BlobStore
 from app.storage.ffmpeg import Slots
+
+if TYPE_CHECKING:
+    from app.services.scrub import Scrubber
 
 EVENTS_CHANNEL = "events"  # durable events, as stored
 CONTROL_CHANNEL = "control"  # revoked tokens, recording indicators: never stored
@@ -50,6 +54,7 @@ class Runtime:
     passwords: Passwords = field(init=False)
     ingest: Jobs = field(init=False)
     transcripts: Jobs = field(init=False)
+    scrubber: "Scrubber" = field(init=False)
     process_id: str = field(default_factory=new_process_id)
     metrics: Metrics = field(default_factory=Metrics)
     limiter: Limiter = field(default_factory=MemoryLimiter)
@@ -69,6 +74,7 @@ class Ctx:
     db: AsyncSession
     rt: Runtime
     _outbox: list[bytes] = field(default_factory=list)
+    _after: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     @property
     def settings(self) -> Settings:
@@ -93,10 +99,22 @@ class Ctx:
     async def emit(
         self, group_id: str, type_: str, data: dict[str, Any], *, seq: int | None = None
     ) -> int:
-        """Record a durable event in this transaction; it is published after commit."""
+        """Record a durable event in this transaction; it is published after commit.
+
+        A `message.*` event is indexed by the message it carries (see `app.services.erasure`)."""
         if seq is None:
             seq = await self.next_seq(group_id)
-        self.db.add(Event(group_id=group_id, seq=seq, type=type_, data=data, created_at=utcnow()))
+        message_id = data.get("id") if type_.startswith("message.") else None
+        self.db.add(
+            Event(
+                group_id=group_id,
+                seq=seq,
+                type=type_,
+                data=data,
+                created_at=utcnow(),
+                message_id=message_id,
+            )
+        )
         self._outbox.append(encode_event(group_id, seq, type_, data))
         return seq
 
@@ -111,11 +129,21 @@ class Ctx:
         self.db.expunge_all()
         await self.db.rollback()
 
+    def after_commit(self, action: Callable[[], Awaitable[None]]) -> None:
+        """Run `action` once this transaction has committed (e.g. delete blobs it orphaned)."""
+        self._after.append(action)
+
     async def commit(self) -> None:
         await self.db.commit()
         outbox, self._outbox = self._outbox, []
+        after, self._after = self._after, []
         for payload in outbox:
             try:
                 await self.rt.broker.publish(EVENTS_CHANNEL, payload)
             except Exception:  # the change is committed; clients catch up by resuming
                 log.exception("publishing an event failed")
+        for action in after:
+            try:
+                await action()
+            except Exception:  # committed; fsck and the next sweep find what is left
+                log.exception("an action after commit failed")

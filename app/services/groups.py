@@ -12,7 +12,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from app.errors import Forbidden, Invalid, group_not_found
 from app.models import Group, Membership, Message, User, UtcDateTime
 from app.schemas import GroupOut
-from app.services import views
+from app.services import moderation, views
 from app.services.context import Ctx
 from app.storage.keys import voice_prefix
 
@@ -145,12 +145,19 @@ async def update_group(ctx: Ctx, user: User, group_id: str, changes: dict[str, A
         group.name = changes["name"]
     if changes.get("description") is not None:
         group.description = changes["description"]
-    if "retention_days" in changes:
+    logged = []  # (action, before, after) of the settings members must be able to audit
+    if "retention_days" in changes and changes["retention_days"] != group.retention_days:
+        logged.append(("group.retention_changed", group.retention_days, changes["retention_days"]))
         group.retention_days = changes["retention_days"]
-    if changes.get("transcripts") is not None:
-        group.transcripts = changes["transcripts"]
+    transcripts = changes.get("transcripts")
+    if transcripts is not None and transcripts != group.transcripts:
+        logged.append(("group.transcripts_changed", group.transcripts, transcripts))
+        group.transcripts = transcripts
     await ctx.db.flush()
-    seq = await ctx.next_seq(group_id)
+    for action, before, after in logged:
+        details = {"from": before, "to": after}
+        await moderation.record(ctx, group_id, action, actor_id=user.id, details=details)
+    seq = await ctx.next_seq(group_id)  # last, so the payload's last_seq is its own seq
     set_committed_value(group, "last_seq", seq)
     await ctx.emit(group_id, "group.updated", await views.group_payload(ctx, group), seq=seq)
     out = await views.group_out(ctx, user.id, group, membership.role)
@@ -169,6 +176,11 @@ async def delete_group(ctx: Ctx, user: User, group_id: str) -> None:
     )
     ctx.announce(group_id, group.last_seq + 1, "group.deleted", {"id": group_id})
     await ctx.db.delete(group)
+
+    async def delete_audio() -> None:
+        for message_id in voice_ids:
+            await ctx.rt.blobs.delete_prefix(voice_prefix(message_id))
+
+    ctx.after_commit(delete_audio)
+    ctx.after_commit(ctx.rt.scrubber.request)  # the words leave the index and the WAL too
     await ctx.commit()
-    for message_id in voice_ids:
-        await ctx.rt.blobs.delete_prefix(voice_prefix(message_id))

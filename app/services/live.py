@@ -8,10 +8,10 @@ processing as an uploaded memo.
 
 import re
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 
 from app.errors import Conflict, Gone, Invalid, NotFound
-from app.models import Group, Message, User, new_id, utcnow
+from app.models import Group, Membership, Message, User, new_id, utcnow
 from app.schemas import MessageOut
 from app.services import leases, views
 from app.services.context import Ctx, Runtime
@@ -96,6 +96,30 @@ async def finish_live(rt: Runtime, message_id: str) -> None:
         await rt.blobs.delete_prefix(voice_prefix(message_id))
     elif size:
         rt.ingest.submit(message_id)
+
+
+async def why_not_continue(rt: Runtime, message_id: str, user_id: str) -> str | None:
+    """Why the sender may not add another chunk to a live memo (None: they may).
+
+    Asked for every chunk, so a removal or a delete takes effect at the next one."""
+    async with rt.read_sessions() as db:
+        row = (
+            await db.execute(
+                select(Message.deleted_at, Message.voice_status, Membership.role)
+                .outerjoin(
+                    Membership,
+                    and_(Membership.group_id == Message.group_id, Membership.user_id == user_id),
+                )
+                .where(Message.id == message_id)
+            )
+        ).first()
+    if row is None or row.deleted_at is not None:
+        return "message_deleted"
+    if row.role is None:
+        return "not_a_member"
+    if row.voice_status != "live":
+        return "live_over"
+    return None
 
 
 async def live_recording(ctx: Ctx, user: User, message_id: str) -> tuple[str, str]:

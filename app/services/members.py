@@ -1,18 +1,22 @@
 """Membership: who is in a group and with which role.
 
-Rules: moderators add members (only an owner adds a moderator); only the owner
-changes roles, and making someone owner hands ownership over, so a group always
-has exactly one owner; a moderator removes members at or below their own role;
-anyone may leave except the owner, who must hand over ownership first.
+Rules: moderators add members (only an owner adds a moderator), but only people
+who already share a group with them, unless the person lets anyone add them
+(`app.services.people`); never someone banned from the group or who blocked
+them. Only the owner changes roles, and making someone owner hands ownership
+over, so a group always has exactly one owner; a moderator removes members at or
+below their own role; anyone may leave except the owner, who must hand over
+ownership first. Removals and role changes go into the moderation log; leaving
+does not.
 """
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app.errors import Conflict, Forbidden, NotFound
-from app.models import Membership, User
+from app.models import Ban, Membership, User
 from app.schemas import MemberOut
-from app.services import views
+from app.services import moderation, people, views
 from app.services.context import Ctx
 from app.services.groups import ROLE_RANK, require_role
 
@@ -67,6 +71,14 @@ async def add_member(
         raise NotFound("Nobody has that handle.", code="user_not_found")
     if await ctx.db.get(Membership, (group_id, user.id)):
         raise Conflict("That person is already a member.", code="already_member")
+    if await ctx.db.get(Ban, (group_id, user.id)):
+        raise Conflict("That person is banned from this group: lift the ban first.", code="banned")
+    if not await people.may_add(ctx, actor.id, user):
+        raise Forbidden(
+            "You can only add someone who already shares a group with you. "
+            "Send them an invite link instead.",
+            code="not_allowed",
+        )
     try:
         membership = await join(ctx, group_id, user, role, actor.id, client_id)
     except IntegrityError:
@@ -90,19 +102,44 @@ async def change_role(ctx: Ctx, actor: User, group_id: str, user_id: str, role: 
         if role == "owner":
             me = await ctx.db.get(Membership, (group_id, actor.id))
             assert me is not None
-            me.role = "moderator"
-            await ctx.db.flush()
-            await ctx.emit(
-                group_id, "member.role_changed", views.member_out(me).model_dump(mode="json")
-            )
-        target.role = role
-        await ctx.db.flush()
-        await ctx.emit(
-            group_id, "member.role_changed", views.member_out(target).model_dump(mode="json")
-        )
+            await _set_role(ctx, actor, me, "moderator")
+        await _set_role(ctx, actor, target, role)
     out = views.member_out(target)
     await ctx.commit()
     return out
+
+
+async def _set_role(ctx: Ctx, actor: User, membership: Membership, role: str) -> None:
+    before, membership.role = membership.role, role
+    await ctx.db.flush()
+    group_id = membership.group_id
+    payload = views.member_out(membership).model_dump(mode="json")
+    await ctx.emit(group_id, "member.role_changed", payload)
+    await moderation.record(
+        ctx,
+        group_id,
+        "member.role_changed",
+        actor_id=actor.id,
+        target_id=membership.user_id,
+        details={"from": before, "to": role},
+    )
+
+
+def check_outranks(mine: Membership, target_role: str | None) -> None:
+    """Refuse unless `mine` may remove (or ban) someone of `target_role` (None: not a member)."""
+    if ROLE_RANK[mine.role] < ROLE_RANK["moderator"]:
+        raise Forbidden("Only a moderator may remove members.")
+    if target_role is not None and ROLE_RANK[target_role] > ROLE_RANK[mine.role]:
+        raise Forbidden("You cannot remove someone with a higher role than yours.")
+
+
+async def drop(ctx: Ctx, target: Membership) -> None:
+    """End a membership and emit `member.left`: the hub stops their deliveries and any
+    live memo they are sending in the group (the caller commits)."""
+    payload = views.member_out(target).model_dump(mode="json")
+    await ctx.db.delete(target)
+    await ctx.db.flush()
+    await ctx.emit(target.group_id, "member.left", payload)
 
 
 async def remove_member(ctx: Ctx, actor: User, group_id: str, user_id: str) -> None:
@@ -119,12 +156,11 @@ async def remove_member(ctx: Ctx, actor: User, group_id: str, user_id: str) -> N
                 "The owner cannot leave: make someone else owner first, or delete the group.",
                 code="owner_required",
             )
-    elif ROLE_RANK[mine.role] < ROLE_RANK["moderator"]:
-        raise Forbidden("Only a moderator may remove members.")
-    elif ROLE_RANK[target.role] > ROLE_RANK[mine.role]:
-        raise Forbidden("You cannot remove someone with a higher role than yours.")
-    payload = views.member_out(target).model_dump(mode="json")
-    await ctx.db.delete(target)
-    await ctx.db.flush()
-    await ctx.emit(group_id, "member.left", payload)
+    else:
+        check_outranks(mine, target.role)
+    await drop(ctx, target)
+    if target is not mine:
+        await moderation.record(
+            ctx, group_id, "member.removed", actor_id=actor.id, target_id=user_id
+        )
     await ctx.commit()

@@ -1,4 +1,4 @@
-"""Messages: posting, reading in seq order, deleting to a tombstone."""
+"""Messages: posting, reading in seq order, deleting (see `app.services.erasure`)."""
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -6,10 +6,9 @@ from sqlalchemy.exc import IntegrityError
 from app.errors import Forbidden, Invalid, NotFound, message_not_found
 from app.models import Group, Message, User, utcnow
 from app.schemas import MessageOut
-from app.services import views
+from app.services import erasure, views
 from app.services.context import Ctx
 from app.services.groups import ROLE_RANK, require_role
-from app.storage.keys import voice_prefix
 
 
 async def _by_client_id(ctx: Ctx, user: User, group_id: str, client_id: str) -> Message | None:
@@ -135,23 +134,9 @@ async def get_message(ctx: Ctx, user: User, message_id: str) -> MessageOut:
 
 
 async def delete_message(ctx: Ctx, user: User, message_id: str) -> None:
-    """Turn a message into a tombstone and remove its audio from storage."""
+    """Erase a message (its sender or a moderator); members hear `message.deleted`."""
     message, role = await load_message(ctx, user, message_id)
     if message.sender_id != user.id and ROLE_RANK[role] < ROLE_RANK["moderator"]:
         raise Forbidden("Only the sender or a moderator may delete a message.")
-    await tombstone(ctx, message)
-
-
-async def tombstone(ctx: Ctx, message: Message) -> None:
-    """Empty the message (members hear `message.deleted`), commit, then drop its audio."""
-    if message.deleted_at is None:
-        message.deleted_at = utcnow()
-        message.text = None
-        message.transcript_text = None
-        await ctx.db.flush()
-        await ctx.emit(
-            message.group_id, "message.deleted", await views.message_payload(ctx, message)
-        )
+    await erasure.erase_message(ctx, message_id, actor_id=user.id)
     await ctx.commit()
-    if message.kind == "voice":
-        await ctx.rt.blobs.delete_prefix(voice_prefix(message.id))

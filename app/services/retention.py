@@ -1,9 +1,10 @@
 """Retention: a group may keep messages for `retention_days`; older ones are deleted.
 
-Each sweep (see `app.services.ingest`) turns expired messages into tombstones,
-as a moderator's delete would: members hear `message.deleted` and the audio
-leaves storage. A pass handles at most BATCH messages per group, oldest first,
-so a newly shortened retention is worked off over a few sweeps.
+Each sweep (see `app.services.ingest`) erases expired messages as any delete
+does (`app.services.erasure`): members hear `message.deleted`, stored events keep
+only the tombstone, and the audio leaves storage. A pass handles at most BATCH
+messages per group, oldest first, so a newly shortened retention is worked off
+over a few sweeps.
 """
 
 import logging
@@ -13,7 +14,7 @@ from sqlalchemy import select
 
 from app.models import Group, Message, utcnow
 from app.services.context import Ctx, Runtime
-from app.services.messages import tombstone
+from app.services.erasure import erase_message
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +48,10 @@ async def sweep(rt: Runtime) -> int:
             )
         for message_id in expired:
             async with rt.sessions() as db:
-                message = await db.get(Message, message_id)
-                if message is not None and message.deleted_at is None:
-                    await tombstone(Ctx(db=db, rt=rt), message)
+                ctx = Ctx(db=db, rt=rt)
+                if await erase_message(ctx, message_id):
                     deleted += 1
+                await ctx.commit()
     if deleted:
         log.info("retention removed %d messages", deleted)
     return deleted

@@ -157,11 +157,12 @@ async def _run(
     return [(mid, _snippet(raw or "", start, stop)) for mid, raw in rows.all()]
 
 
-async def _hits(ctx: Ctx, found: list[tuple[str, str]]) -> list[SearchHit]:
+async def _hits(ctx: Ctx, viewer_id: str, found: list[tuple[str, str]]) -> list[SearchHit]:
     if not found:
         return []
     ids = [mid for mid, _ in found]
     messages = {m.id: m for m in await ctx.db.scalars(select(Message).where(Message.id.in_(ids)))}
+    blocked = await views.blocked_among(ctx, viewer_id, {m.sender_id for m in messages.values()})
     return [
         SearchHit(
             message_id=m.id,
@@ -170,6 +171,7 @@ async def _hits(ctx: Ctx, found: list[tuple[str, str]]) -> list[SearchHit]:
             kind=m.kind,
             created_at=m.created_at,
             sender=views.user_out(m.sender),
+            sender_blocked=m.sender_id in blocked,
             snippet=snippet,
         )
         for mid, snippet in found
@@ -180,9 +182,9 @@ async def _hits(ctx: Ctx, found: list[tuple[str, str]]) -> list[SearchHit]:
 async def search_group(ctx: Ctx, user: User, group_id: str, q: str, limit: int) -> list[SearchHit]:
     """The best `limit` matches in one group; 404 group_not_found unless a member."""
     await require_role(ctx, group_id, user.id)
-    return await _hits(ctx, await _run(ctx, q, limit, group_id=group_id))
+    return await _hits(ctx, user.id, await _run(ctx, q, limit, group_id=group_id))
 
 
 async def search_all(ctx: Ctx, user: User, q: str, limit: int) -> list[SearchHit]:
     """The best `limit` matches in every group the caller is a member of now."""
-    return await _hits(ctx, await _run(ctx, q, limit, user_id=user.id))
+    return await _hits(ctx, user.id, await _run(ctx, q, limit, user_id=user.id))

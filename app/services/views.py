@@ -5,10 +5,11 @@ from typing import Any
 
 from sqlalchemy import and_, func, select
 
-from app.models import Group, Membership, Message, Receipt, User
+from app.models import Block, Group, Invite, Membership, Message, Receipt, User
 from app.schemas import (
     GroupInfo,
     GroupOut,
+    InviteOut,
     MemberOut,
     MessageOut,
     TranscriptOut,
@@ -32,6 +33,19 @@ def member_out(membership: Membership) -> MemberOut:
     )
 
 
+def invite_out(invite: Invite, status: str) -> InviteOut:
+    return InviteOut(
+        code=invite.code,
+        group_id=invite.group_id,
+        expires_at=invite.expires_at,
+        max_uses=invite.max_uses,
+        uses=invite.uses,
+        created_at=invite.created_at,
+        creator=user_out(invite.creator) if invite.creator else None,
+        status=status,  # type: ignore[arg-type]
+    )
+
+
 def _transcript_out(message: Message) -> TranscriptOut | None:
     if message.transcript_status is None:
         return None
@@ -42,7 +56,9 @@ def _transcript_out(message: Message) -> TranscriptOut | None:
     )
 
 
-def _message_out(ctx: Ctx, message: Message, listened_by_me: bool, listen_count: int) -> MessageOut:
+def _message_out(
+    ctx: Ctx, message: Message, listened_by_me: bool, listen_count: int, sender_blocked: bool
+) -> MessageOut:
     voice = None
     if message.kind == "voice" and message.voice_status:
         url = None
@@ -73,11 +89,25 @@ def _message_out(ctx: Ctx, message: Message, listened_by_me: bool, listen_count:
         created_at=message.created_at,
         deleted=message.deleted_at is not None,
         voice=None if message.deleted_at else voice,
+        sender_blocked=sender_blocked,
+    )
+
+
+async def blocked_among(ctx: Ctx, viewer_id: str, user_ids: set[str]) -> set[str]:
+    """Which of `user_ids` the viewer has blocked."""
+    if not viewer_id or not user_ids:
+        return set()
+    return set(
+        await ctx.db.scalars(
+            select(Block.blocked_id).where(
+                Block.user_id == viewer_id, Block.blocked_id.in_(user_ids)
+            )
+        )
     )
 
 
 async def message_outs(ctx: Ctx, viewer_id: str, messages: Sequence[Message]) -> list[MessageOut]:
-    """Messages as `viewer_id` sees them (with their own listened flag)."""
+    """Messages as `viewer_id` sees them (their own listened flag, senders they blocked)."""
     voice_ids = [m.id for m in messages if m.kind == "voice"]
     counts: dict[str, int] = {}
     mine: set[str] = set()
@@ -95,7 +125,11 @@ async def message_outs(ctx: Ctx, viewer_id: str, messages: Sequence[Message]) ->
                 )
             )
         )
-    return [_message_out(ctx, m, m.id in mine, counts.get(m.id, 0)) for m in messages]
+    blocked = await blocked_among(ctx, viewer_id, {m.sender_id for m in messages})
+    return [
+        _message_out(ctx, m, m.id in mine, counts.get(m.id, 0), m.sender_id in blocked)
+        for m in messages
+    ]
 
 
 async def message_out(ctx: Ctx, viewer_id: str, message: Message) -> MessageOut:

@@ -1,9 +1,11 @@
 """Who may do what in a group: every group endpoint against every role.
 
-Outsiders get 404 for everything (a group's existence is not revealed), members
-without the needed role get 403.
+Outsiders get 404 for everything (a group's existence is not revealed), and so do
+people who were removed or banned: they are outsiders now. Members without the
+needed role get 403.
 """
 
+import json
 from dataclasses import dataclass
 
 import pytest
@@ -20,7 +22,11 @@ class Cast:
     spare: Person  # another member, a target for removals and role changes
     newcomer: Person  # registered, not in the group
     outsider: Person
+    removed: Person  # was a member, removed by a moderator
+    banned: Person  # was a member, banned
     spare_message: str
+    invite: str  # a code made by the moderator
+    report: str  # an open report (by the owner) of another of spare's messages
 
 
 @pytest.fixture
@@ -35,7 +41,15 @@ async def cast(api: Api) -> Cast:
     await api.add(owner, gid, moderator, "moderator")
     await api.add(owner, gid, member)
     await api.add(owner, gid, spare)
+    removed, banned = await api.register("removed"), await api.register("banned")
+    await api.add(owner, gid, removed)
+    await api.add(owner, gid, banned)
+    await api.ok(owner, "DELETE", f"/groups/{gid}/members/{removed.id}")
+    await api.ok(owner, "POST", f"/groups/{gid}/bans", json={"user_id": banned.id})
     message = await api.post(spare, gid, "from spare")
+    reported = await api.post(spare, gid, "reported by the owner")
+    report = await api.ok(owner, "POST", f"/messages/{reported['id']}/reports", json=REASON)
+    invite = await api.ok(moderator, "POST", f"/groups/{gid}/invites", json={})
     return Cast(
         gid,
         owner,
@@ -44,8 +58,15 @@ async def cast(api: Api) -> Cast:
         spare,
         await api.register("new"),
         await api.register("out"),
+        removed,
+        banned,
         message["id"],
+        invite["code"],
+        report["id"],
     )
+
+
+REASON = {"reason": "This breaks our group's norms."}
 
 
 def _request(c: Cast, action: str) -> tuple[str, str, dict | None]:
@@ -71,6 +92,15 @@ def _request(c: Cast, action: str) -> tuple[str, str, dict | None]:
         "list events": ("GET", f"{g}/events", None),
         "read message": ("GET", f"/messages/{c.spare_message}", None),
         "delete others' message": ("DELETE", f"/messages/{c.spare_message}", None),
+        "list invites": ("GET", f"{g}/invites", None),
+        "revoke invite": ("DELETE", f"{g}/invites/{c.invite}", None),
+        "ban member": ("POST", f"{g}/bans", {"user_id": c.spare.id, "reason": "spam"}),
+        "list bans": ("GET", f"{g}/bans", None),
+        "lift ban": ("DELETE", f"{g}/bans/{c.banned.id}", None),
+        "report message": ("POST", f"/messages/{c.spare_message}/reports", REASON),
+        "list reports": ("GET", f"{g}/reports", None),
+        "resolve report": ("POST", f"{g}/reports/{c.report}/resolve", {"action": "dismiss"}),
+        "read moderation log": ("GET", f"{g}/moderation-log", None),
     }[action]
 
 
@@ -92,12 +122,26 @@ MATRIX = {
     "list events": (404, 200, 200, 200),
     "read message": (404, 200, 200, 200),
     "delete others' message": (404, 403, 204, 204),
+    "list invites": (404, 403, 200, 200),
+    "revoke invite": (404, 403, 204, 204),
+    "ban member": (404, 403, 201, 201),
+    "list bans": (404, 403, 200, 200),
+    "lift ban": (404, 403, 204, 204),
+    "report message": (404, 201, 201, 201),
+    "list reports": (404, 403, 200, 200),
+    "resolve report": (404, 403, 200, 200),
+    "read moderation log": (404, 200, 200, 200),
 }
 ROLES = ("outsider", "member", "moderator", "owner")
+FORMER = ("removed", "banned")  # treated exactly as outsiders
 CASES = [
     pytest.param(action, role, statuses[i], id=f"{action}-as-{role}")
     for action, statuses in MATRIX.items()
     for i, role in enumerate(ROLES)
+] + [
+    pytest.param(action, role, statuses[0], id=f"{action}-as-{role}")
+    for action, statuses in MATRIX.items()
+    for role in FORMER
 ]
 
 
@@ -112,3 +156,31 @@ async def test_role_matrix(api: Api, cast: Cast, action: str, role: str, expecte
         assert await api.events(cast.owner, cast.gid) == before, "a refused call changed nothing"
     else:
         assert r.status_code == expected, r.text
+
+
+ACCOUNT_CALLS = [
+    ("GET", "/me", None),
+    ("PATCH", "/me", {"who_can_add_me": "anyone"}),
+    ("GET", "/me/blocks", None),
+    ("POST", "/me/blocks", {"user_id": "00000000-0000-0000-0000-000000000000"}),
+    ("DELETE", "/me/blocks/00000000-0000-0000-0000-000000000000", None),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), ACCOUNT_CALLS, ids=lambda v: str(v))
+async def test_account_calls_need_a_token(api: Api, method: str, path: str, body: dict) -> None:
+    assert_error(await api.call(None, method, path, json=body), 401, "unauthorized")
+
+
+async def test_reports_are_seen_by_moderators_only(api: Api, cast: Cast) -> None:
+    """A report makes no event and no log line: members never learn of it, or who made it."""
+    log = f"/groups/{cast.gid}/moderation-log"
+    before = (await api.events(cast.spare, cast.gid), await api.ok(cast.spare, "GET", log))
+    await api.ok(cast.member, "POST", f"/messages/{cast.spare_message}/reports", json=REASON)
+    after = (await api.events(cast.spare, cast.gid), await api.ok(cast.spare, "GET", log))
+    assert after == before
+    assert REASON["reason"] not in json.dumps(after)
+    for who in (cast.member, cast.spare):
+        assert_error(await api.call(who, "GET", f"/groups/{cast.gid}/reports"), 403, "forbidden")
+    queue = (await api.ok(cast.moderator, "GET", f"/groups/{cast.gid}/reports"))["reports"]
+    assert {r["reporter"]["id"] for r in queue} == {cast.owner.id, cast.member.id}

@@ -32,11 +32,12 @@ async def test_every_change_members_see_is_an_event_in_order(api: Api) -> None:
         "member.joined",
         "message.created",
         "member.role_changed",
+        "moderation.logged",
         "group.updated",
         "message.deleted",
         "member.left",
     ]
-    assert [e["seq"] for e in events] == list(range(1, 8))
+    assert [e["seq"] for e in events] == list(range(1, 9))
     assert all(e["group_id"] == gid for e in events)
 
 

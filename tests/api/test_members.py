@@ -50,8 +50,14 @@ async def test_making_someone_owner_hands_ownership_over(api: Api) -> None:
     assert roles == {amy.id: "moderator", ben.id: "owner"}
     # Amy is no longer owner: she cannot delete the group.
     assert_error(await api.call(amy, "DELETE", f"/groups/{gid}"), 403, "forbidden")
-    changed = [e["data"]["user"]["id"] for e in await api.events(ben, gid)][-2:]
+    events = await api.events(ben, gid)
+    changed = [e["data"]["user"]["id"] for e in events if e["type"] == "member.role_changed"]
     assert changed == [amy.id, ben.id]
+    logged = [e["data"] for e in events if e["type"] == "moderation.logged"]
+    assert [(e["target"]["id"], e["details"]) for e in logged] == [
+        (amy.id, {"from": "owner", "to": "moderator"}),
+        (ben.id, {"from": "member", "to": "owner"}),
+    ]
 
 
 async def test_owner_cannot_demote_themself_without_a_successor(api: Api) -> None:

@@ -170,8 +170,20 @@ async def test_member_adds_per_user_are_limited(api: Api, app: Any) -> None:
     assert len((await api.ok(amy, "GET", f"/groups/{gid}/members"))["members"]) == 3
 
 
-def test_every_rule_reads_a_setting_including_reports() -> None:
-    """Reports (issue 14) count with the `report` rule once they exist."""
+async def test_reports_per_user_are_limited(api: Api, app: Any) -> None:
+    app.state.runtime.settings.limit_reports_per_hour = 2
+    amy, ben = await api.register("amy"), await api.register("ben")
+    gid = await api.group(amy)
+    await api.add(amy, gid, ben)
+    posts = [await api.post(ben, gid, f"post {i}") for i in range(3)]
+    for post in posts[:2]:
+        r = await api.call(amy, "POST", f"/messages/{post['id']}/reports", json={"reason": "spam"})
+        assert r.status_code == 201, r.text
+    r = await api.call(amy, "POST", f"/messages/{posts[2]['id']}/reports", json={"reason": "x"})
+    _assert_429(r)
+
+
+def test_every_rule_reads_a_setting() -> None:
     settings = Settings(limit_reports_per_hour=7)
     assert rule(settings, "report") == Rule("report", 7, 3600, RULES["report"][2])
     for name, (setting, _, _) in RULES.items():

@@ -23,7 +23,16 @@ from tests import audio_samples
 from tests.helpers import Api, Person, assert_error
 from tests.voice.helpers import processed, upload
 
-HIT_FIELDS = {"message_id", "group_id", "seq", "kind", "created_at", "sender", "snippet"}
+HIT_FIELDS = {
+    "message_id",
+    "group_id",
+    "seq",
+    "kind",
+    "created_at",
+    "sender",
+    "sender_blocked",
+    "snippet",
+}
 
 
 async def search(api: Api, who: Person, q: str, gid: str | None = None, **params: Any) -> list:

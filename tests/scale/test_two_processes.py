@@ -55,6 +55,11 @@ if PG_URL and REDIS_URL:
             json={"handle": handle, "display_name": name, "password": "a long password"},
         )
         body = r.json()
+        await http.patch(  # so a colleague may add them by handle
+            f"{url}/api/v1/me",
+            headers={"Authorization": f"Bearer {body['token']}"},
+            json={"who_can_add_me": "anyone"},
+        )
         return handle, body["token"], body["user"]["id"]
 
     @pytest.fixture
@@ -140,3 +145,82 @@ if PG_URL and REDIS_URL:
         ben_ws = scene["sockets"][1]
         assert await until_ready(ben_ws, mid) == ["processing", "ready"]
         assert await conversions(scene["http"], b) == 1
+
+    async def test_removal_on_one_process_cuts_off_a_live_sender_on_the_other(
+        servers: list[Any], scene: dict[str, Any], samples: Path
+    ) -> None:
+        a, _ = servers
+        amy_ws, ben_ws = scene["sockets"]  # Amy listens on A; Ben speaks through B
+        recording = audio_samples.client_file(samples, "chrome_webm").read_bytes()
+        await ben_ws.send(
+            json.dumps({"type": "live.start", "group_id": scene["gid"], "mime": "audio/webm"})
+        )
+        while (frame := json.loads(await ben_ws.recv()))["type"] != "live.started":
+            pass
+        mid = frame["message_id"]
+        await ben_ws.send(recording[:20_000])
+        heard = 0
+        while heard < 20_000:  # Amy hears the first part on A
+            raw = await asyncio.wait_for(amy_ws.recv(), 10)
+            if isinstance(raw, bytes):
+                heard += len(raw) - 24
+        auth = {"Authorization": f"Bearer {scene['amy']}"}
+        ben_id = (
+            await scene["http"].get(
+                f"{a.url}/api/v1/me", headers={"Authorization": f"Bearer {scene['ben']}"}
+            )
+        ).json()["id"]
+        r = await scene["http"].delete(
+            f"{a.url}/api/v1/groups/{scene['gid']}/members/{ben_id}", headers=auth
+        )
+        assert r.status_code == 204
+        codes = []
+        while "live.ended" not in codes:  # B ends the memo it holds, told through Redis
+            frame = json.loads(await asyncio.wait_for(ben_ws.recv(), 10))
+            codes.append(frame.get("error", {}).get("code") or frame["type"])
+        assert "not_a_member" in codes
+        await ben_ws.send(recording[20_000:40_000])
+        late: list[bytes] = []
+        try:
+            while True:
+                raw = await asyncio.wait_for(amy_ws.recv(), 1.0)
+                if isinstance(raw, bytes):
+                    late.append(raw)
+        except TimeoutError:
+            pass
+        assert late == [], "the removed sender's next chunk reached nobody"
+        for _ in range(300):
+            memo = (await scene["http"].get(f"{a.url}/api/v1/messages/{mid}", headers=auth)).json()
+            if memo["voice"]["status"] not in ("live", "processing"):
+                break
+            await asyncio.sleep(0.1)
+        assert memo["voice"]["status"] in ("ready", "failed")
+
+    async def test_a_report_made_on_one_process_reaches_the_moderator_on_the_other(
+        servers: list[Any], scene: dict[str, Any]
+    ) -> None:
+        a, b = servers
+        amy_ws, ben_ws = scene["sockets"]  # Amy (the owner) on A, Ben (a member) on B
+        http, gid = scene["http"], scene["gid"]
+        amy, ben = ({"Authorization": f"Bearer {scene[who]}"} for who in ("amy", "ben"))
+        said = (
+            await http.post(
+                f"{a.url}/api/v1/groups/{gid}/messages", headers=amy, json={"text": "x"}
+            )
+        ).json()
+        r = await http.post(
+            f"{b.url}/api/v1/messages/{said['id']}/reports", headers=ben, json={"reason": "why"}
+        )
+        assert r.status_code == 201, r.text
+        while (frame := json.loads(await asyncio.wait_for(amy_ws.recv(), 10)))["type"] != (
+            "report.created"
+        ):
+            pass
+        assert frame["report"]["id"] == r.json()["id"] and frame["open_reports"] == 1
+        seen = []
+        try:
+            while True:
+                seen.append(json.loads(await asyncio.wait_for(ben_ws.recv(), 1.0))["type"])
+        except TimeoutError:
+            pass
+        assert "report.created" not in seen

@@ -12,8 +12,9 @@ from app import transcribe
 from app.config import Settings
 from app.models import Message
 from tests import audio_samples
+from tests.erasure import on_disk, replays, stored_anywhere
 from tests.helpers import Api
-from tests.voice.helpers import processed, upload
+from tests.voice.helpers import blob_files, processed, upload
 
 LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")  # Debian pocketsphinx-testdata
 NUMBERS = {"10": "ten", "3": "three", "3rd": "third"}
@@ -85,15 +86,30 @@ async def test_a_group_with_transcripts_off_stores_none(api: Api, app: Any, samp
     assert hits["hits"] == []
 
 
-async def test_deleting_a_memo_deletes_its_transcript(api: Api, app: Any, samples: Path) -> None:
-    amy = await api.register("amy")
+async def test_deleting_a_memo_erases_its_transcript_everywhere(
+    api: Api, app: Any, samples: Path, backend: str
+) -> None:
+    amy, ben = await api.register("amy"), await api.register("ben")
     gid = await api.group(amy)
-    r = await upload(api, amy, gid, audio_samples.client_file(samples, "mp3"))
-    mid = (await transcribed(app, api, amy, r.json()["id"]))["id"]
-    assert (await api.call(amy, "DELETE", f"/messages/{mid}")).status_code == 204
+    await api.add(amy, gid, ben)
+    r = await upload(api, ben, gid, audio_samples.client_file(samples, "mp3"))
+    memo = await transcribed(app, api, amy, r.json()["id"])
+    mid, spoken = memo["id"], "engaged"
+    assert spoken in memo["voice"]["transcript"]["text"].lower()
+    assert spoken in await replays(api, amy, gid), "message.updated carried the transcript"
+    assert any(mid in f for f in blob_files(app))
+
+    assert (await api.call(amy, "DELETE", f"/messages/{mid}")).status_code == 204  # a moderator
+    assert spoken not in await replays(api, amy, gid)
+    assert (await api.ok(amy, "GET", f"/groups/{gid}/search", params={"q": spoken}))["hits"] == []
+    assert await stored_anywhere(app, spoken) == []
     async with app.state.runtime.sessions() as db:
         stored = await db.scalar(select(Message.transcript_text).where(Message.id == mid))
     assert stored is None
+    assert not any(mid in f for f in blob_files(app)), "the audio is gone too"
+    if backend == "sqlite":
+        await app.state.runtime.scrubber.idle()
+        assert on_disk(app, spoken) == []
 
 
 def test_recorded_human_speech_is_transcribed_within_the_stated_error(tmp_path: Path) -> None:

@@ -1,17 +1,13 @@
-"""A real Earshot server and Debian's Chromium driven by Playwright, with a fake microphone."""
+"""A real Earshot server, and people in Debian's Chromium (the session's `browser`,
+from tests/support/browser.py, with a fake microphone)."""
 
-import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page
 
-from tests import audio_samples
 from tests.process import ServerProcess
-
-CHROMIUM = "/usr/bin/chromium"
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
 
 
 @pytest.fixture
@@ -27,32 +23,20 @@ def server(tmp_path: Path) -> Iterator[ServerProcess]:
     process.stop()
 
 
-@pytest.fixture(scope="session")
-async def browser(samples: Path) -> AsyncIterator[Browser]:
-    assert shutil.which(CHROMIUM), f"{CHROMIUM} is missing: run ./scripts/setup.sh --test"
-    voice = audio_samples.speech_of_length(samples, 30)  # the fake microphone speaks this
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                "--use-fake-ui-for-media-stream",
-                "--use-fake-device-for-media-stream",
-                f"--use-file-for-fake-audio-capture={voice}",
-            ],
-        )
-        yield browser
-        await browser.close()
-
-
 @pytest.fixture
 async def person(browser: Browser, server: ServerProcess) -> AsyncIterator[object]:
     """Opens a browser context (its own storage: one user) on the server; closes them after."""
     contexts: list[BrowserContext] = []
 
-    async def open_page() -> Page:
+    async def open_page(
+        viewport: dict[str, int] | None = None, *, bypass_csp: bool = False
+    ) -> Page:
+        """A page for one person; `bypass_csp` lets tests/support's axe() inject axe-core."""
         context = await browser.new_context(
-            base_url=server.url, permissions=["microphone"], viewport={"width": 420, "height": 860}
+            base_url=server.url,
+            permissions=["microphone"],
+            viewport=viewport or {"width": 420, "height": 860},
+            bypass_csp=bypass_csp,
         )
         contexts.append(context)
         page = await context.new_page()
@@ -62,9 +46,3 @@ async def person(browser: Browser, server: ServerProcess) -> AsyncIterator[objec
     yield open_page
     for context in contexts:
         await context.close()
-
-
-async def screenshot(page: Page, name: str, full_page: bool = True) -> None:
-    """Saves the page (or, with full_page=False, what the viewport shows) for people to look at."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=full_page)

@@ -13,7 +13,7 @@ from playwright.async_api import Page, WebSocketRoute, expect
 
 from tests import audio_samples
 from tests.process import ServerProcess
-from tests.web.conftest import screenshot
+from tests.support.browser import screenshot
 
 
 async def sign_up(page: Page, handle: str, name: str, start: str = "/#/signup") -> None:
@@ -37,6 +37,17 @@ async def invite_link(page: Page, group_id: str) -> str:
     link = page.get_by_test_id("invite-link").get_by_role("link")
     await expect(link).to_be_visible()
     return await link.inner_text()
+
+
+async def amy_invites_ben(amy: Page, ben: Page, group: str) -> str:
+    """Amy Coach makes a group; Ben Coach signs up through its invite link. Its id."""
+    await sign_up(amy, "amy", "Amy Coach")
+    gid = await create_group(amy, group)
+    link = await invite_link(amy, gid)
+    await sign_up(ben, "ben", "Ben Coach", start=link)
+    await expect(ben.get_by_role("heading", name=group)).to_be_visible()
+    await amy.goto(f"/#/g/{gid}")
+    return gid
 
 
 async def current_time(page: Page, selector: str) -> float:
@@ -151,12 +162,7 @@ async def test_a_dropped_connection_catches_up_without_reloading(person: Any) ->
         cut["open"].append(route)
 
     await ben.route_web_socket("**/api/v1/ws*", through_a_flaky_network)
-    await sign_up(amy, "amy", "Amy Coach")
-    gid = await create_group(amy, "Science coaches")
-    link = await invite_link(amy, gid)
-    await sign_up(ben, "ben", "Ben Coach", start=link)
-    await expect(ben.get_by_role("heading", name="Science coaches")).to_be_visible()
-    await amy.goto(f"/#/g/{gid}")
+    await amy_invites_ben(amy, ben, "Science coaches")
 
     cut["now"] = True  # the laptop lid closes: the socket drops and reconnects fail
     for route in cut["open"]:
@@ -228,6 +234,8 @@ async def test_search_finds_words_and_opens_the_message_highlighted(
             "/auth/register",
             json={"handle": "ben", "display_name": "Ben Coach", "password": "another long one"},
         )
+        ben_auth = {"Authorization": f"Bearer {ben.json()['token']}"}
+        await api.patch("/me", headers=ben_auth, json={"who_can_add_me": "anyone"})
         assert (await api.post(f"/groups/{gid}/members", json={"handle": "ben"})).status_code == 201
         other = (await api.post("/groups", json={"name": "Math coaches"})).json()["id"]
         await post_text(api, other, "Observation notes from Tuesday are up.")

@@ -108,9 +108,12 @@ if REDIS_URL:
                 gid = (await http.post("/api/v1/groups", headers=amy, json={"name": "G"})).json()[
                     "id"
                 ]
-                await http.post(
+                ben = {"Authorization": f"Bearer {people[1]['token']}"}
+                await http.patch("/api/v1/me", headers=ben, json={"who_can_add_me": "anyone"})
+                r = await http.post(
                     f"/api/v1/groups/{gid}/members", headers=amy, json={"handle": "ben"}
                 )
+                assert r.status_code == 201, r.text
                 ws_two = two.url.replace("http", "ws") + "/api/v1/ws"
                 ben_on_two = await _live(
                     ws_two, Person("ben", people[1]["token"], people[1]["user"]["id"])

@@ -34,6 +34,22 @@ async def test_members_hear_new_messages_and_outsiders_do_not(api: Api, ws: Any)
     await eve_ws.nothing_within()
 
 
+async def test_a_sync_from_zero_after_a_delete_replays_only_the_tombstone(
+    api: Api, ws: Any
+) -> None:
+    amy, ben = await api.register("amy"), await api.register("ben")
+    gid = await api.group(amy)
+    await api.add(amy, gid, ben)
+    said = await api.post(ben, gid, "something I regret saying")
+    await api.ok(ben, "DELETE", f"/messages/{said['id']}")
+    last = (await api.ok(amy, "GET", f"/groups/{gid}"))["last_seq"]
+    frames = await (await ws(amy, cursors={gid: 0})).events(last)
+    assert "regret" not in json.dumps(frames)
+    about = [f for f in frames if f["data"].get("id") == said["id"]]
+    assert [f["type"] for f in about] == ["message.created", "message.deleted"]
+    assert all(f["data"]["deleted"] and f["data"]["text"] is None for f in about)
+
+
 async def test_one_connection_carries_all_my_groups(api: Api, ws: Any) -> None:
     amy = await api.register("amy")
     first, second = await api.group(amy, "one"), await api.group(amy, "two")

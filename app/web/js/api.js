@@ -31,6 +31,9 @@ const FRIENDLY = {
   not_audio: "That file isn't audio we can play.",
   invite_expired: "This invite link has expired or has been used up. Ask for a new one.",
   invite_not_found: "This invite link isn't valid. Ask for a new one.",
+  invite_revoked: "This invite link no longer works. Ask for a new one.",
+  banned: "You can't join this group: its moderators have banned you.",
+  removed: "You were removed from this group after this link was made. Ask a moderator for a new invite.",
   rate_limited: "Slow down a little and try again.",
 };
 

@@ -5,6 +5,7 @@ import { h, newId } from "./dom.js";
 import { LivePlayer, MemoPlayer } from "./player.js";
 import { Realtime } from "./realtime.js";
 import { Recorder } from "./recorder.js";
+import { askReport, banRows, inviteRows, logList, reportCard } from "./moderation.js";
 import { authForm, groupRow, memberRow, messageRow, searchHit } from "./views.js";
 
 const PENDING_INVITE = "earshot.invite";
@@ -24,6 +25,10 @@ const state = {
   liveBlocked: false,
   openTranscripts: new Set(), // message ids whose transcript is expanded
   highlight: null, // the message id a search result opened, highlighted for a moment
+  blocked: new Set(), // user ids I blocked: their messages are folded away
+  revealed: new Set(), // message ids of blocked people I chose to see anyway
+  openReports: new Map(), // group id -> open reports (moderators)
+  inviteLinks: new Map(), // group id -> the invite link made last in this session
   screen: null, // what is on screen: {name, groupId, parts}
 };
 
@@ -95,7 +100,7 @@ async function start() {
 async function signedIn(me) {
   state.me = me;
   document.getElementById("signout").hidden = false;
-  await loadGroups();
+  await Promise.all([loadGroups(), loadBlocks()]);
   for (const g of state.groups) realtime.follow(g.id, g.last_seq);
   realtime.connect();
   const code = sessionStorage.getItem(PENDING_INVITE);
@@ -106,7 +111,8 @@ function signedOut() {
   session.token = null;
   realtime.stop();
   Object.assign(state, { me: null, groups: [], screen: null });
-  for (const map of [state.messages, state.members, state.receipts, state.hasMore, state.openTranscripts]) map.clear();
+  for (const map of [state.messages, state.members, state.receipts, state.hasMore, state.openTranscripts,
+    state.blocked, state.revealed, state.openReports, state.inviteLinks]) map.clear();
   state.highlight = null;
   document.getElementById("signout").hidden = true;
   location.hash = "#/login";
@@ -119,6 +125,8 @@ function route() {
   if (!state.me) return showAuth(name === "signup" ? "signup" : "login");
   if (name === "g" && id) {
     if (sub === "members") return showMembers(id);
+    if (sub === "reports") return showReports(id);
+    if (sub === "log") return showLog(id);
     return showGroup(id, sub === "m" ? extra : null); // #/g/<group>/m/<message>: open at a message
   }
   showGroups();
@@ -328,6 +336,7 @@ async function showGroup(groupId, focusId = null) {
   ]);
   if (!page) return (location.hash = "#/");
   if (members) state.members.set(groupId, members.members);
+  if (moderates(currentGroup())) loadOpenReports(groupId);
   const messages = new Map(state.messages.get(groupId) || []);
   for (const m of page.messages) messages.set(m.id, m);
   state.messages.set(groupId, messages);
@@ -343,9 +352,11 @@ async function showGroup(groupId, focusId = null) {
 }
 
 function currentGroup() {
-  const id = state.screen?.name === "group" || state.screen?.name === "members" ? state.screen.groupId : null;
-  return state.groups.find((g) => g.id === id);
+  const id = state.screen?.groupId;
+  return id ? state.groups.find((g) => g.id === id) : undefined;
 }
+
+const moderates = (group) => Boolean(group && group.role !== "member");
 
 // The header is built once per screen and then updated in place, so a focused
 // button (search, members) keeps the keyboard focus when the counts change.
@@ -358,13 +369,19 @@ function renderGroupHeader() {
     parts.memberCount = h("span", { class: "muted" });
     parts.playUnheard = h("button", { type: "button", class: "primary", "data-testid": "play-unheard",
       hidden: true, onclick: () => player.playAll(unheardMemos(group.id)) });
+    parts.reports = h("a", { href: `#/g/${group.id}/reports`, class: "button reports-badge",
+      "data-testid": "open-reports", hidden: true });
     parts.header.replaceChildren(
       h("a", { href: "#/", class: "back", "aria-label": "Back to your groups" }, "‹"),
       h("div", { class: "group-title" }, parts.title, parts.memberCount),
       parts.playUnheard,
       parts.searchToggle,
       h("a", { href: `#/g/${group.id}/members`, class: "button" }, "Members"));
+    parts.header.after(parts.reports); // a bar of its own: the header is full on a phone
   }
+  const reports = moderates(group) ? state.openReports.get(group.id) || 0 : 0;
+  parts.reports.hidden = !reports;
+  parts.reports.textContent = `⚑ ${reports} open report${reports === 1 ? "" : "s"}: review`;
   parts.title.textContent = group.name;
   parts.memberCount.textContent = `${group.member_count} member${group.member_count === 1 ? "" : "s"}`;
   const unheard = unheardMemos(group.id);
@@ -401,6 +418,15 @@ function messageContext() {
     canModerate: group && group.role !== "member",
     onDelete: (m) => confirm("Delete this message for everyone?")
       && attempt(() => api("DELETE", `/messages/${m.id}`)),
+    onReport: async (m) => {
+      if (await askReport(m)) tell("Thanks. The group's moderators will look at it.", "ok");
+    },
+    isBlocked: (m) => m.sender_blocked || state.blocked.has(m.sender.id),
+    revealed: state.revealed,
+    onReveal: (m) => {
+      state.revealed.add(m.id);
+      refreshMessage(m.id);
+    },
     onUnblockLive: () => {
       state.liveBlocked = false;
       for (const live of state.live.values()) live.audio.play().catch(() => {});
@@ -573,6 +599,8 @@ function applyEvent(event) {
     reloadMembers(groupId);
   } else if (type === "group.deleted") {
     return removedFrom(groupId, "This group was deleted:");
+  } else if (type === "moderation.logged") {
+    return moderationLogged(groupId, data);
   }
   reloadGroupsSoon();
 }
@@ -604,6 +632,16 @@ function applySignal(signal) {
       talking.delete(signal.user_id);
     }
     renderIndicator();
+  } else if (signal.type === "report.created" || signal.type === "report.resolved") {
+    state.openReports.set(signal.group_id, signal.open_reports);
+    if (state.screen?.groupId === signal.group_id) {
+      if (state.screen.name === "reports") loadReportQueue();
+      else renderGroupHeader();
+    }
+    if (signal.type === "report.created" && state.screen?.name !== "reports") {
+      const group = state.groups.find((g) => g.id === signal.group_id);
+      tell(`A message in ${group?.name ?? "a group"} was reported.`, "ok");
+    }
   } else if (signal.type === "live.started") {
     recorder.liveStarted(signal.message_id);
   } else if (signal.type === "error" && signal.error.code === "cursor_ahead") {
@@ -689,7 +727,9 @@ function renderMembers() {
   const members = state.members.get(groupId) || [];
   const myRole = members.find((m) => m.user.id === state.me.id)?.role || "member";
   parts.list.replaceChildren(...members.map((member) => memberRow(member, {
-    me: state.me, myRole,
+    me: state.me, myRole, blocked: state.blocked.has(member.user.id),
+    onBan: (m) => banPerson(groupId, m.user),
+    onBlock: (m, block) => setBlocked(m.user, block),
     onRole: (m, role) => {
       if (role === "owner" && !confirm(`Make ${m.user.display_name} the owner? You will become a moderator.`)) {
         return renderMembers();
@@ -700,22 +740,36 @@ function renderMembers() {
       && attempt(() => api("DELETE", `/groups/${groupId}/members/${m.user.id}`)).then(() => reloadMembers(groupId)),
   })));
   parts.tools.replaceChildren(...memberTools(groupId, myRole));
+  if (myRole !== "member") loadGuardCards(groupId);
 }
 
 function memberTools(groupId, myRole) {
-  const tools = [];
+  const tools = [h("nav", { class: "subnav", "aria-label": "Group safety" },
+    h("a", { href: `#/g/${groupId}/log`, class: "button" }, "Moderation log"),
+    myRole !== "member" ? h("a", { href: `#/g/${groupId}/reports`, class: "button" }, "Reports") : null)];
   if (myRole !== "member") {
     const link = h("output", { class: "invite-link", "data-testid": "invite-link" });
+    // The link made last is kept, so the card shows it again when the list re-renders.
+    const showLink = (url) => link.replaceChildren(h("a", { href: url }, url), " ",
+      h("button", { type: "button", onclick: () => navigator.clipboard?.writeText(url).then(() => tell("Link copied.", "ok")) }, "Copy"));
+    if (state.inviteLinks.has(groupId)) showLink(state.inviteLinks.get(groupId));
     tools.push(h("div", { class: "card" },
       h("h2", {}, "Invite people"),
       h("p", { class: "muted" }, "Anyone with the link can join for the next 7 days."),
       h("button", { type: "button", class: "primary", onclick: () => attempt(async () => {
         const invite = await api("POST", `/groups/${groupId}/invites`, { expires_in_s: 7 * 86400 });
         const url = `${location.origin}/#/join/${invite.code}`;
-        link.replaceChildren(h("a", { href: url }, url), " ",
-          h("button", { type: "button", onclick: () => navigator.clipboard?.writeText(url).then(() => tell("Link copied.", "ok")) }, "Copy"));
+        state.inviteLinks.set(groupId, url);
+        showLink(url);
+        loadGuardCards(groupId);
       }) }, "Create invite link"),
       link));
+    tools.push(h("section", { class: "card", "aria-labelledby": "invites-title" },
+      h("h2", { id: "invites-title" }, "Invite links"),
+      h("ul", { class: "rows", "data-testid": "invites", "aria-labelledby": "invites-title" })));
+    tools.push(h("section", { class: "card", "aria-labelledby": "bans-title" },
+      h("h2", { id: "bans-title" }, "Banned"),
+      h("ul", { class: "rows", "data-testid": "bans", "aria-labelledby": "bans-title" })));
     const add = h("form", { class: "inline-form", "aria-label": "Add a member by handle" },
       h("input", { name: "handle", required: true, placeholder: "their handle", "aria-label": "Handle to add",
         autocapitalize: "none" }),
@@ -739,6 +793,137 @@ function memberTools(groupId, myRole) {
       }) }, "Leave group"));
   }
   return tools;
+}
+
+
+// ---- safety: blocks, bans, invites, reports, the log -------------------------------------------
+
+async function loadBlocks() {
+  const body = await attempt(() => api("GET", "/me/blocks"));
+  if (body) state.blocked = new Set(body.blocks.map((b) => b.user.id));
+}
+
+async function setBlocked(user, block) {
+  if (block && !confirm(`Block ${user.display_name}? They can't add you to groups, and their messages are folded away for you. They are not told.`)) return;
+  const done = await attempt(() => (block ? api("POST", "/me/blocks", { user_id: user.id })
+    : api("DELETE", `/me/blocks/${user.id}`)));
+  if (done === undefined) return;
+  if (block) state.blocked.add(user.id);
+  else state.blocked.delete(user.id);
+  for (const messages of state.messages.values()) {
+    for (const m of messages.values()) if (m.sender.id === user.id) m.sender_blocked = block;
+  }
+  tell(block ? `You blocked ${user.display_name}.` : `You unblocked ${user.display_name}.`, "ok");
+  if (state.screen?.name === "members") renderMembers();
+  else renderTimeline();
+}
+
+async function banPerson(groupId, user) {
+  if (!confirm(`Ban ${user.display_name}? They are removed and no invite lets them back until the ban is lifted.`)) return;
+  const ban = await attempt(() => api("POST", `/groups/${groupId}/bans`, { user_id: user.id }));
+  if (ban) tell(`${user.display_name} is banned.`, "ok");
+  await reloadMembers(groupId);
+}
+
+// The invite links and bans cards of the members screen (moderators).
+async function loadGuardCards(groupId) {
+  const [invites, bans] = await Promise.all([
+    attempt(() => api("GET", `/groups/${groupId}/invites?limit=100`)),
+    attempt(() => api("GET", `/groups/${groupId}/bans`)),
+  ]);
+  if (state.screen?.name !== "members" || state.screen.groupId !== groupId) return;
+  const inviteList = view.querySelector('[data-testid="invites"]');
+  const banList = view.querySelector('[data-testid="bans"]');
+  if (invites && inviteList) {
+    inviteList.replaceChildren(...inviteRows(invites.invites, { me: state.me,
+      onRevoke: (invite) => confirm("Revoke this invite link? Nobody can join with it any more.")
+        && attempt(() => api("DELETE", `/groups/${groupId}/invites/${invite.code}`)).then(() => {
+          if (state.inviteLinks.get(groupId)?.endsWith(`/${invite.code}`)) {
+            state.inviteLinks.delete(groupId);
+            view.querySelector('[data-testid="invite-link"]')?.replaceChildren();
+          }
+          loadGuardCards(groupId);
+        }) }));
+  }
+  if (bans && banList) {
+    banList.replaceChildren(...banRows(bans.bans, {
+      onUnban: (ban) => attempt(() => api("DELETE", `/groups/${groupId}/bans/${ban.user.id}`))
+        .then(() => loadGuardCards(groupId)) }));
+  }
+}
+
+async function loadOpenReports(groupId) {
+  const body = await api("GET", `/groups/${groupId}/reports?limit=100`).catch(() => null);
+  if (!body) return;
+  state.openReports.set(groupId, body.reports.length);
+  renderGroupHeader();
+}
+
+function safetyPage(groupId, title, ...children) {
+  return h("section", { class: "page" },
+    h("div", { class: "group-header" },
+      h("a", { href: `#/g/${groupId}/members`, class: "back", "aria-label": "Back to the members" }, "‹"),
+      h("h1", {}, title)),
+    ...children);
+}
+
+async function showReports(groupId) {
+  const list = h("ol", { class: "reports", "aria-label": "Open reports" });
+  mount({ name: "reports", groupId, parts: { list } },
+    safetyPage(groupId, `Reports in ${currentGroup()?.name ?? "the group"}`,
+      h("p", { class: "muted" }, "Only moderators see reports and who made them. What you do here goes into the moderation log, without the reporter."),
+      list));
+  await loadReportQueue();
+}
+
+async function loadReportQueue() {
+  const { groupId, parts } = state.screen;
+  const body = await attempt(() => api("GET", `/groups/${groupId}/reports?limit=100`));
+  if (!body || state.screen?.parts !== parts) return;
+  state.openReports.set(groupId, body.reports.length);
+  parts.list.replaceChildren(...(body.reports.length ? body.reports.map((report) => reportCard(report, {
+    me: state.me,
+    onResolve: async (r, action) => {
+      const sender = r.message.sender.display_name;
+      const ask = { delete: "Delete this message for everyone?",
+        ban: `Delete this message and ban ${sender} from the group?` }[action];
+      if (ask && !confirm(ask)) return;
+      const done = await attempt(() => api("POST", `/groups/${groupId}/reports/${r.id}/resolve`, { action }));
+      if (done) tell({ dismiss: "Report closed; the message stays.", delete: "The message is deleted.",
+        ban: `The message is deleted and ${sender} is banned.` }[action], "ok");
+      await loadReportQueue();
+    },
+  })) : [h("li", { class: "empty" }, "No open reports.")]));
+}
+
+async function showLog(groupId) {
+  const list = h("ol", { class: "log", "aria-label": "Moderation log" });
+  const more = h("button", { type: "button", hidden: true }, "Show earlier");
+  const screen = { name: "log", groupId, parts: { list, more }, entries: [] };
+  mount(screen, safetyPage(groupId, "Moderation log",
+    h("p", { class: "muted" }, "Everything moderators do here, for every member to see. Never what was said."),
+    list, more));
+  const load = async () => {
+    const before = screen.entries.at(-1)?.seq;
+    const body = await attempt(() => api("GET", `/groups/${groupId}/moderation-log?limit=50${before ? `&before=${before}` : ""}`));
+    if (!body || state.screen !== screen) return;
+    screen.entries.push(...body.entries);
+    more.hidden = !body.has_more;
+    list.replaceChildren(...logList(screen.entries, state.me));
+  };
+  more.addEventListener("click", load);
+  await load();
+}
+
+function moderationLogged(groupId, entry) {
+  const screen = state.screen;
+  if (screen?.groupId !== groupId) return;
+  if (screen.name === "log" && !screen.entries.some((e) => e.seq === entry.seq)) {
+    screen.entries.unshift(entry);
+    screen.parts.list.replaceChildren(...logList(screen.entries, state.me));
+  } else if (screen.name === "members" && moderates(currentGroup())) {
+    loadGuardCards(groupId);
+  }
 }
 
 start();

@@ -130,22 +130,30 @@ export function transcriptView(message, ctx) {
 
 export function messageRow(message, ctx) {
   const mine = message.sender.id === ctx.me.id;
+  // Someone the viewer blocked: folded away until they ask to see it.
+  const folded = !message.deleted && ctx.isBlocked(message) && !ctx.revealed.has(message.id);
   const body = message.deleted ? h("p", { class: "deleted" }, "Message deleted")
+    : folded ? h("p", { class: "deleted", "data-testid": "blocked" }, "From someone you blocked. ",
+      h("button", { type: "button", class: "link-button", onclick: () => ctx.onReveal(message) }, "Show"))
     : message.kind === "voice" ? voiceCard(message, { ...ctx, mine })
     : h("p", { class: "text" }, message.text);
   const canDelete = !message.deleted && (mine || ctx.canModerate);
+  const canReport = !message.deleted && !mine && !folded;
   const highlighted = ctx.highlight === message.id;
+  const who = mine ? "You" : message.sender.display_name;
   return h("li", { class: `message${mine ? " mine" : ""}${highlighted ? " highlight" : ""}`,
     "data-id": message.id, "data-kind": message.kind, tabindex: highlighted ? "-1" : undefined },
     h("span", { class: "avatar small", "aria-hidden": "true" }, initials(message.sender.display_name)),
     h("div", { class: "bubble" },
       h("div", { class: "meta" },
-        h("strong", {}, mine ? "You" : message.sender.display_name),
+        h("strong", {}, who),
         h("time", { datetime: message.created_at }, when(message.created_at)),
+        canReport ? h("button", { type: "button", class: "link-button report",
+          "aria-label": `Report this message from ${who}`, onclick: () => ctx.onReport(message) }, "Report") : null,
         canDelete ? h("button", { type: "button", class: "link-button delete",
           "aria-label": "Delete this message", onclick: () => ctx.onDelete(message) }, "Delete") : null),
       body,
-      message.kind === "voice" ? transcriptView(message, ctx) : null));
+      message.kind === "voice" && !folded ? transcriptView(message, ctx) : null));
 }
 
 // A search snippet as nodes: the words between U+0002 and U+0003 in <mark>, the rest
@@ -185,7 +193,7 @@ export function searchHit(hit, { me, groupName, onOpen }) {
 
 const RANK = { member: 0, moderator: 1, owner: 2 };
 
-export function memberRow(member, { me, myRole, onRole, onRemove }) {
+export function memberRow(member, { me, myRole, blocked, onRole, onRemove, onBan, onBlock }) {
   const self = member.user.id === me.id;
   const canRemove = !self && member.role !== "owner" && RANK[myRole] >= 1
     && RANK[myRole] >= RANK[member.role];
@@ -194,12 +202,18 @@ export function memberRow(member, { me, myRole, onRole, onRemove }) {
     h("span", { class: "avatar small", "aria-hidden": "true" }, initials(name)),
     h("span", { class: "member-text" },
       h("strong", {}, self ? `${name} (you)` : name),
-      h("span", { class: "muted" }, `@${member.user.handle}`)),
+      h("span", { class: "muted" }, `@${member.user.handle}${blocked ? " · blocked by you" : ""}`)),
     myRole === "owner" && !self
       ? h("select", { "aria-label": `Role of ${name}`, onchange: (e) => onRole(member, e.target.value) },
         ...["member", "moderator", "owner"].map((role) =>
           h("option", { value: role, selected: role === member.role }, role)))
       : h("span", { class: `role role-${member.role}` }, member.role),
-    canRemove ? h("button", { type: "button", class: "danger",
-      "aria-label": `Remove ${name} from the group`, onclick: () => onRemove(member) }, "Remove") : null);
+    h("span", { class: "member-actions" },
+      canRemove ? h("button", { type: "button", class: "danger",
+        "aria-label": `Remove ${name} from the group`, onclick: () => onRemove(member) }, "Remove") : null,
+      canRemove ? h("button", { type: "button", class: "danger",
+        "aria-label": `Ban ${name} from the group`, onclick: () => onBan(member) }, "Ban") : null,
+      self ? null : h("button", { type: "button", "aria-pressed": blocked ? "true" : "false",
+        "aria-label": `${blocked ? "Unblock" : "Block"} ${name}`, onclick: () => onBlock(member, !blocked) },
+      blocked ? "Unblock" : "Block")));
 }

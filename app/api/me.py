@@ -1,0 +1,48 @@
+"""The caller's own account: settings, and the people they block."""
+
+from fastapi import APIRouter, Response
+
+from app.api.common import Id, created_or_repeated, errors, repeated
+from app.api.deps import CtxDep, CurrentUser, ReadCtxDep
+from app.schemas import BlockIn, BlockOut, BlocksOut, MeOut, MePatch
+from app.services import people
+
+router = APIRouter(tags=["accounts"])
+
+
+@router.get("/me", response_model=MeOut, responses=errors(401))
+async def me(user: CurrentUser) -> MeOut:
+    return people.me_out(user)
+
+
+@router.patch("/me", response_model=MeOut, responses=errors(401))
+async def update_me(body: MePatch, ctx: CtxDep, user: CurrentUser) -> MeOut:
+    """`who_can_add_me`: "shared_group" (default) or "anyone"."""
+    return await people.update_me(ctx, user, who_can_add_me=body.who_can_add_me)
+
+
+@router.post(
+    "/me/blocks",
+    status_code=201,
+    response_model=BlockOut,
+    responses={**errors(401, 404, 409), **repeated(BlockOut)},
+)
+async def block(body: BlockIn, ctx: CtxDep, user: CurrentUser, response: Response) -> BlockOut:
+    """Block someone: they can never add you to a group, and their messages carry
+    `sender_blocked: true` in what you read. They are not told."""
+    out, created = await people.block(ctx, user, blocked_id=body.user_id)
+    created_or_repeated(response, created)
+    return out
+
+
+@router.get("/me/blocks", response_model=BlocksOut, responses=errors(401))
+async def list_blocks(ctx: ReadCtxDep, user: CurrentUser) -> BlocksOut:
+    return BlocksOut(blocks=await people.list_blocks(ctx, user))
+
+
+@router.delete(
+    "/me/blocks/{uid}", status_code=204, response_class=Response, responses=errors(401, 404)
+)
+async def unblock(uid: Id, ctx: CtxDep, user: CurrentUser) -> Response:
+    await people.unblock(ctx, user, blocked_id=uid)
+    return Response(status_code=204)

@@ -1,0 +1,80 @@
+"""Erasure: the one way a message's content leaves Earshot, whoever deletes it.
+
+Its sender, a moderator (directly or by resolving a report), retention, and the
+deletion of an account all call `erase_message`. In the caller's transaction it
+
+- empties the row: text, transcript, waveform and the other facts of the audio;
+- rewrites every stored event that carried the message (`message.created`,
+  `message.updated`: text, transcript) to the tombstone, found by the indexed
+  `events.message_id`, so a replay after any cursor gives the tombstone;
+- emits `message.deleted` with the same tombstone, and logs a moderator's delete
+  of someone else's message in the group's moderation log;
+
+and once the transaction commits it deletes the audio blobs and asks the
+scrubber (`app.services.scrub`) to remove the words from the search index
+segments and the WAL. The search index entry itself goes with the row's content
+(SQLite: the FTS5 triggers of migration 0003; PostgreSQL: the expression index).
+
+The tombstone is the message as members now see it: `{id, group_id, seq, sender,
+kind, reply_to, client_id, created_at, deleted: true, text: null, voice: null}`.
+"""
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+
+from app.models import Event, Group, Message, utcnow
+from app.services import moderation, views
+from app.services.context import Ctx
+from app.storage.keys import voice_prefix
+
+
+def _empty(message: Message, now: datetime) -> None:
+    message.deleted_at = now
+    message.text = None
+    message.transcript_text = None
+    message.transcript_language = None
+    message.transcript_status = None
+    message.waveform = None
+    message.duration_ms = None
+    message.size_bytes = None
+    message.voice_error = None
+
+
+async def erase_message(ctx: Ctx, message_id: str, *, actor_id: str | None = None) -> bool:
+    """Erase a message everywhere (the caller commits); False if it was already gone.
+
+    `actor_id` is who deleted it (None: retention); a delete of someone else's message
+    is logged. Authorization is the caller's business."""
+    group_id = await ctx.db.scalar(select(Message.group_id).where(Message.id == message_id))
+    if group_id is None:
+        return False
+    # The group row first: the order every writer of a group's messages follows.
+    await ctx.db.execute(select(Group.id).where(Group.id == group_id).with_for_update())
+    message = await ctx.db.get(Message, message_id, populate_existing=True)
+    if message is None or message.deleted_at is not None:
+        return False
+    _empty(message, utcnow())
+    await ctx.db.flush()
+    tombstone = await views.message_payload(ctx, message)
+    await ctx.db.execute(
+        update(Event)
+        .where(Event.message_id == message_id)
+        .values(data=tombstone)
+        .execution_options(synchronize_session=False)
+    )
+    await ctx.emit(group_id, "message.deleted", tombstone)
+    if actor_id is not None and actor_id != message.sender_id:
+        await moderation.record(
+            ctx,
+            group_id,
+            "message.deleted",
+            actor_id=actor_id,
+            target_id=message.sender_id,
+            message_id=message_id,
+        )
+    if message.kind == "voice":
+        prefix = voice_prefix(message_id)
+        ctx.after_commit(lambda: ctx.rt.blobs.delete_prefix(prefix))
+    ctx.after_commit(ctx.rt.scrubber.request)
+    return True
