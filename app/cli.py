@@ -2,7 +2,9 @@
 
 import argparse
 import asyncio
+import os
 import sys
+from typing import Any
 
 import uvicorn
 
@@ -10,6 +12,21 @@ from app import logs
 from app.config import Settings
 from app.db import migrate
 from app.services import fsck
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """How uvicorn must run Earshot (for `earshot serve`, and tests that run a real server).
+
+    Running `uvicorn app.main:create_app --factory` yourself, pass the same: above all
+    `--ws-max-size` (uvicorn's default lets a client make it buffer 16 MiB per frame)."""
+    return {
+        "ws_max_size": settings.ws_max_frame_bytes,  # bigger frames: 1009 before any is read
+        "ws_per_message_deflate": False,  # Opus does not compress; deflate doubles CPU per send
+        "ws_ping_interval": settings.ws_heartbeat_s,  # protocol pings: dead peers are noticed
+        "ws_ping_timeout": settings.ws_heartbeat_s,
+        "backlog": 4096,
+        "timeout_graceful_shutdown": 10,
+    }
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> None:
@@ -21,13 +38,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
         create_app(settings),
         host=args.host,
         port=args.port,
-        ws_per_message_deflate=False,  # Opus does not compress; deflate doubles CPU per send
-        ws_ping_interval=settings.ws_heartbeat_s,  # protocol pings: dead peers are noticed
-        ws_ping_timeout=settings.ws_heartbeat_s,
-        backlog=4096,
-        timeout_graceful_shutdown=10,
         log_level=args.log_level,
         log_config=None,  # uvicorn's loggers go through ours (text or JSON)
+        **server_options(settings),
     )
 
 
@@ -73,6 +86,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     settings = Settings()
+    os.umask(0o077)  # whatever this process (or SQLite, or ffmpeg) creates is the user's alone
     logs.configure(settings.log_format)
     if args.command == "serve":
         _serve(args, settings)

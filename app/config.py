@@ -4,6 +4,7 @@ Nothing is required for the embedded default: SQLite, local files and the
 in-process broker all live under `data_dir`.
 """
 
+import contextlib
 import os
 import secrets
 import socket
@@ -12,6 +13,16 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def make_private_dir(path: Path) -> None:
+    """Create `path` (and its parents) for this user only, and tighten it if it exists.
+
+    Audio, the database and the signing secret live below the data directory: nobody
+    else on the machine reads them (each file is created 0600 as well)."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(OSError):  # not ours to change (a mount): leave it as it is
+        path.chmod(0o700)
 
 
 class Settings(BaseSettings):
@@ -32,6 +43,14 @@ class Settings(BaseSettings):
     max_upload_bytes: int = 25 * 1024 * 1024
     max_duration_s: int = 15 * 60
     transcode_workers: int = 2
+    # Checking that an upload is audio decodes all of it (bounded by max_duration_s):
+    # at most this many at once per process; an upload waits probe_wait_s for a turn,
+    # then is refused with 503 and Retry-After.
+    probe_workers: int = 2
+    probe_wait_s: float = 5.0
+    # Uploads and live memos are refused (507) while the data or scratch directory has
+    # less free space than this.
+    min_free_mb: int = 1024
     audio_url_ttl_s: int = 6 * 3600
     # How a signed audio URL is answered: "proxy" streams the bytes through Earshot;
     # "redirect" answers 307 to a presigned GET of the S3 store, for clients that can
@@ -53,12 +72,31 @@ class Settings(BaseSettings):
     live_idle_timeout_s: float = 10.0
     live_max_chunks_per_s: int = 50
 
-    # Rate limits, answered 429 with Retry-After. Sign-in attempts (and password
-    # changes) count per handle and per client address in windows of login_window_s.
-    login_attempts_per_handle: int = 10
-    login_attempts_per_address: int = 60
+    # Rate limits, answered 429 with Retry-After; `rate_limits=False` turns every one off
+    # (load tests and benchmarks). Counted per client address or per user, in Redis when
+    # redis_url is set (shared by every process), else in this process.
+    rate_limits: bool = True
+    login_attempts_per_address: int = 60  # sign-in attempts from one address per window
     login_window_s: int = 600
-    uploads_per_minute: int = 30
+    # Sign-in failures count per (handle, address): after this many, each further
+    # attempt from there waits 1 s, 2 s, 4 s... up to the maximum. Others are unaffected.
+    limit_sign_in_failures: int = 5
+    limit_sign_in_max_delay_s: int = 900
+    uploads_per_minute: int = 30  # voice uploads per user
+    limit_registrations_per_hour: int = 20  # per client address
+    limit_text_posts_per_minute: int = 60  # per user
+    limit_groups_per_hour: int = 20  # groups created, per user
+    limit_invites_per_hour: int = 60  # invite links made, per user
+    limit_member_adds_per_hour: int = 300  # members added, per user
+    limit_reports_per_hour: int = 30  # messages reported, per user
+
+    # Password hashing runs on executors of its own, so a flood of registrations cannot
+    # delay other requests: new hashes (registrations, password changes) on
+    # hash_workers threads, sign-in checks on verify_workers; past hash_queue waiting
+    # jobs, 503 with Retry-After.
+    hash_workers: int = 1
+    verify_workers: int = 2
+    hash_queue: int = 64
 
     # Browsers on other origins allowed to call the API (comma-separated, e.g.
     # "https://coach.example.org"); empty: only the web client served here.
@@ -66,12 +104,18 @@ class Settings(BaseSettings):
 
     # Operations: "text" or "json" (one object per line, with request ids).
     log_format: Literal["text", "json"] = "text"
+    # GET /metrics answers only `Authorization: Bearer <metrics_token>`; unset: 404.
+    metrics_token: str | None = None
 
     # Realtime.
     ws_send_queue: int = 1024
+    ws_send_queue_bytes: int = 4 * 1024 * 1024  # bytes queued for one socket, then dropped
     ws_heartbeat_s: float = 20.0
     ws_messages_per_s: float = 20.0
     ws_burst: int = 60
+    ws_max_frame_bytes: int = 128 * 1024  # larger frames close the socket (1009) unread
+    ws_max_sockets_per_user: int = 10  # per process; the next is closed with 4009
+    ws_auth_timeout_s: float = 5.0  # without ?token=, the first frame must authenticate
 
     @property
     def work_dir(self) -> Path:
@@ -94,10 +138,11 @@ class Settings(BaseSettings):
             return self.secret_key.encode()
         path = self.data_dir / "secret.key"
         if not path.exists():
-            self.data_dir.mkdir(parents=True, exist_ok=True)
+            make_private_dir(self.data_dir)
             tmp = path.with_name(f".secret.{os.getpid()}.tmp")
-            tmp.write_text(secrets.token_urlsafe(48))
-            tmp.chmod(0o600)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_urlsafe(48))
             try:
                 os.link(tmp, path)  # atomic, and the first process to get here wins
             except FileExistsError:

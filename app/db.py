@@ -9,6 +9,7 @@ wait for the writers (every request's token lookup is one).
 """
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -35,7 +36,7 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if parsed.get_backend_name() != "sqlite":
         return create_async_engine(url, pool_pre_ping=True, **kwargs)
     if parsed.database:
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        _create_private(Path(parsed.database))
     engine = create_async_engine(url, pool_size=8, max_overflow=32, pool_timeout=60, **kwargs)
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -62,6 +63,13 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
 
 _READS_ONLY = "earshot_reads_only"
+
+
+def _create_private(path: Path) -> None:
+    """Make the SQLite file 0600 before SQLite does (it gives its -wal and -shm files the
+    database file's mode)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

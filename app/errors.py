@@ -4,6 +4,7 @@ They live outside the API package so services can raise them without knowing
 about HTTP frameworks; the API turns every one into the single error shape.
 """
 
+import math
 from typing import Any
 
 
@@ -66,6 +67,32 @@ class Gone(ApiError):
 
 def group_not_found() -> NotFound:
     return NotFound("No such group, or you are not a member of it.", code="group_not_found")
+
+
+def try_again_later(message: str, *, code: str, status: int, retry_after_s: float) -> ApiError:
+    """A refusal that passes: `Retry-After` (and `details.retry_after_s`) say when, in whole
+    seconds, at least one."""
+    seconds = max(1, math.ceil(retry_after_s))
+    return ApiError(
+        message,
+        code=code,
+        status=status,
+        details={"retry_after_s": seconds},
+        headers={"Retry-After": str(seconds)},
+    )
+
+
+def busy(message: str, retry_after_s: float) -> ApiError:
+    """503: the server has no room for this now; the client tries again after a moment."""
+    return try_again_later(message, code="server_busy", status=503, retry_after_s=retry_after_s)
+
+
+def insufficient_storage() -> ApiError:
+    return ApiError(
+        "The server is short of disk space and takes no recordings now; try again later.",
+        code="insufficient_storage",
+        status=507,
+    )
 
 
 def message_not_found() -> NotFound:

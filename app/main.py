@@ -12,9 +12,9 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from app.api import auth, errors, groups, health, me, messages, moderation, search, voice, web
 from app.api.links import add_links
-from app.config import Settings
+from app.config import Settings, make_private_dir
 from app.db import create_engine, read_session_factory, session_factory
-from app.logs import RequestIds
+from app.logs import RequestIds, redact_secrets
 from app.metrics import CountRequests, Metrics
 from app.ratelimit import open_limiter
 from app.realtime import ws
@@ -23,10 +23,11 @@ from app.realtime.hub import Hub
 from app.security import LimitBodies, SecurityHeaders, content_security_policy, store_origin
 from app.services.context import Runtime
 from app.services.ingest import Ingest
+from app.services.passwords import Passwords
 from app.services.scrub import Scrubber
 from app.services.transcripts import Transcripts
-from app.storage.audio import TranscodePool
 from app.storage.blobs import BlobStore, open_blob_store
+from app.storage.ffmpeg import Slots
 
 API_PREFIX = "/api/v1"
 
@@ -43,7 +44,7 @@ def _prepare_work_dir(path: Path) -> None:
         pid = stale.name.rsplit("-", 1)[1]
         if not pid.isdigit() or not Path(f"/proc/{pid}").exists() or stale == path:
             shutil.rmtree(stale, ignore_errors=True)
-    path.mkdir(parents=True, exist_ok=True)
+    make_private_dir(path)
 
 
 def _open_blobs(settings: Settings) -> BlobStore:
@@ -62,9 +63,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     The schema must already be migrated (`earshot serve` does it before serving).
     """
     settings = settings or Settings()
+    redact_secrets()  # also when uvicorn is run with its own logging configuration
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        make_private_dir(settings.data_dir)
         _prepare_work_dir(settings.work_dir)
         if not settings.resolved_secret:  # generated and kept on first start
             raise RuntimeError("the signing secret is empty")
@@ -78,9 +81,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             read_sessions=read_session_factory(engine),
             broker=broker,
             blobs=_open_blobs(settings),
-            transcoder=TranscodePool(settings.transcode_workers),
-            limiter=open_limiter(settings.redis_url),
+            transcoder=Slots(settings.transcode_workers),
+            probes=Slots(settings.probe_workers),
+            limiter=open_limiter(settings),
         )
+        rt.passwords = Passwords(settings)
         ingest = Ingest(rt, workers=settings.transcode_workers)
         rt.ingest = ingest
         transcripts = Transcripts(rt)
@@ -106,6 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await engine.dispose()
             rt.blobs.close()
             await rt.limiter.close()
+            rt.passwords.close()
 
     app = FastAPI(
         title="Earshot",
@@ -143,6 +149,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(health.router)
+    if settings.metrics_token:
+        app.include_router(health.metrics_router)
     app.include_router(web.router)
     app.mount("/web", web.static_files(), name="web")
     _publish_links(app)

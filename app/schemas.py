@@ -58,7 +58,7 @@ class Out(BaseModel):
 class RegisterIn(BaseModel):
     handle: Handle = Field(description="3–32 of a-z 0-9 _ . - (stored lower-cased)")
     display_name: Name
-    password: str = Field(min_length=8, max_length=1024, pattern=STORABLE)
+    password: str = Field(min_length=10, max_length=1024, pattern=STORABLE)
 
 
 class LoginIn(BaseModel):
@@ -68,7 +68,7 @@ class LoginIn(BaseModel):
 
 class PasswordIn(BaseModel):
     current_password: str = Field(max_length=1024, pattern=STORABLE)
-    new_password: str = Field(min_length=8, max_length=1024, pattern=STORABLE)
+    new_password: str = Field(min_length=10, max_length=1024, pattern=STORABLE)
 
 
 class UserOut(Out):
@@ -276,6 +276,9 @@ class GroupOut(GroupInfo):
 
 class GroupsOut(Out):
     groups: list[GroupOut]
+    next_cursor: str | None = Field(
+        default=None, description="Pass as `cursor` for the next page; null on the last page"
+    )
 
 
 class ReceiptOut(Out):

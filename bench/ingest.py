@@ -22,6 +22,7 @@ from pathlib import Path
 
 import httpx
 
+from bench.common import PASSWORD
 from tests import audio_samples
 from tests.process import ServerProcess
 
@@ -114,14 +115,14 @@ def main() -> None:
             )
             for n in lengths
         }
-        server = ServerProcess(work / "data").start()
+        server = ServerProcess(work / "data", rate_limits="false").start()
         assert server.proc is not None
         rows = []
         try:
             with httpx.Client(base_url=server.url, timeout=120) as client:
                 token = client.post(
                     "/api/v1/auth/register",
-                    json={"handle": "bench", "display_name": "Bench", "password": "benchmark!"},
+                    json={"handle": "bench", "display_name": "Bench", "password": PASSWORD},
                 ).json()["token"]
                 gid = client.post(
                     "/api/v1/groups",

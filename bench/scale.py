@@ -21,7 +21,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.common import group_of, percentiles, start_server, ws_url
+from bench.common import METRICS_AUTH, group_of, percentiles, start_server, ws_url
 from bench.fanout import Arrivals, drop_database, listeners, shared_database
 from tests import audio_samples
 from tests.api.test_operations import sample
@@ -82,7 +82,7 @@ async def conversions(servers: list[ServerProcess], memos: int, memo: Path) -> t
 
 
 async def converted(http: httpx.AsyncClient, server: ServerProcess) -> int:
-    text = (await http.get(f"{server.url}/metrics")).text
+    text = (await http.get(f"{server.url}/metrics", headers=METRICS_AUTH)).text
     return int(sample(text, "earshot_processing_seconds_count", result="ready"))
 
 

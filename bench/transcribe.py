@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 
 from app import transcribe
-from bench.common import start_server
+from bench.common import PASSWORD, start_server
 from tests import audio_samples
 
 SMALL_MEMOS = 10
@@ -51,7 +51,7 @@ async def upload_to_ready(transcripts: bool, big: Path, small: Path) -> list[flo
         async with httpx.AsyncClient(base_url=server.url, timeout=120) as http:
             r = await http.post(
                 "/api/v1/auth/register",
-                json={"handle": "bench", "display_name": "Bench", "password": "benchmark"},
+                json={"handle": "bench", "display_name": "Bench", "password": PASSWORD},
             )
             auth = {"Authorization": f"Bearer {r.json()['token']}"}
             gid = (await http.post("/api/v1/groups", headers=auth, json={"name": "b"})).json()["id"]

@@ -1,10 +1,15 @@
 """A thin client over the HTTP API so tests read as what people do."""
 
 import itertools
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+
+from app.config import Settings
+from app.main import create_app
 
 _counter = itertools.count(1)
 
@@ -79,6 +84,20 @@ class Api:
             who, "GET", f"/groups/{gid}/events", params={"after": after, "limit": 1000}
         )
         return body["events"]
+
+
+@asynccontextmanager
+async def running(
+    settings: Settings, request_timeout_s: float = 5
+) -> AsyncIterator[tuple[Any, httpx.AsyncClient]]:
+    """An app for `settings` with its lifespan running, and an HTTP client of it."""
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://earshot.test", timeout=request_timeout_s
+        ) as client:
+            yield app, client
 
 
 def assert_error(r: httpx.Response, status: int, code: str | None = None) -> dict[str, Any]:

@@ -1,6 +1,8 @@
 """Groups, their members and invite links."""
 
-from fastapi import APIRouter, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
 
 from app.api.common import Id, created_or_repeated, errors, repeated
 from app.api.deps import CtxDep, CurrentUser
@@ -25,7 +27,7 @@ router = APIRouter(tags=["groups"])
     "/groups",
     status_code=201,
     response_model=GroupOut,
-    responses={**errors(401), **repeated(GroupOut)},
+    responses={**errors(401, 429), **repeated(GroupOut)},
 )
 async def create_group(
     body: GroupCreate, ctx: CtxDep, user: CurrentUser, response: Response
@@ -36,8 +38,16 @@ async def create_group(
 
 
 @router.get("/groups", response_model=GroupsOut, responses=errors(401))
-async def list_groups(ctx: CtxDep, user: CurrentUser) -> GroupsOut:
-    return GroupsOut(groups=await groups.list_groups(ctx, user))
+async def list_groups(
+    ctx: CtxDep,
+    user: CurrentUser,
+    cursor: Annotated[str | None, Query(max_length=300, pattern=r"^[A-Za-z0-9_-]*$")] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 100,
+) -> GroupsOut:
+    """The caller's groups, most recent activity first, `limit` at a time; follow
+    `next_cursor` until it is null."""
+    page, next_cursor = await groups.list_groups(ctx, user, cursor=cursor, limit=limit)
+    return GroupsOut(groups=page, next_cursor=next_cursor)
 
 
 @router.get("/groups/{gid}", response_model=GroupOut, responses=errors(401, 404))
@@ -68,7 +78,7 @@ async def list_members(gid: Id, ctx: CtxDep, user: CurrentUser) -> MembersOut:
     "/groups/{gid}/members",
     status_code=201,
     response_model=MemberOut,
-    responses={**errors(401, 403, 404, 409), **repeated(MemberOut)},
+    responses={**errors(401, 403, 404, 409, 429), **repeated(MemberOut)},
 )
 async def add_member(
     gid: Id, body: MemberAdd, ctx: CtxDep, user: CurrentUser, response: Response
@@ -102,7 +112,7 @@ async def remove_member(gid: Id, uid: Id, ctx: CtxDep, user: CurrentUser) -> Res
     "/groups/{gid}/invites",
     status_code=201,
     response_model=InviteOut,
-    responses={**errors(401, 403, 404), **repeated(InviteOut)},
+    responses={**errors(401, 403, 404, 429), **repeated(InviteOut)},
 )
 async def create_invite(
     gid: Id, body: InviteCreate, ctx: CtxDep, user: CurrentUser, response: Response

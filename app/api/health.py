@@ -1,4 +1,11 @@
-"""Liveness and readiness for load balancers and orchestrators."""
+"""Liveness and readiness for load balancers and orchestrators, and Prometheus metrics.
+
+`/metrics` says how busy the server is and how its users behave, so it is not public:
+it is routed only when EARSHOT_METRICS_TOKEN is set, and answers only a scraper that
+sends that token as `Authorization: Bearer <token>`.
+"""
+
+import hmac
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
@@ -6,8 +13,11 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
 from app.api.deps import runtime
+from app.errors import Unauthorized
+from app.schemas import ErrorOut
 
 router = APIRouter(tags=["operations"])
+metrics_router = APIRouter(tags=["operations"])
 
 
 @router.get("/healthz")
@@ -16,10 +26,18 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/metrics", response_class=Response)
+@metrics_router.get("/metrics", response_class=Response, responses={401: {"model": ErrorOut}})
 async def metrics(request: Request) -> Response:
     """Prometheus metrics of this process, in the text exposition format."""
-    return Response(runtime(request).metrics.render(), media_type=CONTENT_TYPE_LATEST)
+    rt = runtime(request)
+    expected = f"Bearer {rt.settings.metrics_token}".encode()
+    given = request.headers.get("authorization", "").encode()
+    if not hmac.compare_digest(given, expected):
+        raise Unauthorized(
+            "Send the metrics token: Authorization: Bearer <EARSHOT_METRICS_TOKEN>.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return Response(rt.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get("/readyz")

@@ -32,7 +32,7 @@ async def list_messages(
     "/groups/{gid}/messages",
     status_code=201,
     response_model=MessageOut,
-    responses={**errors(401, 404), **repeated(MessageOut)},
+    responses={**errors(401, 404, 429), **repeated(MessageOut)},
 )
 async def post_text(
     gid: Id, body: TextCreate, ctx: CtxDep, user: CurrentUser, response: Response

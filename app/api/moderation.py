@@ -81,7 +81,7 @@ async def unban(gid: Id, uid: Id, ctx: CtxDep, user: CurrentUser) -> Response:
     "/messages/{mid}/reports",
     status_code=201,
     response_model=ReportOut,
-    responses={**errors(401, 404, 409), **repeated(ReportOut)},
+    responses={**errors(401, 404, 409, 429), **repeated(ReportOut)},
 )
 async def report_message(
     mid: Id, body: ReportIn, ctx: CtxDep, user: CurrentUser, response: Response

@@ -1,5 +1,11 @@
 """Receiving a multipart upload as a stream: the file part goes to disk chunk by chunk
 with a size cap, so a huge or endless body is cut off early and never held in memory.
+
+Everything that is not the file is capped too: at most MAX_FIELDS other parts, each
+value at most FIELD_LIMIT bytes, and at most MAX_FIELDS_BYTES of everything around the
+file (field values, part headers, boundaries) in all; past any cap the body is
+refused with 413 before more of it is read. (python-multipart itself allows a part
+at most 8 headers of about 4 KiB.)
 """
 
 import asyncio
@@ -15,7 +21,19 @@ from starlette.requests import ClientDisconnect, Request
 from app.errors import ApiError
 
 FIELD_LIMIT = 1024
-_SLACK = 64 * 1024  # room for multipart headers and small fields around the file
+MAX_FIELDS = 16
+MAX_FIELDS_BYTES = 64 * 1024
+_SLACK = MAX_FIELDS_BYTES  # room for multipart headers and small fields around the file
+
+
+def too_many_fields() -> ApiError:
+    return ApiError(
+        f"Too much besides the file: at most {MAX_FIELDS} other fields and "
+        f"{MAX_FIELDS_BYTES // 1024} KiB of them.",
+        code="too_large",
+        status=413,
+        details={"max_fields": MAX_FIELDS, "max_fields_bytes": MAX_FIELDS_BYTES},
+    )
 
 
 def too_large(limit: int) -> ApiError:
@@ -58,6 +76,7 @@ class _Receiver:
         self._header_value = b""
         self._headers: dict[bytes, bytes] = {}
         self._value = bytearray()
+        self._fields = 0
 
     # Parser callbacks (synchronous; file writes are batched to a thread afterwards).
     def on_part_begin(self) -> None:
@@ -83,6 +102,10 @@ class _Receiver:
                 raise _bad("Send one file per memo.")
             fd, path = tempfile.mkstemp(dir=self.work_dir, prefix="upload-")
             self._file, self.upload.path, self._is_file = fd, Path(path), True
+        else:
+            self._fields += 1
+            if self._fields > MAX_FIELDS:
+                raise too_many_fields()
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
         if self._is_file:
@@ -136,9 +159,13 @@ async def receive_upload(
         )
     }
     parser = MultipartParser(boundary, callbacks)  # type: ignore[arg-type]
+    received = 0
     try:
         async for chunk in request.stream():
+            received += len(chunk)
             parser.write(chunk)
+            if received - receiver.upload.size > MAX_FIELDS_BYTES:
+                raise too_many_fields()
             await asyncio.to_thread(receiver.flush)
         parser.finalize()
         await asyncio.to_thread(receiver.close)

@@ -11,7 +11,6 @@ from app.api.common import Id, created_or_repeated, errors, repeated
 from app.api.deps import CtxDep, CurrentUser
 from app.api.upload import Upload, receive_upload
 from app.errors import ApiError, Invalid, NotFound
-from app.ratelimit import Rule, enforce
 from app.schemas import STORABLE, ListenedIn, MessageOut, ReceiptOut, ReceiptsOut, storable
 from app.services import live, playback, voice
 from app.services.context import Ctx
@@ -46,17 +45,15 @@ _UPLOAD_SCHEMA = {
     "/groups/{gid}/voice",
     status_code=202,
     response_model=MessageOut,
-    responses={**errors(400, 401, 404, 413, 415, 429), **repeated(MessageOut)},
+    responses={**errors(400, 401, 404, 413, 415, 429, 503, 507), **repeated(MessageOut)},
     openapi_extra=_UPLOAD_SCHEMA,
 )
 async def upload_voice(
     gid: Id, request: Request, ctx: CtxDep, user: CurrentUser, response: Response
 ) -> MessageOut:
     """Post a voice memo: answered 202 once it is stored; `message.updated` follows when ready."""
-    await voice.check_member(ctx, user, gid)
+    await voice.admit_upload(ctx, user, gid)
     settings = ctx.settings
-    per_minute = Rule("upload", settings.uploads_per_minute, 60)
-    await enforce(ctx.rt.limiter, per_minute, user.id, "Too many memos in a minute; wait a little.")
     upload = await receive_upload(request, settings.work_dir, settings.max_upload_bytes)
     try:
         client_id = _form_field(upload, "client_id", 64)

@@ -1,15 +1,19 @@
-"""One websocket connection as the hub sees it, and the items its send queue carries.
+"""One websocket connection as the hub sees it, the items its send queue carries, and the
+error frame every refusal on a websocket is sent as.
 
-Each connection has a bounded queue drained by its own task (the hub's `pump`), so a
-slow client only ever slows itself.
+Each connection has a queue bounded by count and by bytes, drained by its own task
+(the hub's `pump`), so a slow client only ever slows itself.
 """
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 CLOSE_REVOKED = 4001
 CLOSE_TOO_SLOW = 4008
+CLOSE_TOO_MANY = 4009
 CLOSE_FLOODING = 4029
 
 
@@ -63,14 +67,34 @@ class Wait:
 Item = Live | Check | Sync | Start | Send | SendBytes | Wait
 
 
+def error_frame(code: str, message: str, details: dict[str, Any] | None = None) -> str:
+    """A websocket error frame, in the one error shape."""
+    error: dict[str, Any] = {"code": code, "message": message}
+    if details is not None:
+        error["details"] = details
+    return json.dumps({"type": "error", "error": error}, separators=(",", ":"))
+
+
+def _size(item: Item) -> int:
+    if isinstance(item, Live | Send):
+        return len(item.text)
+    if isinstance(item, SendBytes):
+        return len(item.data)
+    return 0
+
+
 @dataclass(eq=False)
 class Connection:
+    """One websocket: its queue holds at most `queue.maxsize` items and `max_bytes` bytes."""
+
     user_id: str
     token_hash: str
     send_text: Callable[[str], Awaitable[None]]
     send_bytes: Callable[[bytes], Awaitable[None]]
     close: Callable[[int, str], Awaitable[None]]
     queue: asyncio.Queue[Item]
+    max_bytes: int = 4 * 1024 * 1024
+    queued_bytes: int = 0
     last_seq: dict[str, int] = field(default_factory=dict)
     live: bool = False  # false until the first sync (or the grace period) has run
     closing: bool = False
@@ -84,8 +108,17 @@ class Connection:
         return self.parked and self.queue.empty()
 
     def offer(self, item: Item) -> bool:
+        size = _size(item)
+        if size and self.queued_bytes + size > self.max_bytes:
+            return False
         try:
             self.queue.put_nowait(item)
-            return True
         except asyncio.QueueFull:
             return False
+        self.queued_bytes += size
+        return True
+
+    async def take(self) -> Item:
+        item = await self.queue.get()
+        self.queued_bytes -= _size(item)
+        return item

@@ -49,6 +49,7 @@ from app.realtime.connection import (
     Start,
     Sync,
     Wait,
+    error_frame,
 )
 from app.services.context import (
     CONTROL_CHANNEL,
@@ -71,6 +72,7 @@ class Hub:
         self.rt = rt
         self.by_group: dict[str, set[Connection]] = defaultdict(set)
         self.by_user: dict[str, set[Connection]] = defaultdict(set)
+        self._sockets: dict[str, int] = defaultdict(int)  # open sockets per user, in this process
         # (group, user) of members who left recently: their live chunks still in flight
         # are dropped, so no listener hears anything of theirs after their `member.left`.
         self._departed: dict[tuple[str, str], float] = {}
@@ -118,6 +120,19 @@ class Hub:
                 await asyncio.sleep(0.5)
 
     # Connections
+
+    def reserve(self, user_id: str) -> bool:
+        """Count a new socket of `user_id`; False (and nothing counted) past the cap."""
+        if self._sockets[user_id] >= self.rt.settings.ws_max_sockets_per_user:
+            return False
+        self._sockets[user_id] += 1
+        return True
+
+    def release(self, user_id: str) -> None:
+        """The socket `reserve` counted has closed."""
+        self._sockets[user_id] -= 1
+        if self._sockets[user_id] <= 0:
+            del self._sockets[user_id]
 
     async def attach(self, conn: Connection) -> None:
         """Register a connection with the groups its user is in now."""
@@ -286,7 +301,7 @@ class Hub:
     async def pump(self, conn: Connection) -> None:
         while not conn.closing:
             conn.parked = True
-            item = await conn.queue.get()
+            item = await conn.take()
             conn.parked = False
             if isinstance(item, Wait):
                 await item.task
@@ -329,23 +344,42 @@ class Hub:
             await conn.send_text(live.text)
 
     async def _sync(self, conn: Connection, cursors: dict[str, int]) -> None:
+        """Replay after each cursor. A cursor past a group's newest event (a client that
+        remembers more than this server has, e.g. after a restore) is told the head in one
+        `cursor_ahead` error frame and resumes from the head: it never goes silently deaf."""
+        heads = await self._heads([gid for gid in cursors if gid in conn.last_seq])
+        ahead = {
+            gid: heads[gid] for gid, cursor in cursors.items() if cursor > heads.get(gid, cursor)
+        }
+        if ahead:
+            await conn.send_text(
+                error_frame(
+                    "cursor_ahead",
+                    "A cursor is past the group's newest event: reload that group and sync "
+                    "from its head.",
+                    {"heads": ahead},
+                )
+            )
         for gid, cursor in cursors.items():
             if gid in conn.last_seq:
-                conn.last_seq[gid] = cursor
-                await self._replay(conn, gid, cursor)
+                conn.last_seq[gid] = min(cursor, heads.get(gid, cursor))
+                await self._replay(conn, gid, conn.last_seq[gid])
         conn.live = True
         await self._fill_gaps(conn)  # groups the client did not name start from connect time
+
+    async def _heads(self, groups: list[str]) -> dict[str, int]:
+        """Each group's newest seq, from the database."""
+        if not groups:
+            return {}
+        async with self.rt.sessions() as db:
+            rows = await db.execute(select(Group.id, Group.last_seq).where(Group.id.in_(groups)))
+            return {gid: seq for gid, seq in rows.all()}
 
     async def _fill_gaps(self, conn: Connection) -> None:
         groups = list(conn.last_seq)
         if not groups:
             return
-        async with self.rt.sessions() as db:
-            latest = dict(
-                (
-                    await db.execute(select(Group.id, Group.last_seq).where(Group.id.in_(groups)))
-                ).all()
-            )
+        latest = await self._heads(groups)
         for gid in groups:
             last = conn.last_seq.get(gid)
             if last is not None and latest.get(gid, 0) > last:

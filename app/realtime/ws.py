@@ -1,12 +1,22 @@
 """`GET /api/v1/ws`: one websocket per client carrying the events of all its groups.
 
+Signing in, without the token in the URL (where proxies and access logs keep it):
+offer the subprotocols `earshot` and `bearer.<token>` (the server answers `earshot`),
+or send `{"type": "auth", "token": ...}` as the first frame within
+`ws_auth_timeout_s` (answered `auth.ok`). `?token=` still works. A person has at
+most `ws_max_sockets_per_user` sockets per process: the next gets an error frame and
+close code 4009.
+
 Client frames are JSON text: `sync`, `ping`, `recording.started|stopped`,
 `live.start`, `live.end`; binary frames are chunks of the sender's live recording. A bad
 frame gets an error frame in the one error shape and the connection stays
-usable; a client that floods is told so and then closed with 4029.
+usable; a client that floods is told so and then closed with 4029. Frames larger than
+`ws_max_frame_bytes` never reach us: uvicorn closes the socket (1009) on reading the
+frame's header (see `app.cli.server_options`).
 """
 
 import asyncio
+import contextlib
 import json
 import time
 from typing import Any
@@ -14,8 +24,17 @@ from typing import Any
 from fastapi import APIRouter, WebSocket
 
 from app.aio import cancel_and_wait
+from app.errors import ApiError
 from app.models import MAX_SEQ, User
-from app.realtime.connection import CLOSE_FLOODING, CLOSE_REVOKED, Connection, Send, Sync
+from app.realtime.connection import (
+    CLOSE_FLOODING,
+    CLOSE_REVOKED,
+    CLOSE_TOO_MANY,
+    Connection,
+    Send,
+    Sync,
+    error_frame,
+)
 from app.realtime.hub import Hub
 from app.realtime.live import REFUSED, LiveLimit, LiveSession, wait_until_idle
 from app.schemas import storable
@@ -27,13 +46,9 @@ router = APIRouter()
 
 MAX_TEXT_FRAME = 64 * 1024
 EPHEMERAL = ("recording.started", "recording.stopped")
-
-
-def error_frame(code: str, message: str, details: dict[str, Any] | None = None) -> str:
-    error: dict[str, Any] = {"code": code, "message": message}
-    if details is not None:
-        error["details"] = details
-    return json.dumps({"type": "error", "error": error}, separators=(",", ":"))
+SUBPROTOCOL = "earshot"
+TOKEN_PROTOCOL = "bearer."
+_MAX_TOKEN = 256
 
 
 class RateLimit:
@@ -56,17 +71,82 @@ class RateLimit:
         return False
 
 
+async def _user(rt: Runtime, token: str) -> User | None:
+    if not token or len(token) > _MAX_TOKEN:
+        return None
+    async with rt.read_sessions() as db:
+        return await user_for_token(db, token)
+
+
+async def _first_frame_token(ws: WebSocket, timeout_s: float) -> str:
+    """The token of an `auth` first frame, or "" when none came in time."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            frame = await ws.receive()
+    except TimeoutError:
+        return ""
+    text = frame.get("text") if frame["type"] == "websocket.receive" else None
+    if not text or len(text) > 2 * _MAX_TOKEN:
+        return ""
+    try:
+        message = json.loads(text)
+    except ValueError:
+        return ""
+    token = message.get("token") if isinstance(message, dict) else None
+    return token if message.get("type") == "auth" and isinstance(token, str) else ""
+
+
+async def _refuse(
+    ws: WebSocket, *, close: int, code: str, message: str, details: dict[str, Any] | None = None
+) -> None:
+    """An error frame, then the close code: the client learns why before it is cut off."""
+    with contextlib.suppress(Exception):  # the client may be gone already
+        await ws.send_text(error_frame(code, message, details))
+        await ws.close(code=close, reason=code)
+
+
 @router.websocket("/ws")
 async def websocket(ws: WebSocket, token: str = "") -> None:
     rt: Runtime = ws.app.state.runtime
     hub: Hub = ws.app.state.hub
-    async with rt.read_sessions() as db:
-        user = await user_for_token(db, token) if token else None
-    if user is None:
-        await ws.close(code=CLOSE_REVOKED, reason="sign in first")  # refused before accepting
+    offered = ws.scope.get("subprotocols") or []
+    subprotocol = SUBPROTOCOL if SUBPROTOCOL in offered else None
+    token = token or next(
+        (p.removeprefix(TOKEN_PROTOCOL) for p in offered if p.startswith(TOKEN_PROTOCOL)), ""
+    )
+    if token:
+        user = await _user(rt, token)
+        if user is None:
+            await ws.close(code=CLOSE_REVOKED, reason="sign in first")  # refused before accepting
+            return
+        await ws.accept(subprotocol=subprotocol)
+    else:
+        await ws.accept(subprotocol=subprotocol)
+        token = await _first_frame_token(ws, rt.settings.ws_auth_timeout_s)
+        user = await _user(rt, token)
+        if user is None:
+            message = 'Sign in first: send {"type": "auth", "token": ...} as the first frame.'
+            await _refuse(ws, close=CLOSE_REVOKED, code="unauthorized", message=message)
+            return
+        await ws.send_text(json.dumps({"type": "auth.ok", "user_id": user.id}))
+    if not hub.reserve(user.id):
+        cap = rt.settings.ws_max_sockets_per_user
+        message = f"At most {cap} connections per person; close another one first."
+        await _refuse(
+            ws,
+            close=CLOSE_TOO_MANY,
+            code="too_many_connections",
+            message=message,
+            details={"max": cap},
+        )
         return
-    await ws.accept()
+    try:
+        await _serve(ws, rt, hub, user, token)
+    finally:
+        hub.release(user.id)
 
+
+async def _serve(ws: WebSocket, rt: Runtime, hub: Hub, user: User, token: str) -> None:
     async def close(code: int, reason: str) -> None:
         await ws.close(code=code, reason=reason)
 
@@ -77,6 +157,7 @@ async def websocket(ws: WebSocket, token: str = "") -> None:
         send_bytes=ws.send_bytes,
         close=close,
         queue=asyncio.Queue(rt.settings.ws_send_queue),
+        max_bytes=rt.settings.ws_send_queue_bytes,
     )
     session = _Session(rt, conn, user)
     conn.on_leave = session.left_group
@@ -164,8 +245,8 @@ class _Session:
         client_id = message.get("client_id")
         if not isinstance(group_id, str) or group_id not in self.conn.last_seq:
             return error_frame("group_not_found", "No such group, or you are not a member of it.")
-        # GET /live sends `mime` back as Content-Type: printable ASCII only.
-        if not isinstance(mime, str) or not 0 < len(mime) <= 100 or not _header_safe(mime):
+        # GET /live sends `mime` back as Content-Type: audio types only (checked by start_live).
+        if not isinstance(mime, str) or not 0 < len(mime) <= 100:
             return error_frame(
                 "invalid_frame", "`mime` names the recording's type, e.g. audio/webm."
             )
@@ -175,10 +256,13 @@ class _Session:
             or not storable(client_id)
         ):
             return error_frame("invalid_frame", "`client_id` is a string of 1 to 64 characters.")
-        async with self.rt.sessions() as db:
-            out, created = await start_live(
-                Ctx(db=db, rt=self.rt), self.user, group_id, mime, client_id
-            )
+        try:
+            async with self.rt.sessions() as db:
+                out, created = await start_live(
+                    Ctx(db=db, rt=self.rt), self.user, group_id, mime, client_id
+                )
+        except ApiError as refused:
+            return error_frame(refused.code, refused.message, refused.details)
         if created:
             self.live = LiveSession(self.rt, out.id, group_id, self.user.id)
             self.idle = asyncio.create_task(self._end_when_idle(self.live))
@@ -238,10 +322,6 @@ async def _indicator(
     notice = {"type": kind, "group_id": group_id, "user_id": conn.user_id}
     await rt.broker.publish(CONTROL_CHANNEL, json.dumps(notice).encode())
     return None
-
-
-def _header_safe(text: str) -> bool:
-    return text.isascii() and text.isprintable()
 
 
 def _sync(message: dict[str, Any], conn: Connection) -> str | None:

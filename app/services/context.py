@@ -17,10 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from app.config import Settings
 from app.metrics import Metrics
 from app.models import Event, Group, utcnow
-from app.ratelimit import Limiter, MemoryLimiter
+from app.ratelimit import Limiter, MemoryLimiter, enforce, rule
 from app.realtime.broker import Broker
-from app.storage.audio import TranscodePool
+from app.services.passwords import Passwords
 from app.storage.blobs import BlobStore
+from app.storage.ffmpeg import Slots
 
 if TYPE_CHECKING:
     from app.services.scrub import Scrubber
@@ -48,7 +49,9 @@ class Runtime:
     read_sessions: async_sessionmaker[AsyncSession]  # for lookups that never write
     broker: Broker
     blobs: BlobStore
-    transcoder: TranscodePool
+    transcoder: Slots
+    probes: Slots = field(default_factory=lambda: Slots(2))  # checking uploads are audio
+    passwords: Passwords = field(init=False)
     ingest: Jobs = field(init=False)
     transcripts: Jobs = field(init=False)
     scrubber: "Scrubber" = field(init=False)
@@ -76,6 +79,10 @@ class Ctx:
     @property
     def settings(self) -> Settings:
         return self.rt.settings
+
+    async def limit(self, name: str, key: str) -> None:
+        """Count one `name` action (`app.ratelimit.RULES`) by `key`; 429 past its limit."""
+        await enforce(self.rt.limiter, rule(self.settings, name), key)
 
     async def next_seq(self, group_id: str) -> int:
         """Take the group's next seq; the row lock is held until this transaction ends."""

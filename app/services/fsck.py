@@ -47,8 +47,8 @@ from app.models import Event, Group, Message, utcnow
 from app.realtime.broker import open_broker
 from app.services import leases, views
 from app.services.context import Ctx, Runtime
-from app.storage.audio import TranscodePool
 from app.storage.blobs import BlobStore, LocalBlobStore, open_blob_store
+from app.storage.ffmpeg import Slots
 from app.storage.keys import audio_key, original_key, voice_prefix
 
 GRACE_S = 600.0  # no upload takes this long between storing its original and committing its row
@@ -667,7 +667,7 @@ async def runtime(settings: Settings, *, broker: bool) -> AsyncIterator[Runtime]
             read_sessions=read_session_factory(engine),
             broker=events,
             blobs=blobs,
-            transcoder=TranscodePool(1),
+            transcoder=Slots(1),
         )
     finally:
         await events.disconnect()

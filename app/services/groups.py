@@ -1,13 +1,16 @@
 """Groups and the role check every group-scoped use case starts with."""
 
+import base64
+import json
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, literal, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
-from app.errors import Forbidden, group_not_found
-from app.models import Group, Membership, Message, User
+from app.errors import Forbidden, Invalid, group_not_found
+from app.models import Group, Membership, Message, User, UtcDateTime
 from app.schemas import GroupOut
 from app.services import moderation, views
 from app.services.context import Ctx
@@ -43,6 +46,7 @@ async def create_group(
     ctx: Ctx, user: User, name: str, description: str, client_id: str | None
 ) -> tuple[GroupOut, bool]:
     """Create a group owned by `user`; a repeated `client_id` returns the first one."""
+    await ctx.limit("group-create", user.id)
     if client_id:
         existing = await _group_by_client_id(ctx, user.id, client_id)
         if existing:
@@ -82,17 +86,50 @@ async def _group_by_client_id(ctx: Ctx, user_id: str, client_id: str) -> GroupOu
     return await views.group_out(ctx, user_id, row[0], row[1]) if row else None
 
 
-async def list_groups(ctx: Ctx, user: User) -> list[GroupOut]:
-    """The caller's groups, most recent activity first."""
-    rows = (
-        await ctx.db.execute(
-            select(Group, Membership.role)
-            .join(Membership, Membership.group_id == Group.id)
-            .where(Membership.user_id == user.id)
-            .order_by(func.coalesce(Group.last_message_at, Group.created_at).desc(), Group.id)
+async def list_groups(
+    ctx: Ctx, user: User, *, cursor: str | None, limit: int
+) -> tuple[list[GroupOut], str | None]:
+    """A page of the caller's groups, most recent activity first, and the cursor of the
+    next page (None on the last). A group whose activity changes while a client pages
+    moves to the front: the client hears of it by its events."""
+    activity = func.coalesce(Group.last_message_at, Group.created_at)
+    query = (
+        select(Group, Membership.role, activity)
+        .join(Membership, Membership.group_id == Group.id)
+        .where(Membership.user_id == user.id)
+        .order_by(activity.desc(), Group.id)
+        .limit(limit + 1)
+    )
+    if cursor:
+        at, after_id = _read_cursor(cursor)
+        at_value = literal(at, UtcDateTime())
+        query = query.where(
+            or_(activity < at_value, and_(activity == at_value, Group.id > after_id))
         )
-    ).all()
-    return await views.group_outs(ctx, user.id, list(rows))
+    rows = (await ctx.db.execute(query)).all()
+    page = rows[:limit]
+    following = _cursor(page[-1][2], page[-1][0].id) if len(rows) > limit else None
+    return await views.group_outs(ctx, user.id, [(g, role) for g, role, _ in page]), following
+
+
+def _cursor(activity: datetime, group_id: str) -> str:
+    raw = json.dumps([activity.isoformat(), group_id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _read_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        at, group_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        when = datetime.fromisoformat(at)
+        if when.tzinfo is None or not isinstance(group_id, str) or len(group_id) > 64:
+            raise ValueError
+    except (ValueError, TypeError):
+        raise Invalid(
+            "That cursor is not one this server gave out.",
+            code="invalid_cursor",
+            details={"field": "cursor"},
+        ) from None
+    return when, group_id
 
 
 async def get_group(ctx: Ctx, user: User, group_id: str) -> GroupOut:

@@ -65,6 +65,7 @@ async def create_invite(
     expires_in_s: int | None,
     client_id: str | None,
 ) -> tuple[InviteOut, bool]:
+    await ctx.limit("invite-create", actor.id)
     await require_role(ctx, group_id, actor.id, "moderator")
     if client_id:
         earlier = await ctx.db.scalar(

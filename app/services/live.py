@@ -6,25 +6,53 @@ live message (by the sender, a drop, silence or a limit) hands it to the same
 processing as an uploaded memo.
 """
 
+import re
+
 from sqlalchemy import and_, select
 
-from app.errors import Conflict, Gone, NotFound
-from app.models import Group, Membership, Message, User, new_id
+from app.errors import Conflict, Gone, Invalid, NotFound
+from app.models import Group, Membership, Message, User, new_id, utcnow
 from app.schemas import MessageOut
 from app.services import leases, views
 from app.services.context import Ctx, Runtime
 from app.services.groups import require_role
 from app.services.messages import earlier_post, insert_message, load_message
+from app.services.voice import ensure_room
 from app.storage.keys import original_key, voice_prefix
+
+AUDIO_MIME = re.compile(r"audio/[a-z0-9][a-z0-9.+-]{0,40}(;[ a-z0-9=.,+\"-]{0,50})?")
 
 
 async def start_live(
     ctx: Ctx, user: User, group_id: str, mime: str, client_id: str | None
 ) -> tuple[MessageOut, bool]:
-    """Create the `live` voice message (its `message.created` goes to every member)."""
+    """Create the `live` voice message (its `message.created` goes to every member).
+
+    One live memo per person at a time, across every process and socket; a live memo
+    left by a dead process stops counting when its lease runs out."""
+    if not (mime.isascii() and AUDIO_MIME.fullmatch(mime.lower())):  # sent back as a header
+        raise Invalid(
+            "`mime` must name an audio type, e.g. audio/webm;codecs=opus.", code="invalid_frame"
+        )
+    await ensure_room(ctx.settings)
     await require_role(ctx, group_id, user.id)
     if earlier := await earlier_post(ctx, user, group_id, client_id):
         return earlier, False
+    await ctx.db.execute(select(User.id).where(User.id == user.id).with_for_update())
+    sending = await ctx.db.scalar(
+        select(Message.id).where(
+            Message.sender_id == user.id,
+            Message.voice_status == "live",
+            Message.deleted_at.is_(None),
+            Message.lease_until > utcnow(),
+        )
+    )
+    if sending is not None:
+        raise Conflict(
+            "You are already sending a live memo; end it first.",
+            code="live_in_progress",
+            details={"message_id": sending},
+        )
     message = Message(
         id=new_id(),
         group_id=group_id,

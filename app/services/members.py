@@ -52,6 +52,7 @@ async def join(
 async def add_member(
     ctx: Ctx, actor: User, group_id: str, handle: str, role: str, client_id: str | None
 ) -> tuple[MemberOut, bool]:
+    await ctx.limit("member-add", actor.id)
     mine = await require_role(ctx, group_id, actor.id, "moderator", lock=True)
     if ROLE_RANK[role] >= ROLE_RANK["moderator"] and mine.role != "owner":
         raise Forbidden("Only the owner may add a moderator.")

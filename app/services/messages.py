@@ -79,6 +79,7 @@ async def insert_message(ctx: Ctx, user: User, message: Message) -> MessageOut |
 async def post_text(
     ctx: Ctx, user: User, group_id: str, text: str, reply_to: str | None, client_id: str | None
 ) -> tuple[MessageOut, bool]:
+    await ctx.limit("text-post", user.id)  # before any query: no lock is held meanwhile
     await require_role(ctx, group_id, user.id)
     if earlier := await earlier_post(ctx, user, group_id, client_id):
         return earlier, False

@@ -57,7 +57,9 @@ async def _ensure_mp3(ctx: Ctx, message_id: str) -> str:
                     raise Gone(
                         "This memo's audio is no longer stored.", code="audio_deleted"
                     ) from None
-                await ctx.rt.transcoder.run(audio.transcode_mp3, src, dst)
+                await ctx.rt.transcoder.run(
+                    audio.transcode_mp3, src, dst, max_duration_s=ctx.settings.max_duration_s
+                )
                 await blobs.put_file(key, dst)
             return key
     finally:

@@ -88,6 +88,7 @@ async def report_message(
     ctx: Ctx, user: User, message_id: str, *, reason: str
 ) -> tuple[ReportOut, bool]:
     """Report a message; reporting it again while open returns that report (created False)."""
+    await ctx.limit("report", user.id)  # before any query: no lock is held meanwhile
     message, _ = await load_message(ctx, user, message_id)
     if message.sender_id == user.id:
         raise Invalid("You cannot report your own message.", code="own_message")

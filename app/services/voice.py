@@ -6,6 +6,7 @@ the client hears 202; processing happens afterwards and a message still
 `failed` with a reason; it never vanishes.
 """
 
+import asyncio
 import logging
 import tempfile
 import time
@@ -14,7 +15,8 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from app.errors import ApiError, Invalid
+from app.config import Settings
+from app.errors import ApiError, Invalid, busy, insufficient_storage
 from app.models import Group, Message, Receipt, User, new_id, utcnow
 from app.schemas import ListenerOut, MessageOut, ReceiptOut
 from app.services import leases, transcripts, views
@@ -22,15 +24,39 @@ from app.services.context import Ctx, Runtime
 from app.services.groups import require_role
 from app.services.messages import check_reply_to, earlier_post, insert_message, load_message
 from app.storage import audio
+from app.storage.ffmpeg import Busy
 from app.storage.keys import audio_key, original_key, voice_prefix
+from app.storage.space import short_of_space
 
 log = logging.getLogger(__name__)
 
 
-async def check_member(ctx: Ctx, user: User, group_id: str) -> None:
-    """Refuse outsiders before their upload is read; holds no lock afterwards."""
+async def admit_upload(ctx: Ctx, user: User, group_id: str) -> None:
+    """Refuse before the body is read: outsiders (404), too many uploads (429), a server
+    short of disk space (507). Holds no lock afterwards."""
     await require_role(ctx, group_id, user.id)
     await ctx.release()
+    await ctx.limit("upload", user.id)
+    await ensure_room(ctx.settings)
+
+
+async def ensure_room(settings: Settings) -> None:
+    """507 while the data or scratch directory has less than `min_free_mb` free."""
+    paths = (settings.data_dir, settings.work_dir)
+    if await asyncio.to_thread(short_of_space, paths, settings.min_free_mb * 1024 * 1024):
+        raise insufficient_storage()
+
+
+async def _probe(ctx: Ctx, upload: Path) -> audio.ProbeResult:
+    """Probe in one of this process's few probe slots: 503 with Retry-After if none frees."""
+    settings = ctx.settings
+    try:
+        return await ctx.rt.probes.run_within(
+            settings.probe_wait_s, audio.probe(upload, settings.max_duration_s)
+        )
+    except Busy as full:
+        message = "The server is busy checking other recordings; send it again in a moment."
+        raise busy(message, full.retry_after_s) from None
 
 
 async def accept_upload(
@@ -48,7 +74,7 @@ async def accept_upload(
     await check_reply_to(ctx, group_id, reply_to)
     await ctx.release()
     try:
-        probe = await audio.probe(upload, ctx.settings.max_duration_s)
+        probe = await _probe(ctx, upload)
     except audio.AudioTooLong as exc:
         raise Invalid(
             f"Voice memos can be at most {ctx.settings.max_duration_s // 60} minutes long.",

@@ -117,7 +117,7 @@ class LocalBlobStore:
 
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
 
     def _path(self, key: str) -> Path:
         return self.root / check_key(key)
@@ -138,7 +138,7 @@ class LocalBlobStore:
             directory = directory.parent
         for directory in reversed(missing):
             try:
-                directory.mkdir()
+                directory.mkdir(mode=0o700)
             except FileExistsError:
                 continue
             _fsync_dir(directory.parent)
@@ -148,7 +148,7 @@ class LocalBlobStore:
         self._make_parents(path)
         tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}{_TEMP_SUFFIX}")
         try:
-            with open(tmp, "wb") as out:
+            with open(tmp, "wb", opener=_private) as out:
                 fill(out)
                 out.flush()
                 os.fsync(out.fileno())
@@ -185,7 +185,7 @@ class LocalBlobStore:
 
         def write() -> int:
             self._make_parents(path)
-            with open(path, "ab") as out:
+            with open(path, "ab", opener=_private) as out:
                 created = out.tell() == 0
                 out.write(data)
                 out.flush()
@@ -295,6 +295,11 @@ class LocalBlobStore:
             return sorted(keys)
 
         return await asyncio.to_thread(walk)
+
+
+def _private(path: str, flags: int) -> int:
+    """`open` that creates files readable by this user only."""
+    return os.open(path, flags, 0o600)
 
 
 def _is_temp_for(name: str, stem: str) -> bool:

@@ -144,7 +144,9 @@ def doc() -> str:
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> FastAPI:
-    return create_app(Settings(data_dir=tmp_path_factory.mktemp("doc-data")))
+    # With every optional route on (GET /metrics is routed only with a token).
+    settings = Settings(data_dir=tmp_path_factory.mktemp("doc-data"), metrics_token="doc")
+    return create_app(settings)
 
 
 def test_every_operation_of_the_server_has_one_row_in_the_api_document(

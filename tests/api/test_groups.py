@@ -1,6 +1,7 @@
 """Creating, listing, renaming and deleting groups."""
 
 import asyncio
+from typing import Any
 
 from tests.helpers import Api, assert_error
 
@@ -86,3 +87,35 @@ async def test_outsider_cannot_tell_a_group_exists(api: Api) -> None:
     fake = await api.call(eve, "GET", "/groups/00000000-0000-0000-0000-000000000000")
     assert_error(real, 404, "group_not_found")
     assert real.json() == fake.json()
+
+
+async def _pages(api: Api, who: Any, limit: int) -> list[list[str]]:
+    """Every page of the caller's group names, following `next_cursor`."""
+    pages, cursor = [], None
+    while True:
+        params = {"limit": limit, **({"cursor": cursor} if cursor else {})}
+        body = await api.ok(who, "GET", "/groups", params=params)
+        pages.append([g["name"] for g in body["groups"]])
+        cursor = body["next_cursor"]
+        if cursor is None:
+            return pages
+
+
+async def test_the_group_list_comes_in_pages_by_cursor(api: Api) -> None:
+    amy = await api.register("amy")
+    ids = {name: await api.group(amy, name) for name in ("a", "b", "c", "d", "e")}
+    assert await _pages(api, amy, 2) == [["e", "d"], ["c", "b"], ["a"]]
+    await api.post(amy, ids["b"], "b is busy again")
+    assert await _pages(api, amy, 3) == [["b", "e", "d"], ["c", "a"]]
+    whole = await api.ok(amy, "GET", "/groups")
+    assert [g["name"] for g in whole["groups"]] == ["b", "e", "d", "c", "a"]
+    assert whole["next_cursor"] is None, "one page holds them all by default"
+
+
+async def test_a_cursor_that_the_server_did_not_give_is_refused(api: Api) -> None:
+    amy = await api.register("amy")
+    await api.group(amy)
+    for cursor in ("nonsense", "WyJ4IiwieSJd", "e30"):  # garbage, ["x","y"], {}
+        r = await api.call(amy, "GET", "/groups", params={"cursor": cursor})
+        assert_error(r, 422, "invalid_cursor")
+    assert_error(await api.call(amy, "GET", "/groups", params={"limit": 101}), 422)

@@ -10,6 +10,7 @@ this connection did before (is a live message open? which client_ids were used?)
 """
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -333,11 +334,15 @@ def _storable(text: str) -> bool:
     return "\x00" not in text
 
 
+_AUDIO_TYPE = re.compile(r'audio/[a-z0-9][a-z0-9.+-]{0,40}(;[ a-z0-9=.,+"-]{0,50})?')
+
+
 def _is_mime(value: Any) -> bool:
-    """A MIME type as an HTTP header carries it back (GET /live): printable ASCII."""
-    return (
-        isinstance(value, str) and 0 < len(value) <= 100 and value.isascii() and value.isprintable()
-    )
+    """An audio type (GET /live sends it back as Content-Type): `audio/<subtype>`, with
+    parameters, ASCII in any case, at most 100 characters (docs/api.md, Live push-to-talk)."""
+    if not isinstance(value, str) or len(value) > 100 or not value.isascii():
+        return False
+    return _AUDIO_TYPE.fullmatch(value.lower()) is not None
 
 
 @dataclass
@@ -348,6 +353,7 @@ class Model:
     started: list[str] = field(default_factory=list)  # live messages begun in this example
     chunks: dict[str, list[bytes]] = field(default_factory=dict)  # accepted, by message
     resync: bool = False  # a sync moved this group's cursor: sync again before checking delivery
+    head: int = 0  # the group's newest seq, as the room last read it
 
     def new_example(self) -> None:
         self.started, self.chunks, self.resync = [], {}, False
@@ -382,9 +388,14 @@ class Model:
     def _sync(self, cursors: Any) -> list[Expect]:
         if not isinstance(cursors, dict) or not all(_is_seq(v) for v in cursors.values()):
             return [error("invalid_frame")]
+        answers = []
         if self.gid in cursors:
             self.resync = True
-        return [] if set(cursors) <= {self.gid} else [error("group_not_found")]
+            if cursors[self.gid] > self.head:  # told the head, and resumes from it
+                answers.append(error("cursor_ahead"))
+        if not set(cursors) <= {self.gid}:
+            answers.append(error("group_not_found"))
+        return answers
 
     def _live_start(self, message: dict[str, Any]) -> list[Expect]:
         if self.live is not None:

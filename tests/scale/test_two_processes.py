@@ -18,7 +18,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
 from tests import audio_samples
-from tests.api.test_operations import sample
+from tests.api.test_operations import METRICS_TOKEN, sample
 from tests.process import ServerProcess
 from tests.s3server import S3Server
 
@@ -40,6 +40,8 @@ if PG_URL and REDIS_URL:
             "argon2_time_cost": "1",
             "argon2_memory_kib": "1024",
             "argon2_parallelism": "1",
+            "metrics_token": METRICS_TOKEN,
+            "rate_limits": "false",  # Redis keeps counts from run to run; limits are tested apart
         }
         pair = [ServerProcess(tmp_path / name, **shared).start() for name in ("a", "b")]
         yield pair
@@ -98,7 +100,8 @@ if PG_URL and REDIS_URL:
         return seen
 
     async def conversions(http: httpx.AsyncClient, server: Any) -> float:
-        text = (await http.get(f"{server.url}/metrics")).text
+        metrics = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+        text = (await http.get(f"{server.url}/metrics", headers=metrics)).text
         return sample(text, "earshot_processing_seconds_count", result="ready")
 
     async def upload(scene: dict[str, Any], server: Any, memo: Path) -> str:

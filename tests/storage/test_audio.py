@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from app.storage import audio
-from app.storage.audio import AudioTooLong, NotAudio, TranscodeError, TranscodePool
+from app.storage import audio, ffmpeg
+from app.storage.audio import AudioTooLong, NotAudio, TranscodeError
+from app.storage.ffmpeg import Slots
 from tests import audio_samples
 
 LIMIT_S = 900  # the default 15-minute limit
@@ -37,7 +38,9 @@ async def test_client_recording_becomes_mono_opus(
     audio_dir: Path, kind: str, tmp_path: Path
 ) -> None:
     dst = tmp_path / "audio.ogg"
-    info = await audio.transcode_voice(audio_samples.client_file(audio_dir, kind), dst)
+    info = await audio.transcode_voice(
+        audio_samples.client_file(audio_dir, kind), dst, max_duration_s=LIMIT_S
+    )
     assert audio_samples.audio_stream(dst) == {
         "codec_name": "opus",
         "channels": "1",
@@ -58,7 +61,7 @@ async def test_quiet_recording_is_raised_to_speech_loudness(
     quiet = audio_samples.quiet_speech(audio_dir, -30)
     assert audio_samples.loudness(quiet)[0] < -45
     dst = tmp_path / "audio.ogg"
-    await audio.transcode_voice(quiet, dst)
+    await audio.transcode_voice(quiet, dst, max_duration_s=LIMIT_S)
     integrated, true_peak = audio_samples.loudness(dst)
     assert -18 <= integrated <= -14, integrated
     assert true_peak < 0.5, "no clipping beyond the overshoot of lossy coding"
@@ -70,7 +73,7 @@ async def test_loud_clipped_recording_is_lowered_to_speech_loudness(
     loud = audio_samples.loud_speech(audio_dir, 10)
     assert audio_samples.loudness(loud)[0] > -13
     dst = tmp_path / "audio.ogg"
-    await audio.transcode_voice(loud, dst)
+    await audio.transcode_voice(loud, dst, max_duration_s=LIMIT_S)
     integrated, true_peak = audio_samples.loudness(dst)
     assert -18 <= integrated <= -14, integrated
     assert true_peak < 0.5, "no clipping beyond the overshoot of lossy coding"
@@ -79,14 +82,20 @@ async def test_loud_clipped_recording_is_lowered_to_speech_loudness(
 async def test_quiet_recording_has_as_readable_a_waveform_as_a_normal_one(
     audio_dir: Path, tmp_path: Path
 ) -> None:
-    normal = await audio.transcode_voice(audio_samples.speech_wav(audio_dir), tmp_path / "n.ogg")
-    quiet = await audio.transcode_voice(audio_samples.quiet_speech(audio_dir), tmp_path / "q.ogg")
+    normal = await audio.transcode_voice(
+        audio_samples.speech_wav(audio_dir), tmp_path / "n.ogg", max_duration_s=LIMIT_S
+    )
+    quiet = await audio.transcode_voice(
+        audio_samples.quiet_speech(audio_dir), tmp_path / "q.ogg", max_duration_s=LIMIT_S
+    )
     assert max(abs(a - b) for a, b in zip(normal.waveform, quiet.waveform, strict=True)) <= 20
 
 
 async def test_silence_stays_silent_with_a_flat_waveform(audio_dir: Path, tmp_path: Path) -> None:
     dst = tmp_path / "audio.ogg"
-    info = await audio.transcode_voice(audio_samples.silence_wav(audio_dir, 5), dst)
+    info = await audio.transcode_voice(
+        audio_samples.silence_wav(audio_dir, 5), dst, max_duration_s=LIMIT_S
+    )
     assert info.waveform == [0] * 64
     assert_close(info.duration_ms, 5000, 0.01)
 
@@ -95,7 +104,7 @@ async def test_metadata_of_the_upload_is_not_kept(audio_dir: Path, tmp_path: Pat
     tagged = audio_samples.with_title(audio_dir, "Room 12 at Lincoln Elementary")
     assert "Lincoln" in audio_samples.tags(tagged)
     dst = tmp_path / "audio.ogg"
-    await audio.transcode_voice(tagged, dst)
+    await audio.transcode_voice(tagged, dst, max_duration_s=LIMIT_S)
     assert "Lincoln" not in audio_samples.tags(dst)
 
 
@@ -103,7 +112,9 @@ async def test_transcode_writes_only_the_destination(audio_dir: Path, tmp_path: 
     dst = tmp_path / "out" / "audio.ogg"
     dst.parent.mkdir()
     dst.write_bytes(b"previous")
-    await audio.transcode_voice(audio_samples.client_file(audio_dir, "firefox_ogg"), dst)
+    await audio.transcode_voice(
+        audio_samples.client_file(audio_dir, "firefox_ogg"), dst, max_duration_s=LIMIT_S
+    )
     assert files_in(dst.parent) == ["audio.ogg"]
     assert dst.read_bytes()[:4] == b"OggS"
 
@@ -113,7 +124,9 @@ async def test_failed_transcode_explains_and_leaves_nothing(
 ) -> None:
     dst = tmp_path / "audio.ogg"
     with pytest.raises(TranscodeError) as failure:
-        await audio.transcode_voice(audio_samples.garbage(audio_dir)["script.ogg"], dst)
+        await audio.transcode_voice(
+            audio_samples.garbage(audio_dir)["script.ogg"], dst, max_duration_s=LIMIT_S
+        )
     assert "ffmpeg" in str(failure.value) and failure.value.stderr_tail
     assert files_in(tmp_path) == []
 
@@ -129,8 +142,10 @@ async def test_transcode_refuses_audio_longer_than_its_limit(
 
 async def test_mp3_fallback_is_mono_mp3_of_the_same_length(audio_dir: Path, tmp_path: Path) -> None:
     ogg, mp3 = tmp_path / "audio.ogg", tmp_path / "audio.mp3"
-    info = await audio.transcode_voice(audio_samples.client_file(audio_dir, "iphone_m4a"), ogg)
-    await audio.transcode_mp3(ogg, mp3)
+    info = await audio.transcode_voice(
+        audio_samples.client_file(audio_dir, "iphone_m4a"), ogg, max_duration_s=LIMIT_S
+    )
+    await audio.transcode_mp3(ogg, mp3, max_duration_s=LIMIT_S)
     stream = audio_samples.audio_stream(mp3)
     assert (stream["codec_name"], stream["channels"], stream["format_name"]) == ("mp3", "1", "mp3")
     assert_close(audio_samples.duration_s(mp3) * 1000, info.duration_ms, 0.02)
@@ -164,7 +179,7 @@ async def test_truncated_m4a_with_index_first_keeps_what_decodes(
 ) -> None:
     half = audio_samples.truncated_indexed_m4a(audio_dir)
     await audio.probe(half, LIMIT_S)
-    info = await audio.transcode_voice(half, tmp_path / "audio.ogg")
+    info = await audio.transcode_voice(half, tmp_path / "audio.ogg", max_duration_s=LIMIT_S)
     assert 0.3 * speech_ms(audio_dir) < info.duration_ms < 0.7 * speech_ms(audio_dir)
 
 
@@ -198,13 +213,13 @@ async def test_webm_without_duration_header_can_still_be_too_long(audio_dir: Pat
 
 
 async def test_pool_runs_at_most_its_size_at_once(audio_dir: Path, tmp_path: Path) -> None:
-    pool = TranscodePool(2)
+    pool = Slots(2)
     src = audio_samples.client_file(audio_dir, "firefox_ogg")
     seen: list[int] = []
 
     async def job(n: int) -> audio.VoiceInfo:
         seen.append(pool.running)
-        return await audio.transcode_voice(src, tmp_path / f"{n}.ogg")
+        return await audio.transcode_voice(src, tmp_path / f"{n}.ogg", max_duration_s=LIMIT_S)
 
     results = await asyncio.gather(*(pool.run(job, n) for n in range(5)))
     assert len(results) == 5 and max(seen) == 2
@@ -212,18 +227,24 @@ async def test_pool_runs_at_most_its_size_at_once(audio_dir: Path, tmp_path: Pat
 
 
 async def test_pool_frees_its_slot_when_a_job_fails(audio_dir: Path, tmp_path: Path) -> None:
-    pool = TranscodePool(1)
+    pool = Slots(1)
     script = audio_samples.garbage(audio_dir)["script.ogg"]
     with pytest.raises(TranscodeError):
-        await pool.run(audio.transcode_voice, script, tmp_path / "bad.ogg")
+        await pool.run(audio.transcode_voice, script, tmp_path / "bad.ogg", max_duration_s=LIMIT_S)
     src = audio_samples.client_file(audio_dir, "firefox_ogg")
-    info = await asyncio.wait_for(pool.run(audio.transcode_voice, src, tmp_path / "ok.ogg"), 30)
+    info = await asyncio.wait_for(
+        pool.run(audio.transcode_voice, src, tmp_path / "ok.ogg", max_duration_s=LIMIT_S), 30
+    )
     assert info.duration_ms > 0
 
 
 async def test_conversions_run_at_a_lower_cpu_priority_than_probes() -> None:
-    """Requests come first on a busy machine: converting ffmpeg runs are niced."""
+    """Requests and checking uploads (their senders wait) come before conversions."""
     ours = os.getpriority(os.PRIO_PROCESS, 0)
-    for background, expected in ((True, min(ours + audio.BACKGROUND_NICENESS, 19)), (False, ours)):
-        async with audio._Process(["sleep", "5"], background=background) as run:
-            assert os.getpriority(os.PRIO_PROCESS, run.proc.pid) == expected
+    seen = []
+    for niceness in (ffmpeg.PROBE_NICENESS, ffmpeg.CONVERSION_NICENESS):
+        limits = ffmpeg.Limits(cpu_s=10, file_bytes=0, niceness=niceness)
+        async with ffmpeg.Process(["sleep", "5"], limits) as run:
+            seen.append(os.getpriority(os.PRIO_PROCESS, run.proc.pid))
+    assert seen == [ours, min(ours + ffmpeg.CONVERSION_NICENESS, 19)]
+    assert seen[0] < seen[1]

@@ -13,7 +13,11 @@ from tests.process import ServerProcess
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[ServerProcess]:
     process = ServerProcess(
-        tmp_path / "data", argon2_time_cost="1", argon2_memory_kib="1024", argon2_parallelism="1"
+        tmp_path / "data",
+        argon2_time_cost="1",
+        argon2_memory_kib="1024",
+        argon2_parallelism="1",
+        rate_limits="false",  # tests set scenes faster than people type
     ).start()
     yield process
     process.stop()

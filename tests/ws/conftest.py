@@ -9,18 +9,20 @@ import pytest
 import uvicorn
 from websockets.asyncio.client import ClientConnection, connect
 
+from app.cli import server_options
 from tests.helpers import Person
 from tests.process import free_port
 
 
 async def serve(app: Any) -> tuple[uvicorn.Server, asyncio.Task[None], str]:
+    """uvicorn as `earshot serve` runs it (`server_options`: frame cap, no deflate...)."""
     config = uvicorn.Config(
         app,
         host="127.0.0.1",
         port=free_port(),
         lifespan="off",  # the app fixture already runs the lifespan
         log_level="warning",
-        ws_per_message_deflate=False,
+        **server_options(app.state.runtime.settings),
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())

@@ -12,11 +12,14 @@ from tests.helpers import Api
 from tests.ws.conftest import serve
 
 
-async def test_bad_or_missing_token_never_gets_a_socket(ws_url: str) -> None:
+async def test_a_bad_token_never_gets_a_socket(ws_url: str) -> None:
     for url in (f"{ws_url}?token=nope", ws_url):
         with pytest.raises(InvalidStatus) as refused:
-            await connect(url)
+            await connect(url, subprotocols=["earshot", "bearer.nope"])  # type: ignore[list-item]
         assert refused.value.response.status_code == 403
+    with pytest.raises(InvalidStatus) as refused:
+        await connect(f"{ws_url}?token=nope")
+    assert refused.value.response.status_code == 403
 
 
 async def test_members_hear_new_messages_and_outsiders_do_not(api: Api, ws: Any) -> None:

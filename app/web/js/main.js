@@ -173,8 +173,16 @@ async function join(code) {
 // ---- group list ----------------------------------------------------------------------------
 
 async function loadGroups() {
-  const body = await attempt(() => api("GET", "/groups"));
-  if (body) state.groups = body.groups;
+  const groups = [];
+  let cursor = "";
+  do {  // a page at a time, following the server's cursor
+    const query = cursor ? `?cursor=${encodeURIComponent(cursor)}` : "";
+    const body = await attempt(() => api("GET", `/groups${query}`));
+    if (!body) return;
+    groups.push(...body.groups);
+    cursor = body.next_cursor;
+  } while (cursor);
+  state.groups = groups;
 }
 
 let groupsReload;
@@ -636,6 +644,11 @@ function applySignal(signal) {
     }
   } else if (signal.type === "live.started") {
     recorder.liveStarted(signal.message_id);
+  } else if (signal.type === "error" && signal.error.code === "cursor_ahead") {
+    const heads = signal.error.details?.heads ?? {};
+    for (const groupId of Object.keys(heads)) state.messages.delete(groupId);  // reload them
+    reloadGroupsSoon();
+    if (state.screen?.name === "group" && state.screen.groupId in heads) showGroup(state.screen.groupId);
   } else if (signal.type === "error") {
     tell(signal.error.message);
   }

@@ -36,8 +36,9 @@ export class Realtime {
   connect() {
     this.stopped = false;
     const scheme = location.protocol === "https:" ? "wss" : "ws";
-    const url = `${scheme}://${location.host}/api/v1/ws?token=${encodeURIComponent(session.token)}`;
-    const ws = new WebSocket(url);
+    // The token travels in the subprotocol header, never in the URL (which logs keep).
+    const url = `${scheme}://${location.host}/api/v1/ws`;
+    const ws = new WebSocket(url, ["earshot", `bearer.${session.token}`]);
     ws.binaryType = "arraybuffer";
     this.ws = ws;
     this.onStatus("connecting");
@@ -102,6 +103,13 @@ export class Realtime {
       this.cursors.set(message.group_id, message.seq);
       if (message.type === "group.deleted") this.cursors.delete(message.group_id);
       return this.onEvent(message);
+    }
+    if (message.type === "error" && message.error?.code === "cursor_ahead") {
+      // The server holds less than we remembered (say, restored from a backup): follow
+      // each such group from the server's head again.
+      for (const [groupId, head] of Object.entries(message.error.details?.heads ?? {})) {
+        this.cursors.set(groupId, head);
+      }
     }
     this.onSignal(message);
   }
