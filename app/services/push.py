@@ -98,8 +98,8 @@ async def subscribe(
         out = _out(found)
         await ctx.commit()
         return out, False
-    if found is not None:
-        await ctx.db.delete(found)
+    if found is not None:  # before the insert: the session would insert first
+        await ctx.db.execute(delete(PushSubscription).where(PushSubscription.id == found.id))
     mine = list(
         await ctx.db.scalars(
             select(PushSubscription.id)
@@ -123,7 +123,12 @@ async def subscribe(
         await ctx.db.flush()
     except IntegrityError:  # the same endpoint, subscribed concurrently: that one stands
         await ctx.db.rollback()
-        return await subscribe(ctx, user, endpoint, p256dh, auth)
+        earlier = await ctx.db.scalar(
+            select(PushSubscription).where(PushSubscription.endpoint_hash == endpoint_hash)
+        )
+        if earlier is None:
+            raise
+        return _out(earlier), False
     out = _out(sub)
     await ctx.commit()
     return out, True
