@@ -12,6 +12,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    StrictBool,
     StringConstraints,
     model_validator,
 )
@@ -100,7 +101,7 @@ class QuietHours(BaseModel):
     time_zone: str = Field(
         max_length=64, pattern=r"^[A-Za-z0-9_+/-]+$", description="an IANA zone: America/Chicago"
     )
-    allow_live: bool = False
+    allow_live: StrictBool = False
 
     @model_validator(mode="after")
     def _check(self) -> "QuietHours":
@@ -128,7 +129,7 @@ class MeOut(UserOut):
 
 class MePatch(BaseModel):
     who_can_add_me: WhoCanAddMe | None = None
-    notification_previews: bool | None = None
+    notification_previews: StrictBool | None = None
     quiet_hours: QuietHours | None = Field(
         default=None, description="an explicit null turns quiet hours off; left out: unchanged"
     )
