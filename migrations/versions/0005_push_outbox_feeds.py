@@ -33,22 +33,23 @@ def _owner() -> sa.Column:  # type: ignore[type-arg]
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("users") as batch:
-        batch.add_column(
-            sa.Column(
-                "notification_previews", sa.Boolean(), nullable=False, server_default=sa.false()
-            )
-        )
-        batch.add_column(sa.Column("quiet_start", sa.Integer(), nullable=True))
-        batch.add_column(sa.Column("quiet_end", sa.Integer(), nullable=True))
-        batch.add_column(sa.Column("quiet_time_zone", sa.String(length=64), nullable=True))
-        batch.add_column(
-            sa.Column("quiet_allow_live", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
-    with op.batch_alter_table("memberships") as batch:
-        batch.add_column(
-            sa.Column("notify", sa.String(length=8), nullable=False, server_default="all")
-        )
+    # Plain ADD COLUMNs, never a batch copy of the table: on SQLite, dropping the old
+    # `users` table would cascade to every row that references it.
+    op.add_column(
+        "users",
+        sa.Column("notification_previews", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
+    op.add_column("users", sa.Column("quiet_start", sa.Integer(), nullable=True))
+    op.add_column("users", sa.Column("quiet_end", sa.Integer(), nullable=True))
+    op.add_column("users", sa.Column("quiet_time_zone", sa.String(length=64), nullable=True))
+    op.add_column(
+        "users",
+        sa.Column("quiet_allow_live", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
+    op.add_column(
+        "memberships",
+        sa.Column("notify", sa.String(length=8), nullable=False, server_default="all"),
+    )
     op.create_table(
         "push_subscriptions",
         sa.Column("id", sa.String(length=36), primary_key=True),
@@ -91,14 +92,13 @@ def downgrade() -> None:
     op.drop_table("outbox")
     op.drop_index("ix_push_subscriptions_user_id", table_name="push_subscriptions")
     op.drop_table("push_subscriptions")
-    with op.batch_alter_table("memberships") as batch:
-        batch.drop_column("notify")
-    with op.batch_alter_table("users") as batch:
-        for column in (
-            "quiet_allow_live",
-            "quiet_time_zone",
-            "quiet_end",
-            "quiet_start",
-            "notification_previews",
-        ):
-            batch.drop_column(column)
+    # SQLite 3.35+ drops a column in place (a batch copy would cascade, as above).
+    op.drop_column("memberships", "notify")
+    for column in (
+        "quiet_allow_live",
+        "quiet_time_zone",
+        "quiet_end",
+        "quiet_start",
+        "notification_previews",
+    ):
+        op.drop_column("users", column)
