@@ -107,9 +107,13 @@ async def claim(rt: Runtime, limit: int) -> list[Item]:
     now = utcnow()
     token = f"{rt.process_id}/{uuid.uuid4().hex[:8]}"
     free = or_(OutboxItem.claimed_until.is_(None), OutboxItem.claimed_until < now)
+    ready = (OutboxItem.next_attempt_at <= now, OutboxItem.failed_at.is_(None), free)
+    async with rt.read_sessions() as db:  # idle most of the time: look before locking
+        if await db.scalar(select(OutboxItem.id).where(*ready).limit(1)) is None:
+            return []
     due = (
         select(OutboxItem.id)
-        .where(OutboxItem.next_attempt_at <= now, OutboxItem.failed_at.is_(None), free)
+        .where(*ready)
         .order_by(OutboxItem.next_attempt_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
