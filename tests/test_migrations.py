@@ -12,6 +12,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db import alembic_config, create_engine, migrate_async
 from app.models import Base
@@ -46,6 +47,23 @@ async def upgrade_to(url: str, revision: str) -> None:
     await engine.dispose()
 
 
+async def amy_and_her_group(db: AsyncConnection, last_seq: int) -> None:
+    """User u1 and group g1, as an older schema holds them."""
+    await db.execute(
+        text(
+            "INSERT INTO users (id, handle, display_name, password_hash, created_at) "
+            "VALUES ('u1', 'amy', 'Amy', 'x', CURRENT_TIMESTAMP)"
+        )
+    )
+    await db.execute(
+        text(
+            "INSERT INTO groups (id, name, description, created_at, last_seq, transcripts) "
+            "VALUES ('g1', 'G', '', CURRENT_TIMESTAMP, :seq, true)"
+        ),
+        {"seq": last_seq},
+    )
+
+
 def message(mid: str, seq: int, words: str | None, deleted: bool) -> str:
     return json.dumps(
         {"id": mid, "seq": seq, "kind": "text", "text": words, "deleted": deleted, "voice": None}
@@ -59,18 +77,7 @@ async def test_upgrading_indexes_message_events_and_scrubs_deleted_content(
     engine = create_engine(empty_database)
     kept, gone = str(uuid.uuid4()), str(uuid.uuid4())
     async with engine.begin() as db:
-        await db.execute(
-            text(
-                "INSERT INTO users (id, handle, display_name, password_hash, created_at) "
-                "VALUES ('u1', 'amy', 'Amy', 'x', CURRENT_TIMESTAMP)"
-            )
-        )
-        await db.execute(
-            text(
-                "INSERT INTO groups (id, name, description, created_at, last_seq, transcripts) "
-                "VALUES ('g1', 'G', '', CURRENT_TIMESTAMP, 4, true)"
-            )
-        )
+        await amy_and_her_group(db, last_seq=4)
         await db.execute(
             text(
                 "INSERT INTO messages (id, group_id, seq, sender_id, kind, text, created_at, "
@@ -139,18 +146,7 @@ async def test_upgrading_to_0005_gives_people_and_memberships_quiet_defaults(
     await upgrade_to(empty_database, "0004")
     engine = create_engine(empty_database)
     async with engine.begin() as db:
-        await db.execute(
-            text(
-                "INSERT INTO users (id, handle, display_name, password_hash, created_at) "
-                "VALUES ('u1', 'amy', 'Amy', 'x', CURRENT_TIMESTAMP)"
-            )
-        )
-        await db.execute(
-            text(
-                "INSERT INTO groups (id, name, description, created_at, last_seq, transcripts) "
-                "VALUES ('g1', 'G', '', CURRENT_TIMESTAMP, 0, true)"
-            )
-        )
+        await amy_and_her_group(db, last_seq=0)
         await db.execute(
             text(
                 "INSERT INTO memberships (group_id, user_id, role, joined_at) "
