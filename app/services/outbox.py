@@ -4,8 +4,9 @@ An item is a row, added in the same transaction as the change that causes it, so
 a crash loses nothing and a rolled-back change sends nothing; nothing is sent in
 the request path. A worker in every server process claims due items with a lease
 (`claimed_by` until `claimed_until`, a compare-and-set UPDATE, `SKIP LOCKED` on
-PostgreSQL), so each is attempted by one process at a time; a process that dies
-holding a claim loses it when the lease runs out and another takes the item over.
+PostgreSQL), renewed while it works, so each is attempted by one process at a
+time; a process that dies holding a claim loses it when the lease runs out and
+another takes the item over.
 
 Each channel has a handler that sends one item and says how it went:
 `Sent` (the row is deleted), `Retry` (put off: the handler's `after_s`, e.g. from
@@ -18,10 +19,11 @@ same transaction, so those writes happen exactly once.
 """
 
 import asyncio
+import contextlib
 import logging
 import random
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -40,6 +42,7 @@ BACKOFF_BASE_S = 5.0  # 5 s, 10 s, 20 s ... between attempts
 BACKOFF_MAX_S = 3600.0
 PURGE_FAILED_AFTER = timedelta(days=7)
 MAX_ERROR_CHARS = 500
+BATCHES_PER_CLAIM = 4  # a claim takes this many times the items sent at once
 
 
 @dataclass
@@ -130,31 +133,75 @@ async def claim(rt: Runtime, limit: int) -> list[Item]:
     return [Item(r.id, r.channel, r.payload, r.attempts, token) for r in rows]
 
 
-async def settle(rt: Runtime, item: Item, outcome: Outcome, base_s: float) -> None:
-    """Record how an attempt went (nothing if the claim was lost meanwhile)."""
-    mine = (OutboxItem.id == item.id, OutboxItem.claimed_by == item.claim)
+async def renew(rt: Runtime, claim: str) -> None:
+    """Extend this worker's claim on the items it is still sending."""
     async with rt.sessions() as db:
-        if isinstance(outcome, Sent):
-            await db.execute(delete(OutboxItem).where(*mine))
-        else:
-            attempts = item.attempts + 1
-            error = outcome.error[:MAX_ERROR_CHARS]
-            values: dict[str, Any] = {
-                "attempts": attempts,
-                "claimed_by": None,
-                "claimed_until": None,
-                "last_error": error,
-            }
-            if isinstance(outcome, Failed) or attempts >= MAX_ATTEMPTS:
-                values["failed_at"] = utcnow()
-                log.warning("outbox %s item %s given up: %s", item.channel, item.id, error)
-            else:
-                wait = (
-                    outcome.after_s if outcome.after_s is not None else backoff_s(attempts, base_s)
-                )
-                values["next_attempt_at"] = utcnow() + timedelta(seconds=min(wait, BACKOFF_MAX_S))
-            await db.execute(update(OutboxItem).where(*mine).values(**values))
+        await db.execute(
+            update(OutboxItem)
+            .where(OutboxItem.claimed_by == claim)
+            .values(claimed_until=utcnow() + timedelta(seconds=rt.settings.lease_s))
+        )
         await db.commit()
+
+
+@contextlib.asynccontextmanager
+async def kept(rt: Runtime, claim: str) -> AsyncIterator[None]:
+    """Renew the claim every third of the lease for as long as the block runs: a batch
+    may take longer than one lease, and only a dead worker's claim should run out."""
+
+    async def keep() -> None:
+        while True:
+            await asyncio.sleep(rt.settings.lease_s / 3)
+            try:
+                await renew(rt, claim)
+            except Exception:  # the database may be away a moment; the next try may work
+                log.exception("renewing an outbox claim failed")
+
+    task = asyncio.create_task(keep())
+    try:
+        yield
+    finally:
+        await cancel_and_wait([task])
+
+
+async def settle(rt: Runtime, results: list[tuple[Item, Outcome]], base_s: float) -> None:
+    """Record how attempts went, in one transaction (nothing for a claim lost meanwhile)."""
+    sent = [item for item, outcome in results if isinstance(outcome, Sent)]
+    async with rt.sessions() as db:
+        if sent:
+            await db.execute(
+                delete(OutboxItem).where(
+                    OutboxItem.id.in_([item.id for item in sent]),
+                    OutboxItem.claimed_by.in_({item.claim for item in sent}),
+                )
+            )
+        for item, outcome in results:
+            if not isinstance(outcome, Sent):
+                await db.execute(
+                    update(OutboxItem)
+                    .where(OutboxItem.id == item.id, OutboxItem.claimed_by == item.claim)
+                    .values(**_put_off(item, outcome, base_s))
+                )
+        await db.commit()
+
+
+def _put_off(item: Item, outcome: Retry | Failed, base_s: float) -> dict[str, Any]:
+    """The column values after an attempt that failed: due again later, or given up."""
+    attempts = item.attempts + 1
+    error = outcome.error[:MAX_ERROR_CHARS]
+    values: dict[str, Any] = {
+        "attempts": attempts,
+        "claimed_by": None,
+        "claimed_until": None,
+        "last_error": error,
+    }
+    if isinstance(outcome, Failed) or attempts >= MAX_ATTEMPTS:
+        values["failed_at"] = utcnow()
+        log.warning("outbox %s item %s given up: %s", item.channel, item.id, error)
+    else:
+        wait = outcome.after_s if outcome.after_s is not None else backoff_s(attempts, base_s)
+        values["next_attempt_at"] = utcnow() + timedelta(seconds=min(wait, BACKOFF_MAX_S))
+    return values
 
 
 async def purge_failed(rt: Runtime) -> None:
@@ -218,12 +265,20 @@ class Worker:
 
     async def run_once(self) -> int:
         """Claim and send one batch; how many items it held."""
-        items = await claim(self._rt, self._concurrency)
+        items = await claim(self._rt, self._concurrency * BATCHES_PER_CLAIM)
         if items:
-            await asyncio.gather(*(self._attempt(item) for item in items))
+            slots = asyncio.Semaphore(self._concurrency)
+
+            async def attempt(item: Item) -> Outcome:
+                async with slots:
+                    return await self._attempt(item)
+
+            async with kept(self._rt, items[0].claim):
+                outcomes = await asyncio.gather(*(attempt(item) for item in items))
+            await settle(self._rt, list(zip(items, outcomes, strict=True)), self._backoff_base_s)
         return len(items)
 
-    async def _attempt(self, item: Item) -> None:
+    async def _attempt(self, item: Item) -> Outcome:
         handler = self._handlers.get(item.channel)
         try:
             if handler is None:
@@ -235,4 +290,4 @@ class Worker:
         except Exception as error:  # a bug or an outage: try again later, never lose it
             log.exception("outbox %s item %s failed", item.channel, item.id)
             outcome = Retry(f"{type(error).__name__}: {error}")
-        await settle(self._rt, item, outcome, self._backoff_base_s)
+        return outcome

@@ -83,10 +83,10 @@ async def test_a_claim_that_ran_out_is_taken_over_and_the_late_owner_changes_not
     await asyncio.sleep(0.4)
     [taken] = await outbox.claim(b, 10)
     assert taken.id == held.id and taken.claim != held.claim
-    await outbox.settle(a, held, outbox.Retry("late"), base_s=60)  # a wakes up: ignored
+    await outbox.settle(a, [(held, outbox.Retry("late"))], base_s=60)  # a wakes up: ignored
     [row] = await rows(a)
     assert row.claimed_by == taken.claim and row.attempts == 0
-    await outbox.settle(b, taken, outbox.Sent(), base_s=60)
+    await outbox.settle(b, [(taken, outbox.Sent())], base_s=60)
     assert await rows(a) == []
 
 
@@ -95,8 +95,8 @@ async def test_retries_back_off_or_wait_as_long_as_asked(runtimes: Callable[...,
     await enqueue(rt, 2)
     first, second = await outbox.claim(rt, 10)
     before = utcnow()
-    await outbox.settle(rt, first, outbox.Retry("429", after_s=30), base_s=2)
-    await outbox.settle(rt, second, outbox.Retry("503"), base_s=2)
+    await outbox.settle(rt, [(first, outbox.Retry("429", after_s=30))], base_s=2)
+    await outbox.settle(rt, [(second, outbox.Retry("503"))], base_s=2)
     by_id = {r.id: r for r in await rows(rt)}
     asked, backed_off = by_id[first.id], by_id[second.id]
     assert asked.attempts == backed_off.attempts == 1
@@ -115,7 +115,7 @@ async def test_an_item_is_given_up_after_its_last_attempt_and_purged_later(
     await enqueue(rt, 1)
     for _ in range(outbox.MAX_ATTEMPTS):
         [item] = await outbox.claim(rt, 10)
-        await outbox.settle(rt, item, outbox.Retry("503", after_s=0), base_s=0)
+        await outbox.settle(rt, [(item, outbox.Retry("503", after_s=0))], base_s=0)
     [row] = await rows(rt)
     assert row.failed_at is not None and row.attempts == outbox.MAX_ATTEMPTS
     assert await outbox.claim(rt, 10) == []
@@ -180,3 +180,23 @@ async def test_what_a_handler_writes_happens_only_with_its_completion(
     assert follow_up.channel == "follow-up" and follow_up.payload == {"by": b.process_id}
     async with a.sessions() as db:
         assert await db.scalar(select(func.count()).select_from(OutboxItem)) == 1
+
+
+async def test_a_slow_send_keeps_its_claim_beyond_one_lease(runtimes: Callable[..., Any]) -> None:
+    """The worker renews its claim while it works: nobody else takes the item over."""
+    a, b = await runtimes(lease_s=0.3), await runtimes(lease_s=0.3)
+    await enqueue(a, 1)
+    calls: list[str] = []
+
+    async def slow(rt: Runtime, item: outbox.Item) -> outbox.Outcome:
+        calls.append(rt.process_id)
+        await asyncio.sleep(1.0)  # more than three leases
+        return outbox.Sent()
+
+    sending = asyncio.create_task(outbox.Worker(a, {CHANNEL: slow}, concurrency=1).run_once())
+    await asyncio.sleep(0.1)
+    for _ in range(8):
+        assert await outbox.claim(b, 10) == []
+        await asyncio.sleep(0.1)
+    assert await sending == 1
+    assert calls == [a.process_id] and await rows(a) == []
