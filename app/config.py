@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Literal
 
 from cryptography.hazmat.primitives.asymmetric import ec
+from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -134,6 +135,13 @@ class Settings(BaseSettings):
     ws_max_frame_bytes: int = 128 * 1024  # larger frames close the socket (1009) unread
     ws_max_sockets_per_user: int = 10  # per process; the next is closed with 4009
     ws_auth_timeout_s: float = 5.0  # without ?token=, the first frame must authenticate
+
+    @field_validator("push_contact")
+    @classmethod
+    def _contact(cls, value: str) -> str:
+        if not value.startswith(("mailto:", "https://")):
+            raise ValueError("EARSHOT_PUSH_CONTACT must be a mailto: or https:// address")
+        return value
 
     @property
     def work_dir(self) -> Path:

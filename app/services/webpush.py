@@ -37,14 +37,14 @@ def topic(group_id: str) -> str:
     return b64url(hashlib.sha256(group_id.encode()).digest()[:24])
 
 
-def payload(message: Message, group: Group, sender: User, reason: str, previews: bool) -> bytes:
+def payload(message: Message, group: Group, reason: str, *, previews: bool) -> bytes:
     """The JSON a service worker gets, within the size a push service accepts."""
     data: dict[str, Any] = {
         "type": reason,
         "group_id": group.id,
         "group_name": group.name,
         "message_id": message.id,
-        "sender_name": sender.display_name,
+        "sender_name": message.sender.display_name,
         "kind": message.kind,
         "duration_ms": message.duration_ms,
     }
@@ -94,10 +94,8 @@ class WebPush:
             group = await db.get(Group, message.group_id)
             recipient = await db.get(User, sub.user_id)
             assert group is not None and recipient is not None
-            body = payload(
-                message, group, message.sender, item.payload["reason"],
-                recipient.notification_previews,
-            )  # fmt: skip
+            previews = recipient.notification_previews
+            body = payload(message, group, item.payload["reason"], previews=previews)
             info = {"endpoint": sub.endpoint, "keys": {"p256dh": sub.p256dh, "auth": sub.auth}}
         settings = rt.settings
         try:
