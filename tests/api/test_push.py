@@ -15,10 +15,12 @@ from app.config import Settings
 from app.models import OutboxItem, User
 from app.services.context import Ctx
 from app.services.live import start_live
+from tests import audio_samples
 from tests.api.push_support import drained, pending, subscribed
 from tests.helpers import Api, Person, assert_error, running
 from tests.support.push_service import PushService, Subscription
 from tests.support.push_service import push_service as push_service  # noqa: F401 (fixture)
+from tests.voice.helpers import upload
 
 
 @pytest.fixture
@@ -328,3 +330,16 @@ async def test_an_endpoint_is_checked_again_before_each_push(
         await drained(app)
         assert ben_sub.messages == []
         assert (await api.ok(ben, "GET", "/push/subscriptions"))["subscriptions"] == []
+
+
+async def test_an_uploaded_voice_memo_is_pushed_with_its_length(
+    app: Any, api: Api, push_service: PushService, samples: Path
+) -> None:
+    gid, (amy, _, _), (_, ben_sub, _) = await trio(api, push_service)
+    r = await upload(api, amy, gid, audio_samples.speech_of_length(samples, 3))
+    assert r.status_code == 202, r.text
+    [push] = await ben_sub.wait_for(1)
+    body = push.json()
+    assert (body["kind"], body["message_id"], body["type"]) == ("voice", r.json()["id"], "message")
+    assert abs(body["duration_ms"] - 3000) < 200
+    assert push.urgency == "normal"
