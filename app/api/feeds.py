@@ -68,3 +68,16 @@ async def enclosure(fid: Id, mid: Id, sig: Secret, request: Request, ctx: CtxDep
     blob = await playback.audio_blob(ctx, mid, "mp3")
     expires = int(time.time()) + ctx.settings.audio_url_ttl_s  # of a redirect to the store
     return await send_audio(request, ctx, blob, expires=expires)
+
+
+# HEAD too, answered as GET without a body: podcast apps and feed validators check
+# feeds and enclosures with it.
+for _path, _endpoint in (("/feeds/{fid}", feed), ("/feeds/{fid}/audio/{mid}.mp3", enclosure)):
+    router.add_api_route(
+        _path,
+        _endpoint,
+        methods=["HEAD"],
+        operation_id=f"head_{_endpoint.__name__}",
+        response_class=Response,
+        responses=errors(404),
+    )

@@ -75,6 +75,10 @@ async def test_the_feed_lists_my_groups_memos_and_every_enclosure_plays(
         assert abs(audio_samples.duration_s(path) - message["voice"]["duration_ms"] / 1000) < 0.15
         partial = await client.get(local(enclosure.href), headers={"Range": "bytes=0-99"})
         assert partial.status_code == 206 and len(partial.content) == 100
+        head = await client.head(local(enclosure.href))
+        assert head.status_code == 200
+        assert head.headers["content-length"] == str(len(audio.content))
+    assert (await client.head(local(created["url"]))).status_code == 200
 
 
 async def test_previews_add_transcripts_and_blocked_senders_are_left_out(
