@@ -23,7 +23,7 @@ import contextlib
 import logging
 import random
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -105,12 +105,15 @@ def backoff_s(attempts: int, base_s: float = BACKOFF_BASE_S) -> float:
     return wait * random.uniform(0.8, 1.2)
 
 
-async def claim(rt: Runtime, limit: int) -> list[Item]:
-    """Take up to `limit` due items that nobody holds (or whose holder's lease ran out)."""
+async def claim(rt: Runtime, limit: int, channels: Collection[str] | None = None) -> list[Item]:
+    """Take up to `limit` due items that nobody holds (or whose holder's lease ran out),
+    of `channels` only if given (a process sends only what it has handlers for)."""
     now = utcnow()
     token = f"{rt.process_id}/{uuid.uuid4().hex[:8]}"
     free = or_(OutboxItem.claimed_until.is_(None), OutboxItem.claimed_until < now)
-    ready = (OutboxItem.next_attempt_at <= now, OutboxItem.failed_at.is_(None), free)
+    ready = [OutboxItem.next_attempt_at <= now, OutboxItem.failed_at.is_(None), free]
+    if channels is not None:
+        ready.append(OutboxItem.channel.in_(list(channels)))
     async with rt.read_sessions() as db:  # idle most of the time: look before locking
         if await db.scalar(select(OutboxItem.id).where(*ready).limit(1)) is None:
             return []
@@ -247,6 +250,7 @@ class Worker:
         last_purge = 0.0
         loop = asyncio.get_running_loop()
         while True:
+            self._wake.clear()  # a wake from here on is seen after this pass
             try:
                 while await self.run_once():
                     pass
@@ -257,7 +261,6 @@ class Worker:
                 raise
             except Exception:  # the database may be away for a moment; try again later
                 log.exception("the outbox worker failed; trying again")
-            self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), self._poll_s)
             except TimeoutError:
@@ -265,7 +268,7 @@ class Worker:
 
     async def run_once(self) -> int:
         """Claim and send one batch; how many items it held."""
-        items = await claim(self._rt, self._concurrency * BATCHES_PER_CLAIM)
+        items = await claim(self._rt, self._concurrency * BATCHES_PER_CLAIM, self._handlers)
         if items:
             slots = asyncio.Semaphore(self._concurrency)
 
@@ -279,12 +282,8 @@ class Worker:
         return len(items)
 
     async def _attempt(self, item: Item) -> Outcome:
-        handler = self._handlers.get(item.channel)
         try:
-            if handler is None:
-                outcome: Outcome = Failed(f"no handler for channel {item.channel!r}")
-            else:
-                outcome = await handler(self._rt, item)
+            outcome = await self._handlers[item.channel](self._rt, item)
         except asyncio.CancelledError:
             raise
         except Exception as error:  # a bug or an outage: try again later, never lose it

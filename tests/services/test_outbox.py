@@ -200,3 +200,22 @@ async def test_a_slow_send_keeps_its_claim_beyond_one_lease(runtimes: Callable[.
         await asyncio.sleep(0.1)
     assert await sending == 1
     assert calls == [a.process_id] and await rows(a) == []
+
+
+async def test_a_worker_leaves_channels_it_has_no_handler_for(
+    runtimes: Callable[..., Any],
+) -> None:
+    """A process that does not know a channel yet (a rolling upgrade) leaves its items."""
+    rt = await runtimes()
+    await enqueue(rt, 1)
+    handled: list[int] = []
+
+    async def handle(rt: Runtime, item: outbox.Item) -> outbox.Outcome:
+        handled.append(item.payload["n"])
+        return outbox.Sent()
+
+    assert await outbox.Worker(rt, {"other": handle}, concurrency=1).run_once() == 0
+    [row] = await rows(rt)
+    assert row.attempts == 0 and row.failed_at is None
+    assert await outbox.Worker(rt, {CHANNEL: handle}, concurrency=1).run_once() == 1
+    assert handled == [0] and await rows(rt) == []
