@@ -134,6 +134,9 @@ async def test_levels_mute_a_group_or_keep_only_replies(
     assert len(cat_sub.messages) == 1 and ben_sub.messages == []
     r = await api.call(ben, "PUT", f"/groups/{gid}/notifications", json={"level": "loud"})
     assert_error(r, 422)
+    outsider = await api.register("eve")
+    r = await api.call(outsider, "PUT", f"/groups/{gid}/notifications", json={"level": "all"})
+    assert_error(r, 404, "group_not_found")
 
 
 async def test_a_reply_to_you_says_so_at_the_level_all(
