@@ -1,6 +1,7 @@
 """The private podcast feed, read as a podcast app reads it: feedparser for the RSS, every
 enclosure downloaded and probed by ffprobe."""
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -123,6 +124,14 @@ async def test_deleted_memos_and_groups_left_vanish_with_their_enclosures(
     await api.ok(amy, "DELETE", f"/messages/{deleted['id']}")
     await api.ok(amy, "DELETE", f"/groups/{left_group}/members/{ben.id}")
     assert [e.id for e in (await read_feed(client, url)).entries] == [kept["id"]]
+    async with app.state.runtime.sessions() as db:  # older than EARSHOT_FEED_DAYS (30)
+        await db.execute(
+            update(Message)
+            .where(Message.id == kept["id"])
+            .values(created_at=datetime.now(UTC) - timedelta(days=31))
+        )
+        await db.commit()
+    assert (await read_feed(client, url)).entries == []
     for gone in (deleted["id"], removed["id"]):
         assert_error(await client.get(local(enclosures[gone])), 404)
     assert (await client.get(local(enclosures[kept["id"]]))).status_code == 200
