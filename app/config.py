@@ -4,14 +4,18 @@ Nothing is required for the embedded default: SQLite, local files and the
 in-process broker all live under `data_dir`.
 """
 
+import base64
 import contextlib
 import os
 import secrets
 import socket
+from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
+from cryptography.hazmat.primitives.asymmetric import ec
+from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -102,6 +106,21 @@ class Settings(BaseSettings):
     # "https://coach.example.org"); empty: only the web client served here.
     cors_origins: str = ""
 
+    # Web Push. The VAPID key must be the same on every replica (browsers bind each
+    # subscription to it); unset, one is generated once into data_dir/vapid.key.
+    vapid_private_key: str | None = None
+    push_contact: str = "mailto:earshot@localhost"  # the VAPID `sub`: how push services reach you
+    push_ttl_s: int = 24 * 3600  # how long a push service keeps an undelivered push
+    # Tests only: also accept and contact http:// and loopback or private push endpoints.
+    push_allow_insecure: bool = False
+    push_workers: int = 8  # pushes (and other outbox items) sent at once, per process
+    # Outbox (pushes, later email): the first wait after a failed attempt, doubled after
+    # each further one (a Retry-After from the far side wins).
+    outbox_retry_s: float = 5.0
+
+    # The private podcast feed: voice memos of the last feed_days.
+    feed_days: int = 30
+
     # Operations: "text" or "json" (one object per line, with request ids).
     log_format: Literal["text", "json"] = "text"
     # GET /metrics answers only `Authorization: Bearer <metrics_token>`; unset: 404.
@@ -116,6 +135,13 @@ class Settings(BaseSettings):
     ws_max_frame_bytes: int = 128 * 1024  # larger frames close the socket (1009) unread
     ws_max_sockets_per_user: int = 10  # per process; the next is closed with 4009
     ws_auth_timeout_s: float = 5.0  # without ?token=, the first frame must authenticate
+
+    @field_validator("push_contact")
+    @classmethod
+    def _contact(cls, value: str) -> str:
+        if not value.startswith(("mailto:", "https://")):
+            raise ValueError("EARSHOT_PUSH_CONTACT must be a mailto: or https:// address")
+        return value
 
     @property
     def work_dir(self) -> Path:
@@ -136,17 +162,36 @@ class Settings(BaseSettings):
         """The signing secret: the setting, or one generated once and kept in data_dir."""
         if self.secret_key:
             return self.secret_key.encode()
-        path = self.data_dir / "secret.key"
+        return self._kept("secret.key", lambda: secrets.token_urlsafe(48)).encode()
+
+    @cached_property
+    def resolved_vapid_key(self) -> str:
+        """The Web Push (VAPID) private key, base64url of its 32 raw bytes: the setting,
+        or one generated once and kept in data_dir like the secret."""
+        if self.vapid_private_key:
+            return self.vapid_private_key
+        return self._kept("vapid.key", new_vapid_key)
+
+    def _kept(self, name: str, make: Callable[[], str]) -> str:
+        """The text of data_dir/`name`, made by `make` the first time (by one process only)."""
+        path = self.data_dir / name
         if not path.exists():
             make_private_dir(self.data_dir)
-            tmp = path.with_name(f".secret.{os.getpid()}.tmp")
+            tmp = path.with_name(f".{name}.{os.getpid()}.tmp")
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w") as out:
-                out.write(secrets.token_urlsafe(48))
+                out.write(make())
             try:
                 os.link(tmp, path)  # atomic, and the first process to get here wins
             except FileExistsError:
                 pass
             finally:
                 tmp.unlink()
-        return path.read_text().strip().encode()
+        return path.read_text().strip()
+
+
+def new_vapid_key() -> str:
+    """A fresh P-256 private key as base64url of its 32-byte scalar (what web-push tools print)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    raw = key.private_numbers().private_value.to_bytes(32, "big")
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()

@@ -10,7 +10,20 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from app.api import auth, errors, groups, health, me, messages, moderation, search, voice, web
+from app.api import (
+    auth,
+    errors,
+    feeds,
+    groups,
+    health,
+    me,
+    messages,
+    moderation,
+    push,
+    search,
+    voice,
+    web,
+)
 from app.api.links import add_links
 from app.config import Settings, make_private_dir
 from app.db import create_engine, read_session_factory, session_factory
@@ -21,11 +34,13 @@ from app.realtime import ws
 from app.realtime.broker import open_broker
 from app.realtime.hub import Hub
 from app.security import LimitBodies, SecurityHeaders, content_security_policy, store_origin
+from app.services import outbox
 from app.services.context import Runtime
 from app.services.ingest import Ingest
 from app.services.passwords import Passwords
 from app.services.scrub import Scrubber
 from app.services.transcripts import Transcripts
+from app.services.webpush import WebPush
 from app.storage.blobs import BlobStore, open_blob_store
 from app.storage.ffmpeg import Slots
 
@@ -100,10 +115,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await rt.scrubber.start()
         await transcripts.start()
         await ingest.start()
+        pusher = WebPush(rt)
+        deliveries = outbox.Worker(
+            rt,
+            pusher.handlers(),
+            concurrency=settings.push_workers,
+            backoff_base_s=settings.outbox_retry_s,
+        )
+        rt.wake_outbox = deliveries.wake
+        await deliveries.start()
         try:
             yield
         finally:
             await hub.stop()
+            await deliveries.stop()
+            await pusher.aclose()
             await ingest.stop()
             await transcripts.stop()
             await rt.scrubber.stop()
@@ -145,6 +171,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         messages.router,
         search.router,
         voice.router,
+        push.router,
+        feeds.router,
         ws.router,
     ):
         app.include_router(router, prefix=API_PREFIX)

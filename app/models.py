@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     true,
 )
 from sqlalchemy import text as sql
@@ -73,6 +74,16 @@ class User(Base):
     who_can_add_me: Mapped[str] = mapped_column(
         String(16), default="shared_group", server_default="shared_group"
     )
+    # Notifications (app.services.notify): message text and transcripts in pushes and
+    # the podcast feed only if this is on; quiet hours as minutes after midnight in
+    # `quiet_time_zone` (start == None: none), live memos let through if `quiet_allow_live`.
+    notification_previews: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
+    quiet_start: Mapped[int | None] = mapped_column(Integer)
+    quiet_end: Mapped[int | None] = mapped_column(Integer)
+    quiet_time_zone: Mapped[str | None] = mapped_column(String(64))
+    quiet_allow_live: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Token(Base):
@@ -113,6 +124,8 @@ class Membership(Base):
     joined_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     added_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     client_id: Mapped[str | None] = mapped_column(String(64))
+    # Which pushes this member gets from the group: "all", "replies" (to them) or "none".
+    notify: Mapped[str] = mapped_column(String(8), default="all", server_default="all")
 
     user: Mapped[User] = relationship(foreign_keys=[user_id], lazy="joined")
 
@@ -293,3 +306,52 @@ class ModerationEntry(Base):
 
     actor: Mapped[User | None] = relationship(foreign_keys=[actor_id], lazy="joined")
     target: Mapped[User | None] = relationship(foreign_keys=[target_id], lazy="joined")
+
+
+class PushSubscription(Base):
+    """A browser's Web Push subscription (RFC 8030): where to POST, and its keys (RFC 8291).
+
+    One row per endpoint: a browser that subscribes again, for whichever account, replaces it."""
+
+    __tablename__ = "push_subscriptions"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    endpoint_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 of endpoint
+    endpoint: Mapped[str] = mapped_column(Text)
+    p256dh: Mapped[str] = mapped_column(String(100))
+    auth: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class OutboxItem(Base):
+    """Something to send outside the server (a push, later an email), durable until sent.
+
+    Written in the transaction of the change that causes it; a worker of any process
+    claims it (`claimed_by` until `claimed_until`), sends it and deletes it, or puts
+    it off to `next_attempt_at`. See app.services.outbox."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "next_attempt_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    channel: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    failed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # given up: kept a while
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class Feed(Base):
+    """A person's private podcast feed; only the SHA-256 of its secret token is stored."""
+
+    __tablename__ = "feeds"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

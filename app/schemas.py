@@ -4,6 +4,7 @@ event payloads and the generated OpenAPI alike, so there is one definition of ea
 
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
@@ -11,7 +12,9 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    StrictBool,
     StringConstraints,
+    model_validator,
 )
 
 
@@ -86,6 +89,31 @@ class AuthOut(Out):
 WhoCanAddMe = Literal["shared_group", "anyone"]
 
 
+ClockTime = Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+
+
+class QuietHours(BaseModel):
+    """No pushes from `start` to `end` (local times, HH:MM) in `time_zone`, except live
+    memos when `allow_live`; an interval that passes midnight (22:00 to 07:00) is fine."""
+
+    start: ClockTime
+    end: ClockTime
+    time_zone: str = Field(
+        max_length=64, pattern=r"^[A-Za-z0-9_+/-]+$", description="an IANA zone: America/Chicago"
+    )
+    allow_live: StrictBool = False
+
+    @model_validator(mode="after")
+    def _check(self) -> "QuietHours":
+        if self.start == self.end:
+            raise ValueError("start and end must differ")
+        try:
+            ZoneInfo(self.time_zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {self.time_zone!r}") from None
+        return self
+
+
 class MeOut(UserOut):
     """The caller's own account: what everyone sees, and the caller's own settings."""
 
@@ -93,10 +121,18 @@ class MeOut(UserOut):
         description="who may add you to a group directly: someone who already shares a group "
         "with you (default), or anyone"
     )
+    notification_previews: bool = Field(
+        default=False, description="message text and transcripts in pushes and the podcast feed"
+    )
+    quiet_hours: QuietHours | None = None
 
 
 class MePatch(BaseModel):
     who_can_add_me: WhoCanAddMe | None = None
+    notification_previews: StrictBool | None = None
+    quiet_hours: QuietHours | None = Field(
+        default=None, description="an explicit null turns quiet hours off; left out: unchanged"
+    )
 
 
 class BlockIn(BaseModel):
@@ -398,3 +434,59 @@ class SearchHit(Out):
 
 class SearchOut(Out):
     hits: list[SearchHit]
+
+
+# Notifications and the podcast feed (issue 18)
+
+NotifyLevel = Literal["all", "replies", "none"]
+Base64Url = r"^[A-Za-z0-9_-]+={0,2}$"
+
+
+class NotificationsIn(BaseModel):
+    level: NotifyLevel
+
+
+class NotificationsOut(Out):
+    level: NotifyLevel = Field(
+        description="all: every new message; replies: only replies to you; none: nothing"
+    )
+
+
+class PushKeyOut(Out):
+    public_key: str = Field(description="the VAPID public key: base64url of a P-256 point")
+
+
+class PushKeys(BaseModel):
+    p256dh: str = Field(max_length=100, pattern=Base64Url)
+    auth: str = Field(max_length=32, pattern=Base64Url)
+
+
+class PushSubscriptionIn(BaseModel):
+    """What `PushSubscription.toJSON()` gives (its `expirationTime` is ignored)."""
+
+    endpoint: str = Field(min_length=1, max_length=2048, pattern=STORABLE)
+    keys: PushKeys
+
+
+class PushSubscriptionOut(Out):
+    id: str
+    endpoint: str
+    created_at: Timestamp
+
+
+class PushSubscriptionsOut(Out):
+    subscriptions: list[PushSubscriptionOut]
+
+
+class FeedCreated(Out):
+    id: str
+    url: str = Field(description="the feed's secret address; shown once, never again")
+
+
+class FeedOut(Out):
+    id: str
+    created_at: Timestamp
+
+
+class FeedsOut(Out):
+    feeds: list[FeedOut]

@@ -62,7 +62,7 @@ async def _truncate_all(url: str) -> None:
     async with engine.begin() as conn:
         await conn.execute(
             text(
-                "TRUNCATE users, tokens, groups, memberships, invites, messages, receipts, "
+                "TRUNCATE users, tokens, groups, memberships, invites, messages, receipts, outbox, "
                 "events RESTART IDENTITY CASCADE"
             )
         )

@@ -12,6 +12,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db import alembic_config, create_engine, migrate_async
 from app.models import Base
@@ -46,6 +47,23 @@ async def upgrade_to(url: str, revision: str) -> None:
     await engine.dispose()
 
 
+async def amy_and_her_group(db: AsyncConnection, last_seq: int) -> None:
+    """User u1 and group g1, as an older schema holds them."""
+    await db.execute(
+        text(
+            "INSERT INTO users (id, handle, display_name, password_hash, created_at) "
+            "VALUES ('u1', 'amy', 'Amy', 'x', CURRENT_TIMESTAMP)"
+        )
+    )
+    await db.execute(
+        text(
+            "INSERT INTO groups (id, name, description, created_at, last_seq, transcripts) "
+            "VALUES ('g1', 'G', '', CURRENT_TIMESTAMP, :seq, true)"
+        ),
+        {"seq": last_seq},
+    )
+
+
 def message(mid: str, seq: int, words: str | None, deleted: bool) -> str:
     return json.dumps(
         {"id": mid, "seq": seq, "kind": "text", "text": words, "deleted": deleted, "voice": None}
@@ -59,18 +77,7 @@ async def test_upgrading_indexes_message_events_and_scrubs_deleted_content(
     engine = create_engine(empty_database)
     kept, gone = str(uuid.uuid4()), str(uuid.uuid4())
     async with engine.begin() as db:
-        await db.execute(
-            text(
-                "INSERT INTO users (id, handle, display_name, password_hash, created_at) "
-                "VALUES ('u1', 'amy', 'Amy', 'x', CURRENT_TIMESTAMP)"
-            )
-        )
-        await db.execute(
-            text(
-                "INSERT INTO groups (id, name, description, created_at, last_seq, transcripts) "
-                "VALUES ('g1', 'G', '', CURRENT_TIMESTAMP, 4, true)"
-            )
-        )
+        await amy_and_her_group(db, last_seq=4)
         await db.execute(
             text(
                 "INSERT INTO messages (id, group_id, seq, sender_id, kind, text, created_at, "
@@ -130,3 +137,38 @@ async def test_the_migrated_schema_is_what_the_models_say(empty_database: str) -
         and not (d[0] == "remove_index" and d[1].name == "ix_messages_search")
     ]
     assert unexplained == []
+
+
+async def test_upgrading_to_0005_gives_people_and_memberships_quiet_defaults(
+    empty_database: str,
+) -> None:
+    """Nobody gets previews or quiet hours they did not choose; every group says "all"."""
+    await upgrade_to(empty_database, "0004")
+    engine = create_engine(empty_database)
+    async with engine.begin() as db:
+        await amy_and_her_group(db, last_seq=0)
+        await db.execute(
+            text(
+                "INSERT INTO memberships (group_id, user_id, role, joined_at) "
+                "VALUES ('g1', 'u1', 'owner', CURRENT_TIMESTAMP)"
+            )
+        )
+    await engine.dispose()
+
+    await migrate_async(empty_database)
+
+    engine = create_engine(empty_database)
+    async with engine.connect() as db:
+        person = (
+            await db.execute(
+                text(
+                    "SELECT notification_previews, quiet_start, quiet_end, quiet_time_zone, "
+                    "quiet_allow_live FROM users WHERE id = 'u1'"
+                )
+            )
+        ).one()
+        level = await db.scalar(text("SELECT notify FROM memberships WHERE user_id = 'u1'"))
+        queued = await db.scalar(text("SELECT count(*) FROM outbox"))
+    await engine.dispose()
+    assert tuple(person) == (False, None, None, None, False)
+    assert level == "all" and queued == 0

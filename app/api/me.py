@@ -17,8 +17,9 @@ async def me(user: CurrentUser) -> MeOut:
 
 @router.patch("/me", response_model=MeOut, responses=errors(401))
 async def update_me(body: MePatch, ctx: CtxDep, user: CurrentUser) -> MeOut:
-    """`who_can_add_me`: "shared_group" (default) or "anyone"."""
-    return await people.update_me(ctx, user, who_can_add_me=body.who_can_add_me)
+    """`who_can_add_me`: "shared_group" (default) or "anyone"; `notification_previews`;
+    `quiet_hours` (an explicit null turns them off)."""
+    return await people.update_me(ctx, user, body.model_dump(mode="json", exclude_unset=True))
 
 
 @router.post(

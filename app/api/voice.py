@@ -155,8 +155,15 @@ async def audio(
     store that expires with the signed URL."""
     verify(ctx.settings.resolved_secret, AUDIO_PATH.format(message_id=mid), exp, sig)
     blob = await playback.audio_blob(ctx, mid, format)
+    return await send_audio(request, ctx, blob, expires=exp)
+
+
+async def send_audio(
+    request: Request, ctx: Ctx, blob: playback.AudioBlob, *, expires: int
+) -> Response:
+    """Answer with `blob`, honouring Range and If-None-Match (or redirect to the store)."""
     if ctx.settings.audio_delivery == "redirect":
-        return await _redirect_to_store(ctx, blob, expires=exp)
+        return await _redirect_to_store(ctx, blob, expires=expires)
     headers = {
         "Accept-Ranges": "bytes",
         "ETag": blob.etag,

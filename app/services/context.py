@@ -36,6 +36,10 @@ class Jobs(Protocol):
     def submit(self, message_id: str) -> None: ...
 
 
+def _nothing() -> None:
+    pass
+
+
 def new_process_id() -> str:
     """Names this server process in leases: host, pid, and a random part."""
     return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
@@ -58,6 +62,7 @@ class Runtime:
     process_id: str = field(default_factory=new_process_id)
     metrics: Metrics = field(default_factory=Metrics)
     limiter: Limiter = field(default_factory=MemoryLimiter)
+    wake_outbox: Callable[[], None] = _nothing  # this process's outbox worker looks now
 
 
 def encode_event(group_id: str, seq: int, type_: str, data: dict[str, Any]) -> bytes:

@@ -6,7 +6,7 @@ from sqlalchemy.exc import IntegrityError
 from app.errors import Forbidden, Invalid, NotFound, message_not_found
 from app.models import Group, Message, User, utcnow
 from app.schemas import MessageOut
-from app.services import erasure, views
+from app.services import erasure, push, views
 from app.services.context import Ctx
 from app.services.groups import ROLE_RANK, require_role
 
@@ -73,6 +73,7 @@ async def insert_message(ctx: Ctx, user: User, message: Message) -> MessageOut |
         await views.message_payload(ctx, message),
         seq=message.seq,
     )
+    push.announce(ctx, message)  # its pushes, queued durably in this transaction
     return None
 
 

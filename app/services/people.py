@@ -8,6 +8,8 @@ means they can never add you to a group, and their messages carry
 private: the blocked person is never told (adding you fails as any refusal does).
 """
 
+from typing import Any
+
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
@@ -15,7 +17,7 @@ from sqlalchemy.orm import aliased
 from app.errors import Conflict, Invalid, NotFound
 from app.models import Block, Membership, User, utcnow
 from app.schemas import BlockOut, MeOut
-from app.services import views
+from app.services import notify, views
 from app.services.context import Ctx
 
 MAX_BLOCKS = 1000  # per person: each is a row, and every message list checks them
@@ -38,15 +40,20 @@ async def may_add(ctx: Ctx, actor_id: str, person: User) -> bool:
 
 
 def me_out(user: User) -> MeOut:
-    return MeOut.model_validate(user)
+    out = MeOut.model_validate(user)
+    out.quiet_hours = notify.quiet_hours_out(user)
+    return out
 
 
-async def update_me(ctx: Ctx, user: User, *, who_can_add_me: str | None) -> MeOut:
-    if who_can_add_me is not None:
-        await ctx.db.execute(
-            update(User).where(User.id == user.id).values(who_can_add_me=who_can_add_me)
-        )
-        user.who_can_add_me = who_can_add_me
+async def update_me(ctx: Ctx, user: User, changes: dict[str, Any]) -> MeOut:
+    """Apply the fields of a PATCH /me body that were sent (`changes`, as JSON values)."""
+    values = notify.preference_columns(changes)
+    if changes.get("who_can_add_me") is not None:
+        values["who_can_add_me"] = changes["who_can_add_me"]
+    if values:
+        await ctx.db.execute(update(User).where(User.id == user.id).values(**values))
+        for name, value in values.items():
+            setattr(user, name, value)
     await ctx.commit()
     return me_out(user)
 

@@ -36,3 +36,16 @@ def verify(secret: bytes, path: str, expires: int, signature: str) -> None:
         raise Forbidden("This audio link is not valid.", code="invalid_signature")
     if expires < time.time():
         raise Forbidden("This audio link has expired; fetch the message again.", code="url_expired")
+
+
+def feed_audio_sig(secret: bytes, feed_id: str, token_hash: str, message_id: str) -> str:
+    """The signature of a podcast feed's enclosure URL: bound to the feed's token, so
+    revoking the feed (or making a new token) kills every enclosure it ever listed."""
+    return _signature(secret, f"feed/{feed_id}/{token_hash}/{message_id}", 0)
+
+
+def check_feed_audio(
+    secret: bytes, feed_id: str, token_hash: str, message_id: str, signature: str
+) -> bool:
+    expected = feed_audio_sig(secret, feed_id, token_hash, message_id)
+    return hmac.compare_digest(expected.encode(), signature.encode())

@@ -25,7 +25,12 @@ async def test_register_returns_user_and_working_token(api: Api) -> None:
     assert body["user"]["handle"] == "amy.coach"
     assert body["user"]["created_at"].endswith("Z")
     me = await api.client.get("/api/v1/me", headers={"Authorization": f"Bearer {body['token']}"})
-    assert me.json() == {**body["user"], "who_can_add_me": "shared_group"}
+    assert me.json() == {
+        **body["user"],
+        "who_can_add_me": "shared_group",
+        "notification_previews": False,
+        "quiet_hours": None,
+    }
 
 
 async def test_handle_taken_is_409(api: Api) -> None:

@@ -74,6 +74,7 @@ class PushMessage:
     topic: str | None
     vapid: dict[str, Any]  # the JWT's claims (aud, exp, sub)
     vapid_key: str  # the `k` the sender signed with (base64url)
+    arrived: float = field(default_factory=time.perf_counter)  # for bench/push.py
 
     def json(self) -> Any:
         return json.loads(self.payload)
