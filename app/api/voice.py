@@ -58,6 +58,7 @@ async def upload_voice(
     try:
         client_id = _form_field(upload, "client_id", 64)
         reply_to = _form_field(upload, "reply_to", 36)
+        assert upload.path is not None  # receive_upload answers 422 without the file
         out, created = await voice.accept_upload(ctx, user, gid, upload.path, client_id, reply_to)
     finally:
         upload.discard()

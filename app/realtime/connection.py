@@ -7,7 +7,7 @@ Each connection has a queue bounded by count and by bytes, drained by its own ta
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,8 +89,8 @@ class Connection:
 
     user_id: str
     token_hash: str
-    send_text: Callable[[str], Awaitable[None]]
-    send_bytes: Callable[[bytes], Awaitable[None]]
+    send_text: Callable[[str], Coroutine[Any, Any, None]]
+    send_bytes: Callable[[bytes], Coroutine[Any, Any, None]]
     close: Callable[[int, str], Awaitable[None]]
     queue: asyncio.Queue[Item]
     max_bytes: int = 4 * 1024 * 1024

@@ -121,5 +121,6 @@ async def orphans(rt: Runtime) -> list[Orphan]:
     return [
         Orphan(mid, status, owner)
         for mid, status, owner, until in rows
-        if owner is None or until is None or until < now or _abandoned(owner)
+        if status is not None
+        and (owner is None or until is None or until < now or _abandoned(owner))
     ]

@@ -28,7 +28,7 @@ def entry_out(entry: ModerationEntry) -> ModerationEntryOut:
     return ModerationEntryOut(
         seq=entry.seq,
         group_id=entry.group_id,
-        action=entry.action,  # type: ignore[arg-type]
+        action=entry.action,
         actor=views.user_out(entry.actor) if entry.actor else None,
         target=views.user_out(entry.target) if entry.target else None,
         message_id=entry.message_id,

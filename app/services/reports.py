@@ -39,11 +39,11 @@ async def _outs(ctx: Ctx, viewer_id: str, reports: list[Report]) -> list[ReportO
             message=shown[r.message_id],
             reporter=views.user_out(r.reporter),
             reason=r.reason,
-            status=r.status,  # type: ignore[arg-type]
+            status=r.status,
             created_at=r.created_at,
             resolved_at=r.resolved_at,
             resolved_by=views.user_out(r.resolver) if r.resolver else None,
-            resolution=r.resolution,  # type: ignore[arg-type]
+            resolution=r.resolution,
         )
         for r in reports
     ]

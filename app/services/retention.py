@@ -32,6 +32,8 @@ async def sweep(rt: Runtime) -> int:
         ).all()
     deleted = 0
     for group_id, days in groups:
+        if days is None:  # filtered out above
+            continue
         cutoff = now - timedelta(days=days)
         async with rt.sessions() as db:
             expired = list(

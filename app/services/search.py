@@ -144,7 +144,7 @@ async def _run(
     t = terms(q)
     if not t.words:
         return []
-    dialect = ctx.db.bind.dialect.name
+    dialect = ctx.db.get_bind().dialect.name
     # Markers no message can contain (random per query); swapped for ours afterwards.
     nonce = secrets.token_hex(8)
     start, stop = f"s{nonce}", f"e{nonce}"

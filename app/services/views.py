@@ -42,7 +42,7 @@ def invite_out(invite: Invite, status: str) -> InviteOut:
         uses=invite.uses,
         created_at=invite.created_at,
         creator=user_out(invite.creator) if invite.creator else None,
-        status=status,  # type: ignore[arg-type]
+        status=status,
     )
 
 
