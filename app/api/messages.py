@@ -65,5 +65,5 @@ async def list_events(
     after: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> EventsPage:
-    page, has_more = await events.list_events(ctx, user, gid, after, limit)
+    page, has_more = await events.list_events(ctx, user, gid, after=after, limit=limit)
     return EventsPage(events=page, has_more=has_more)

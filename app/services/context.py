@@ -1,13 +1,18 @@
 """What a use case works with: the long-lived parts of a running server (`Runtime`)
 and, per call, a database session that commits its changes and their events together (`Ctx`).
+
+Every use case runs in a `Ctx`: HTTP routes get one per request (`app.api.deps`),
+everything else (workers, the websocket, fsck) opens one with `transaction(rt)`.
+Events recorded with `emit` are published only after `commit`, in the spirit of
+Zulip's `send_event_on_commit`: a rolled-back change announces nothing.
 """
 
-import json
 import logging
 import os
 import socket
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -15,10 +20,12 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.config import Settings
+from app.db import session_scope
 from app.metrics import Metrics
 from app.models import Event, Group, utcnow
 from app.ratelimit import Limiter, MemoryLimiter, enforce, rule
 from app.realtime.broker import Broker
+from app.realtime.wire import EVENTS_CHANNEL, encode_event
 from app.services.passwords import Passwords
 from app.storage.blobs import BlobStore
 from app.storage.ffmpeg import Slots
@@ -26,9 +33,6 @@ from app.storage.ffmpeg import Slots
 if TYPE_CHECKING:
     from app.services.scrub import Scrubber
 
-EVENTS_CHANNEL = "events"  # durable events, as stored
-CONTROL_CHANNEL = "control"  # revoked tokens, recording indicators: never stored
-LIVE_CHANNEL = "live"  # chunks of live recordings, on their way to listeners
 log = logging.getLogger(__name__)
 
 
@@ -58,15 +62,6 @@ class Runtime:
     process_id: str = field(default_factory=new_process_id)
     metrics: Metrics = field(default_factory=Metrics)
     limiter: Limiter = field(default_factory=MemoryLimiter)
-
-
-def encode_event(group_id: str, seq: int, type_: str, data: dict[str, Any]) -> bytes:
-    """The one wire form of a durable event, shared by fan-out, replay and HTTP."""
-    return json.dumps(
-        {"type": type_, "group_id": group_id, "seq": seq, "data": data},
-        separators=(",", ":"),
-        ensure_ascii=False,
-    ).encode()
 
 
 @dataclass
@@ -147,3 +142,12 @@ class Ctx:
                 await action()
             except Exception:  # committed; fsck and the next sweep find what is left
                 log.exception("an action after commit failed")
+
+
+@asynccontextmanager
+async def transaction(rt: Runtime, *, reads_only: bool = False) -> AsyncIterator[Ctx]:
+    """A `Ctx` on a fresh session; whatever is not committed is rolled back at the end.
+
+    `reads_only`: a session that only reads, so it never waits for (or holds up) writers."""
+    async with session_scope(rt.read_sessions if reads_only else rt.sessions) as db:
+        yield Ctx(db=db, rt=rt)

@@ -21,9 +21,10 @@ from sqlalchemy import select
 
 from app import transcribe
 from app.aio import cancel_and_wait
+from app.kinds import TranscriptStatus
 from app.models import Group, Message
-from app.services import views
-from app.services.context import Ctx, Runtime
+from app.services.context import Runtime
+from app.services.messages import update_memo
 from app.storage import audio
 from app.storage.keys import audio_key
 
@@ -32,7 +33,8 @@ log = logging.getLogger(__name__)
 
 def first_status(rt: Runtime, group: Group) -> str:
     """The transcript status of a memo that has just become ready."""
-    return "pending" if rt.settings.transcripts and group.transcripts else "off"
+    on = rt.settings.transcripts and group.transcripts
+    return TranscriptStatus.PENDING if on else TranscriptStatus.OFF
 
 
 class Transcripts:
@@ -52,7 +54,10 @@ class Transcripts:
         async with self._rt.read_sessions() as db:
             pending = await db.scalars(
                 select(Message.id)
-                .where(Message.transcript_status == "pending", Message.deleted_at.is_(None))
+                .where(
+                    Message.transcript_status == TranscriptStatus.PENDING,
+                    Message.deleted_at.is_(None),
+                )
                 .order_by(Message.created_at)
             )
             for message_id in pending:
@@ -120,23 +125,16 @@ class Transcripts:
 
     async def _save(self, message_id: str, result: transcribe.Transcript | None) -> None:
         """Store the transcript (None: it failed) if the memo still waits for it."""
-        async with self._rt.sessions() as db:
-            ctx = Ctx(db=db, rt=self._rt)
-            group_id = await db.scalar(select(Message.group_id).where(Message.id == message_id))
-            if group_id is None:
-                return
-            # Lock the group row first: the same order as every other writer.
-            await db.execute(select(Group.id).where(Group.id == group_id).with_for_update())
-            message = await db.get(Message, message_id, populate_existing=True)
-            if message is None or message.deleted_at or message.transcript_status != "pending":
-                return
+
+        def save(message: Message, _group: Group) -> bool:
+            if message.transcript_status != TranscriptStatus.PENDING:
+                return False
             if result is None:
-                message.transcript_status = "failed"
+                message.transcript_status = TranscriptStatus.FAILED
             else:
-                message.transcript_status = "ready"
+                message.transcript_status = TranscriptStatus.READY
                 message.transcript_text = result.text
                 message.transcript_language = result.language
-            await db.flush()
-            payload = await views.message_payload(ctx, message)
-            await ctx.emit(group_id, "message.updated", payload)
-            await ctx.commit()
+            return True
+
+        await update_memo(self._rt, message_id, save)
