@@ -2,7 +2,7 @@
 
 import re
 import time
-from typing import TYPE_CHECKING, Annotated, cast
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import RedirectResponse, StreamingResponse
@@ -15,9 +15,6 @@ from app.schemas import STORABLE, ListenedIn, MessageOut, ReceiptOut, ReceiptsOu
 from app.services import live, playback, voice
 from app.services.context import Ctx
 from app.services.signing import AUDIO_PATH, verify
-
-if TYPE_CHECKING:
-    from app.storage.s3 import S3BlobStore
 
 router = APIRouter(tags=["voice"])
 
@@ -107,8 +104,7 @@ async def live_so_far(mid: Id, ctx: CtxDep, user: CurrentUser) -> Response:
 
 
 async def _redirect_to_store(ctx: Ctx, blob: playback.AudioBlob, expires: int) -> Response:
-    store = cast("S3BlobStore", ctx.rt.blobs)  # checked at startup
-    url = await store.presigned_get(blob.key, max(expires - int(time.time()), 1))
+    url = await ctx.rt.blobs.presigned_get(blob.key, max(expires - int(time.time()), 1))
     return RedirectResponse(url, status_code=307, headers={"Cache-Control": "no-store"})
 
 

@@ -20,14 +20,14 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.config import Settings
-from app.db import session_scope
+from app.db import create_engine, read_session_factory, session_factory, session_scope
 from app.metrics import Metrics
 from app.models import Event, Group, utcnow
-from app.ratelimit import Limiter, MemoryLimiter, enforce, rule
-from app.realtime.broker import Broker
+from app.ratelimit import Limiter, MemoryLimiter, enforce, open_limiter, rule
+from app.realtime.broker import Broker, open_broker
 from app.realtime.wire import EVENTS_CHANNEL, encode_event
 from app.services.passwords import Passwords
-from app.storage.blobs import BlobStore
+from app.storage.blobs import BlobStore, open_blob_store
 from app.storage.ffmpeg import Slots
 
 if TYPE_CHECKING:
@@ -62,6 +62,37 @@ class Runtime:
     process_id: str = field(default_factory=new_process_id)
     metrics: Metrics = field(default_factory=Metrics)
     limiter: Limiter = field(default_factory=MemoryLimiter)
+
+
+@asynccontextmanager
+async def open_runtime(settings: Settings, *, shared: bool = True) -> AsyncIterator[Runtime]:
+    """The database, broker, blob store and limits of `settings`, closed again at the end.
+
+    The server (`app.main`) adds its workers on top; `earshot fsck` uses it as it is.
+    `shared=False`: an in-process broker and limiter even when Redis is configured
+    (nothing to announce to other processes)."""
+    engine = create_engine(settings.resolved_database_url)
+    blobs = open_blob_store(settings.storage_url, settings.data_dir)
+    broker = open_broker(settings.redis_url if shared else None)
+    limiter = open_limiter(settings) if shared else MemoryLimiter()
+    try:
+        await broker.connect()
+        yield Runtime(
+            settings=settings,
+            engine=engine,
+            sessions=session_factory(engine),
+            read_sessions=read_session_factory(engine),
+            broker=broker,
+            blobs=blobs,
+            transcoder=Slots(settings.transcode_workers),
+            probes=Slots(settings.probe_workers),
+            limiter=limiter,
+        )
+    finally:
+        await broker.disconnect()
+        await engine.dispose()
+        blobs.close()
+        await limiter.close()
 
 
 @dataclass

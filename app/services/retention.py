@@ -13,7 +13,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from app.models import Group, Message, utcnow
-from app.services.context import Ctx, Runtime
+from app.services.context import Runtime, transaction
 from app.services.erasure import erase_message
 
 log = logging.getLogger(__name__)
@@ -49,8 +49,7 @@ async def sweep(rt: Runtime) -> int:
                 )
             )
         for message_id in expired:
-            async with rt.sessions() as db:
-                ctx = Ctx(db=db, rt=rt)
+            async with transaction(rt) as ctx:
                 if await erase_message(ctx, message_id):
                     deleted += 1
                 await ctx.commit()

@@ -26,24 +26,35 @@ Limits worth knowing:
 - `presigned_get` serves only the object `K`, so it is for whole blobs written
   by `put_*`, not for blobs grown by `append`.
 
-Every boto3 call blocks, so each runs in a worker thread via `asyncio.to_thread`.
-Call `close()` when done, so the client's connections are closed.
+The store is named by `s3://BUCKET?endpoint=...&region=...&access_key=...&secret_key=...`
+(`open_s3`; every parameter optional: AWS and boto3's credential chain by default).
+Every boto3 call blocks, so each runs in a worker thread; `close()` ends the client.
 """
 
 import asyncio
 import os
 import shutil
+from collections import defaultdict
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import boto3
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from app.storage.blobs import CHUNK_SIZE, check_key, check_prefix, check_range
+from app.storage.blobs import (
+    CHUNK_SIZE,
+    S3_FORM,
+    StoredBlob,
+    check_key,
+    check_prefix,
+    check_range,
+)
 
 PARTS_PREFIX = ".parts/"
 OFFSET_DIGITS = 20
@@ -51,6 +62,54 @@ MULTIPART_THRESHOLD = 8 * 1024 * 1024
 MULTIPART_CHUNK_SIZE = 8 * 1024 * 1024
 _DELETE_BATCH = 1000  # the most keys one DeleteObjects request takes
 _MISSING = {"404", "NoSuchKey", "NotFound"}
+
+
+_PARAMETERS = {"endpoint", "region", "access_key", "secret_key"}
+
+
+def _parameters(storage_url: str) -> dict[str, str]:
+    """The bucket (as "bucket") and the parameters of an s3:// URL; ValueError if malformed."""
+    url = urlsplit(storage_url)
+    params = parse_qs(url.query, keep_blank_values=True)
+    problem = None
+    if not url.netloc or url.path not in ("", "/"):
+        problem = "must name just a bucket"
+    elif unknown := set(params) - _PARAMETERS:
+        problem = f"has unknown parameters {sorted(unknown)}"
+    elif any(len(values) != 1 or not values[0] for values in params.values()):
+        problem = "repeats a parameter or leaves one empty"
+    elif ("access_key" in params) != ("secret_key" in params):
+        problem = "needs both access_key and secret_key, or neither"
+    if problem:
+        raise ValueError(f"storage URL {storage_url!r} {problem}, like {S3_FORM}")
+    return {"bucket": url.netloc} | {name: values[0] for name, values in params.items()}
+
+
+def open_s3(storage_url: str) -> "S3BlobStore":
+    """The bucket an s3:// URL names, created if it does not exist."""
+    one = _parameters(storage_url)
+    store = S3BlobStore(
+        one["bucket"],
+        endpoint_url=one.get("endpoint"),
+        region=one.get("region"),
+        access_key=one.get("access_key"),
+        secret_key=one.get("secret_key"),
+    )
+    try:
+        store.ensure_bucket()
+    except BaseException:
+        store.close()
+        raise
+    return store
+
+
+def media_origin(storage_url: str) -> str:
+    """The origin presigned URLs of this bucket point at, for the CSP's media-src."""
+    endpoint = parse_qs(urlsplit(storage_url).query).get("endpoint", [""])[0]
+    if not endpoint:
+        return "https:"  # AWS: a regional host we do not know in advance
+    parts = urlsplit(endpoint)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 @dataclass(frozen=True)
@@ -94,6 +153,8 @@ def _is_valid(key: str) -> bool:
 
 class S3BlobStore:
     """Blobs as objects in `bucket`; see the module docstring for the layout."""
+
+    can_presign = True
 
     def __init__(
         self,
@@ -363,3 +424,34 @@ class S3BlobStore:
             Params={"Bucket": self.bucket, "Key": key},
             ExpiresIn=expires_s,
         )
+
+    async def inventory(self, prefix: str = "") -> list[StoredBlob]:
+        """Every blob under `prefix`: its object plus its parts, summed, with the newest write."""
+        check_prefix(prefix)
+
+        def walk() -> list[StoredBlob]:
+            sizes: dict[str, int] = defaultdict(int)
+            newest: dict[str, datetime] = {}
+
+            def add(key: str, obj: dict[str, Any]) -> None:
+                sizes[key] += obj["Size"]
+                newest[key] = max(newest.get(key, obj["LastModified"]), obj["LastModified"])
+
+            for obj in self._objects(prefix):
+                if not obj["Key"].startswith(PARTS_PREFIX):
+                    add(obj["Key"], obj)
+            for obj in self._objects(PARTS_PREFIX + prefix):
+                key = obj["Key"][len(PARTS_PREFIX) :].rpartition("/")[0]
+                add(key if key.startswith(prefix) else obj["Key"], obj)
+            return [StoredBlob(key, sizes[key], newest[key]) for key in sorted(sizes)]
+
+        return await asyncio.to_thread(walk)
+
+    async def empty_dirs(self, under: str) -> list[StoredBlob]:
+        return []  # a bucket has no directories
+
+    async def remove_temp(self, name: str) -> str:
+        return "skipped: only local stores have temporary files"
+
+    async def remove_empty_dir(self, name: str, *, stop_at: str) -> str:
+        return "skipped: a bucket has no directories"
