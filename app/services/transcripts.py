@@ -20,10 +20,10 @@ from typing import Any
 from sqlalchemy import select
 
 from app import transcribe
-from app.aio import cancel_and_wait
 from app.kinds import TranscriptStatus
 from app.models import Group, Message
 from app.services.context import Runtime
+from app.services.jobs import JobQueue
 from app.services.messages import update_memo
 from app.storage import audio
 from app.storage.keys import audio_key
@@ -40,17 +40,13 @@ def first_status(rt: Runtime, group: Group) -> str:
 class Transcripts:
     def __init__(self, rt: Runtime) -> None:
         self._rt = rt
-        self._queue: asyncio.Queue[str] = asyncio.Queue()
-        self._queued: set[str] = set()
+        self._jobs = JobQueue(self._transcribe, self._failed)
         self._pool: multiprocessing.pool.Pool | None = None
-        self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         if not self._rt.settings.transcripts:
             return
-        self._tasks = [
-            asyncio.create_task(self._work()) for _ in range(self._rt.settings.transcribe_workers)
-        ]
+        self._jobs.start(self._rt.settings.transcribe_workers)
         async with self._rt.read_sessions() as db:
             pending = await db.scalars(
                 select(Message.id)
@@ -64,20 +60,18 @@ class Transcripts:
                 self.submit(message_id)
 
     async def stop(self) -> None:
-        await cancel_and_wait(self._tasks)
-        self._tasks = []
+        await self._jobs.stop()
         if self._pool is not None:  # its workers may be mid-job: end them, they hold nothing
             self._pool.terminate()
             self._pool = None
 
     def submit(self, message_id: str) -> None:
-        if self._tasks and message_id not in self._queued:
-            self._queued.add(message_id)
-            self._queue.put_nowait(message_id)
+        if self._jobs.running:
+            self._jobs.submit(message_id)
 
     async def idle(self) -> None:
         """Wait until everything submitted so far is transcribed (for tests and benchmarks)."""
-        await self._queue.join()
+        await self._jobs.idle()
 
     async def _in_worker(self, *args: Any) -> transcribe.Transcript:
         """`transcribe.transcribe(*args)` in a worker process, awaited without blocking."""
@@ -99,19 +93,9 @@ class Transcripts:
         )
         return await done
 
-    async def _work(self) -> None:
-        while True:
-            message_id = await self._queue.get()
-            try:
-                await self._transcribe(message_id)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("transcribing memo %s failed", message_id)
-                await self._save(message_id, None)
-            finally:
-                self._queued.discard(message_id)
-                self._queue.task_done()
+    async def _failed(self, message_id: str) -> None:
+        log.exception("transcribing memo %s failed", message_id)
+        await self._save(message_id, None)
 
     async def _transcribe(self, message_id: str) -> None:
         with tempfile.TemporaryDirectory(dir=self._rt.settings.work_dir) as tmp:
