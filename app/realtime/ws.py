@@ -41,7 +41,7 @@ from app.realtime.hub import Hub
 from app.realtime.wire import CONTROL_CHANNEL, RecordingNotice, encode_control
 from app.services.accounts import hash_token, user_for_token
 from app.services.context import Runtime
-from app.services.live import LiveSender
+from app.services.live import LiveLimit, LiveSender
 
 router = APIRouter()
 
@@ -182,8 +182,8 @@ class _Client:
         if text:
             self.conn.offer(Send(text))
 
-    def refused(self, code: str, message: str) -> None:
-        self.reply(error_frame(code, message))
+    def refused(self, why: LiveLimit) -> None:
+        self.reply(error_frame(why.code, why.message))
 
     def ended(self, message_id: str) -> None:
         self.reply(json.dumps({"type": "live.ended", "message_id": message_id}))

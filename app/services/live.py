@@ -230,15 +230,15 @@ async def wait_until_idle(recording: LiveRecording) -> None:
 class LiveSender:
     """One connection's push-to-talk: at most one live memo at a time.
 
-    It tells its connection when a memo is ended for a reason (`on_refused(code,
-    sentence)`) and whenever a memo has ended (`on_ended(message_id)`)."""
+    It tells its connection when a memo is being ended for a reason (`on_refused`, with
+    the code and the whole sentence) and whenever a memo has ended (`on_ended(message_id)`)."""
 
     def __init__(
         self,
         rt: Runtime,
         user: User,
         *,
-        on_refused: Callable[[str, str], None],
+        on_refused: Callable[[LiveLimit], None],
         on_ended: Callable[[str], None],
     ) -> None:
         self.rt, self.user = rt, user
@@ -270,14 +270,15 @@ class LiveSender:
         try:
             await self.recording.chunk(data)
         except LiveLimit as breach:
-            self.on_refused(breach.code, breach.message + " The live message has ended.")
+            self.on_refused(LiveLimit(breach.code, breach.message + " The live message has ended."))
             await self.end()
 
     def left_group(self, group_id: str) -> None:
         """The sender is out of the group (the hub says): end their live memo there at once."""
         if self.recording is None or self.recording.group_id != group_id:
             return
-        self.on_refused("not_a_member", REFUSED["not_a_member"] + " The live message has ended.")
+        ended = REFUSED["not_a_member"] + " The live message has ended."
+        self.on_refused(LiveLimit("not_a_member", ended))
         task = asyncio.get_running_loop().create_task(self.end())
         self._ending.add(task)
         task.add_done_callback(self._ending.discard)
@@ -285,7 +286,9 @@ class LiveSender:
     async def _end_when_idle(self, recording: LiveRecording) -> None:
         await wait_until_idle(recording)
         if self.recording is recording:
-            self.on_refused("live_idle", "No audio for a while: the live message has ended.")
+            self.on_refused(
+                LiveLimit("live_idle", "No audio for a while: the live message has ended.")
+            )
             self._idle = None
             await self.end()
 
