@@ -24,7 +24,9 @@ async def list_messages(
     after: Seq = None,
     limit: Limit = 50,
 ) -> MessagesPage:
-    page, has_more = await messages.list_messages(ctx, user, gid, before, after, limit)
+    page, has_more = await messages.list_messages(
+        ctx, user, gid, before=before, after=after, limit=limit
+    )
     return MessagesPage(messages=page, has_more=has_more)
 
 
@@ -38,7 +40,7 @@ async def post_text(
     gid: Id, body: TextCreate, ctx: CtxDep, user: CurrentUser, response: Response
 ) -> MessageOut:
     out, created = await messages.post_text(
-        ctx, user, gid, body.text, body.reply_to, body.client_id
+        ctx, user, gid, text=body.text, reply_to=body.reply_to, client_id=body.client_id
     )
     created_or_repeated(response, created)
     return out

@@ -56,7 +56,9 @@ async def upload_voice(
         client_id = _form_field(upload, "client_id", 64)
         reply_to = _form_field(upload, "reply_to", 36)
         assert upload.path is not None  # receive_upload answers 422 without the file
-        out, created = await voice.accept_upload(ctx, user, gid, upload.path, client_id, reply_to)
+        out, created = await voice.accept_upload(
+            ctx, user, gid, upload=upload.path, client_id=client_id, reply_to=reply_to
+        )
     finally:
         upload.discard()
     created_or_repeated(response, created)
@@ -75,7 +77,7 @@ def _form_field(upload: Upload, name: str, max_length: int) -> str | None:
 async def listened(
     mid: Id, ctx: CtxDep, user: CurrentUser, body: ListenedIn | None = None
 ) -> ReceiptOut:
-    return await voice.mark_listened(ctx, user, mid, body.position_ms if body else None)
+    return await voice.mark_listened(ctx, user, mid, position_ms=body.position_ms if body else None)
 
 
 @router.get("/messages/{mid}/receipts", response_model=ReceiptsOut, responses=errors(401, 404))

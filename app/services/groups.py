@@ -43,7 +43,7 @@ async def load_group(ctx: Ctx, group_id: str) -> Group:
 
 
 async def create_group(
-    ctx: Ctx, user: User, name: str, description: str, client_id: str | None
+    ctx: Ctx, user: User, *, name: str, description: str, client_id: str | None
 ) -> tuple[GroupOut, bool]:
     """Create a group owned by `user`; a repeated `client_id` returns the first one."""
     await ctx.limit("group-create", user.id)
@@ -137,7 +137,7 @@ async def get_group(ctx: Ctx, user: User, group_id: str) -> GroupOut:
     return await views.group_out(ctx, user.id, await load_group(ctx, group_id), membership.role)
 
 
-async def update_group(ctx: Ctx, user: User, group_id: str, changes: dict[str, Any]) -> GroupOut:
+async def update_group(ctx: Ctx, user: User, group_id: str, *, changes: dict[str, Any]) -> GroupOut:
     """Apply the fields given (name, description, retention_days, transcripts); `group.updated`."""
     membership = await require_role(ctx, group_id, user.id, "moderator", lock=True)
     group = await load_group(ctx, group_id)

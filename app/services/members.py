@@ -50,7 +50,7 @@ async def join(
 
 
 async def add_member(
-    ctx: Ctx, actor: User, group_id: str, handle: str, role: str, client_id: str | None
+    ctx: Ctx, actor: User, group_id: str, *, handle: str, role: str, client_id: str | None
 ) -> tuple[MemberOut, bool]:
     await ctx.limit("member-add", actor.id)
     mine = await require_role(ctx, group_id, actor.id, "moderator", lock=True)
@@ -88,7 +88,9 @@ async def add_member(
     return out, True
 
 
-async def change_role(ctx: Ctx, actor: User, group_id: str, user_id: str, role: str) -> MemberOut:
+async def change_role(
+    ctx: Ctx, actor: User, group_id: str, user_id: str, *, role: str
+) -> MemberOut:
     await require_role(ctx, group_id, actor.id, "owner", lock=True)
     target = await ctx.db.get(Membership, (group_id, user_id))
     if target is None:

@@ -81,7 +81,7 @@ async def insert_message(ctx: Ctx, user: User, message: Message) -> MessageOut |
 
 
 async def post_text(
-    ctx: Ctx, user: User, group_id: str, text: str, reply_to: str | None, client_id: str | None
+    ctx: Ctx, user: User, group_id: str, *, text: str, reply_to: str | None, client_id: str | None
 ) -> tuple[MessageOut, bool]:
     await ctx.limit("text-post", user.id)  # before any query: no lock is held meanwhile
     await require_role(ctx, group_id, user.id)
@@ -101,7 +101,7 @@ async def post_text(
 
 
 async def list_messages(
-    ctx: Ctx, user: User, group_id: str, before: int | None, after: int | None, limit: int
+    ctx: Ctx, user: User, group_id: str, *, before: int | None, after: int | None, limit: int
 ) -> tuple[list[MessageOut], bool]:
     """A page in seq order: after `after` going forward, else the newest before `before`."""
     await require_role(ctx, group_id, user.id)

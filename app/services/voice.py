@@ -70,6 +70,7 @@ async def accept_upload(
     ctx: Ctx,
     user: User,
     group_id: str,
+    *,
     upload: Path,
     client_id: str | None,
     reply_to: str | None,
@@ -198,7 +199,7 @@ async def _finish(
 
 
 async def mark_listened(
-    ctx: Ctx, user: User, message_id: str, position_ms: int | None
+    ctx: Ctx, user: User, message_id: str, *, position_ms: int | None
 ) -> ReceiptOut:
     """Record that `user` listened; repeating it keeps the first time."""
     message, _ = await load_message(ctx, user, message_id)
