@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app.errors import Conflict, Forbidden, NotFound
+from app.kinds import EventType
 from app.models import Ban, Membership, User
 from app.schemas import MemberOut
 from app.services import moderation, people, views
@@ -45,7 +46,9 @@ async def join(
     membership.user = await ctx.db.merge(user, load=False)
     ctx.db.add(membership)
     await ctx.db.flush()
-    await ctx.emit(group_id, "member.joined", views.member_out(membership).model_dump(mode="json"))
+    await ctx.emit(
+        group_id, EventType.MEMBER_JOINED, views.member_out(membership).model_dump(mode="json")
+    )
     return membership
 
 
@@ -116,7 +119,7 @@ async def _set_role(ctx: Ctx, actor: User, membership: Membership, role: str) ->
     await ctx.db.flush()
     group_id = membership.group_id
     payload = views.member_out(membership).model_dump(mode="json")
-    await ctx.emit(group_id, "member.role_changed", payload)
+    await ctx.emit(group_id, EventType.MEMBER_ROLE_CHANGED, payload)
     await moderation.record(
         ctx,
         group_id,
@@ -141,7 +144,7 @@ async def drop(ctx: Ctx, target: Membership) -> None:
     payload = views.member_out(target).model_dump(mode="json")
     await ctx.db.delete(target)
     await ctx.db.flush()
-    await ctx.emit(target.group_id, "member.left", payload)
+    await ctx.emit(target.group_id, EventType.MEMBER_LEFT, payload)
 
 
 async def remove_member(ctx: Ctx, actor: User, group_id: str, user_id: str) -> None:

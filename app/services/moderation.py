@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from app.kinds import EventType
 from app.models import ModerationEntry, User, utcnow
 from app.schemas import ModerationEntryOut
 from app.services import groups, pages, views
@@ -62,7 +63,9 @@ async def record(
     entry.actor = await _user(ctx, actor_id)
     entry.target = await _user(ctx, target_id)
     ctx.db.add(entry)
-    await ctx.emit(group_id, "moderation.logged", entry_out(entry).model_dump(mode="json"), seq=seq)
+    await ctx.emit(
+        group_id, EventType.MODERATION_LOGGED, entry_out(entry).model_dump(mode="json"), seq=seq
+    )
 
 
 async def list_log(
