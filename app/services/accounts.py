@@ -102,7 +102,7 @@ async def logout(ctx: Ctx, user: User, token: str) -> None:
 
 
 async def change_password(ctx: Ctx, user: User, *, current: str, new: str, address: str) -> str:
-    """Set a new password and sign out every session, this one included; returns a new token."""
+    """Set a new password and sign out every token, this one included; returns a new token."""
     check_new_password(new, user.handle)
     if not await _check_password(ctx, user, user.handle, current, address):
         raise Forbidden("The current password is wrong.", code="wrong_password")
