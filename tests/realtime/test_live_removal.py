@@ -15,8 +15,8 @@ from app.services.live import LiveLimit, LiveRecording
 from app.storage.keys import original_key
 from tests import audio_samples
 from tests.helpers import Api, Person
-from tests.ws.conftest import Client
-from tests.ws.test_live import _when_processed, cut, start_live
+from tests.realtime.conftest import Client
+from tests.realtime.test_live import _when_processed, cut, start_live
 
 
 async def binary_frames_within(listener: Client, seconds: float) -> list[bytes]:
