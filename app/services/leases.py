@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import or_, select, update
 
 from app.aio import cancel_and_wait
+from app.kinds import UNFINISHED
 from app.models import Message, utcnow
 from app.services.context import Runtime
 
@@ -112,7 +113,7 @@ async def orphans(rt: Runtime) -> list[Orphan]:
             await db.execute(
                 select(Message.id, Message.voice_status, Message.lease_owner, Message.lease_until)
                 .where(
-                    Message.voice_status.in_(("live", "processing")),
+                    Message.voice_status.in_(UNFINISHED),
                     Message.deleted_at.is_(None),
                 )
                 .order_by(Message.created_at)

@@ -126,7 +126,7 @@ async def process(rt: Runtime, message_id: str) -> None:
 
     Does nothing unless this process holds (or can take) the memo's lease, which it
     renews while it works: another process converting the same memo is a waste."""
-    if not await leases.claim(rt, message_id, "processing"):
+    if not await leases.claim(rt, message_id, VoiceStatus.PROCESSING):
         return
     async with leases.kept(rt, message_id):
         await _convert(rt, message_id, rt.settings.work_dir)
@@ -157,10 +157,10 @@ async def _convert(rt: Runtime, message_id: str, work: Path) -> None:
             rt.metrics.ffmpeg_failures.inc()
             error = "This recording could not be converted."
         else:
-            measured("ready")
+            measured(VoiceStatus.READY)
             await _finish(rt, message_id, info=info, size=size)
             return
-    measured("failed")
+    measured(VoiceStatus.FAILED)
     await _finish(rt, message_id, error=error)
 
 
