@@ -62,15 +62,15 @@ async def _requeue(rt: Runtime, finding: Finding) -> str:
     if await rt.blobs.size(original_key(mid)) is None:
         return await _mark_lost(rt, finding)
 
-    def expected(message: Message) -> bool:
-        return message.voice_status == VoiceStatus.READY
-
-    def requeue(message: Message) -> None:
+    def requeue(message: Message, _group: Group) -> bool:
+        if message.voice_status != VoiceStatus.READY:
+            return False
         message.voice_status = VoiceStatus.PROCESSING
         message.voice_error = None
         message.lease_owner = message.lease_until = None
+        return True
 
-    if await _gone(rt, audio_key(mid)) and await _update_memo(rt, mid, expected, requeue):
+    if await _gone(rt, audio_key(mid)) and await _changed(rt, mid, requeue):
         return "re-queued: a server converts it again"
     return "skipped: the memo changed since the check"
 
@@ -79,16 +79,14 @@ async def _mark_lost(rt: Runtime, finding: Finding) -> str:
     """A ready memo with neither audio nor original: nothing to play or rebuild, so `failed`."""
     assert finding.memo is not None
 
-    def expected(message: Message) -> bool:
-        return message.voice_status == VoiceStatus.READY
-
-    def fail(message: Message) -> None:
+    def lost(message: Message, _group: Group) -> bool:
+        if message.voice_status != VoiceStatus.READY:
+            return False
         message.voice_status = VoiceStatus.FAILED
         message.voice_error = LOST_AUDIO
+        return True
 
-    if await _gone(rt, audio_key(finding.memo)) and await _update_memo(
-        rt, finding.memo, expected, fail
-    ):
+    if await _gone(rt, audio_key(finding.memo)) and await _changed(rt, finding.memo, lost):
         return "marked failed"
     return "skipped: the memo changed since the check"
 
@@ -105,15 +103,15 @@ async def _mark_unrecorded(rt: Runtime, finding: Finding) -> str:
     if orphan is None or not await leases.claim(rt, mid, orphan.status, orphan.owner):
         return "skipped: a server holds it now"
 
-    def expected(message: Message) -> bool:
-        return message.lease_owner == rt.process_id and message.voice_status == orphan.status
-
-    def fail(message: Message) -> None:
+    def unrecorded(message: Message, _group: Group) -> bool:
+        if message.lease_owner != rt.process_id or message.voice_status != orphan.status:
+            return False
         message.voice_status = VoiceStatus.FAILED
         message.voice_error = LOST_ORIGINAL
         message.lease_owner = message.lease_until = None
+        return True
 
-    if await _gone(rt, original_key(mid)) and await _update_memo(rt, mid, expected, fail):
+    if await _gone(rt, original_key(mid)) and await _changed(rt, mid, unrecorded):
         return "marked failed"
     await leases.renew(rt, mid)  # let it run out at its usual time
     return "skipped: the memo changed since the check"
@@ -134,19 +132,7 @@ async def _gone(rt: Runtime, key: str) -> bool:
     return await rt.blobs.size(key) is None
 
 
-async def _update_memo(
-    rt: Runtime,
-    mid: str,
-    expected: Callable[[Message], bool],
-    change: Callable[[Message], None],
-) -> bool:
-    """Change a memo under its group's lock, if still as `expected`; emit `message.updated`."""
-
-    def apply(message: Message, _group: Group) -> bool:
-        if not expected(message):
-            return False
-        change(message)
-        return True
-
-    _, changed = await update_memo(rt, mid, apply)
+async def _changed(rt: Runtime, mid: str, change: Callable[[Message, Group], bool]) -> bool:
+    """Change a memo under its group's lock if `change` still finds it as expected."""
+    _, changed = await update_memo(rt, mid, change)
     return changed
