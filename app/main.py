@@ -26,23 +26,19 @@ from app.api import (
 )
 from app.api.links import add_links
 from app.config import Settings, make_private_dir
-from app.db import create_engine, read_session_factory, session_factory
 from app.logs import RequestIds, redact_secrets
 from app.metrics import CountRequests, Metrics
-from app.ratelimit import open_limiter
 from app.realtime import ws
-from app.realtime.broker import open_broker
 from app.realtime.hub import Hub
-from app.security import LimitBodies, SecurityHeaders, content_security_policy, store_origin
+from app.security import LimitBodies, SecurityHeaders, content_security_policy
 from app.services import outbox
-from app.services.context import Runtime
+from app.services.context import open_runtime
 from app.services.ingest import Ingest
 from app.services.passwords import Passwords
 from app.services.scrub import Scrubber
 from app.services.transcripts import Transcripts
 from app.services.webpush import WebPush
-from app.storage.blobs import BlobStore, open_blob_store
-from app.storage.ffmpeg import Slots
+from app.storage.blobs import media_origin
 
 API_PREFIX = "/api/v1"
 
@@ -62,16 +58,6 @@ def _prepare_work_dir(path: Path) -> None:
     make_private_dir(path)
 
 
-def _open_blobs(settings: Settings) -> BlobStore:
-    blobs = open_blob_store(settings.storage_url, settings.data_dir)
-    if settings.audio_delivery == "redirect":
-        from app.storage.s3 import S3BlobStore  # boto3 is imported only when S3 is used
-
-        if not isinstance(blobs, S3BlobStore):
-            raise ValueError("EARSHOT_AUDIO_DELIVERY=redirect needs an s3:// EARSHOT_STORAGE_URL")
-    return blobs
-
-
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The ASGI app for `settings` (from the environment when not given).
 
@@ -86,58 +72,45 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         _prepare_work_dir(settings.work_dir)
         if not settings.resolved_secret:  # generated and kept on first start
             raise RuntimeError("the signing secret is empty")
-        engine = create_engine(settings.resolved_database_url)
-        broker = open_broker(settings.redis_url)
-        await broker.connect()
-        rt = Runtime(
-            settings=settings,
-            engine=engine,
-            sessions=session_factory(engine),
-            read_sessions=read_session_factory(engine),
-            broker=broker,
-            blobs=_open_blobs(settings),
-            transcoder=Slots(settings.transcode_workers),
-            probes=Slots(settings.probe_workers),
-            limiter=open_limiter(settings),
-        )
-        rt.passwords = Passwords(settings)
-        ingest = Ingest(rt, workers=settings.transcode_workers)
-        rt.ingest = ingest
-        transcripts = Transcripts(rt)
-        rt.transcripts = transcripts
-        rt.scrubber = Scrubber(engine)
-        rt.metrics.queue_depth.set_function(lambda: ingest.depth)
-        app.state.runtime = rt
-        hub = Hub(rt)
-        app.state.hub = hub
-        rt.metrics.websockets.set_function(hub.connection_count)
-        await hub.start()
-        await rt.scrubber.start()
-        await transcripts.start()
-        await ingest.start()
-        pusher = WebPush(rt)
-        deliveries = outbox.Worker(
-            rt,
-            pusher.handlers(),
-            concurrency=settings.push_workers,
-            backoff_base_s=settings.outbox_retry_s,
-        )
-        rt.wake_outbox = deliveries.wake
-        await deliveries.start()
-        try:
-            yield
-        finally:
-            await hub.stop()
-            await deliveries.stop()
-            await pusher.aclose()
-            await ingest.stop()
-            await transcripts.stop()
-            await rt.scrubber.stop()
-            await broker.disconnect()
-            await engine.dispose()
-            rt.blobs.close()
-            await rt.limiter.close()
-            rt.passwords.close()
+        async with open_runtime(settings) as rt:
+            if settings.audio_delivery == "redirect" and not rt.blobs.can_presign:
+                raise ValueError(
+                    "EARSHOT_AUDIO_DELIVERY=redirect needs an s3:// EARSHOT_STORAGE_URL"
+                )
+            rt.passwords = Passwords(settings)
+            ingest = Ingest(rt, workers=settings.transcode_workers)
+            rt.ingest = ingest
+            transcripts = Transcripts(rt)
+            rt.transcripts = transcripts
+            rt.scrubber = Scrubber(rt.engine)
+            rt.metrics.queue_depth.set_function(lambda: ingest.depth)
+            app.state.runtime = rt
+            hub = Hub(rt)
+            app.state.hub = hub
+            rt.metrics.websockets.set_function(hub.connection_count)
+            await hub.start()
+            await rt.scrubber.start()
+            await transcripts.start()
+            await ingest.start()
+            pusher = WebPush(rt)
+            deliveries = outbox.Worker(
+                rt,
+                pusher.handlers(),
+                concurrency=settings.push_workers,
+                backoff_base_s=settings.outbox_retry_s,
+            )
+            rt.wake_outbox = deliveries.wake
+            await deliveries.start()
+            try:
+                yield
+            finally:
+                await hub.stop()
+                await deliveries.stop()
+                await pusher.aclose()
+                await ingest.stop()
+                await transcripts.stop()
+                await rt.scrubber.stop()
+                rt.passwords.close()
 
     app = FastAPI(
         title="Earshot",
@@ -158,7 +131,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             max_age=600,
         )
     csp = content_security_policy(
-        store_origin(settings.storage_url) if settings.audio_delivery == "redirect" else ""
+        media_origin(settings.storage_url) if settings.audio_delivery == "redirect" else ""
     )
     app.add_middleware(SecurityHeaders, csp=csp)
     app.add_middleware(CountRequests, metrics=lambda: _metrics(app))

@@ -7,7 +7,6 @@ larger one is refused with 413 before the rest of it is read.
 
 import json
 import re
-from urllib.parse import parse_qs, urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -32,17 +31,6 @@ def content_security_policy(media_origin: str = "") -> str:
             "frame-ancestors 'none'",
         )
     )
-
-
-def store_origin(storage_url: str | None) -> str:
-    """The origin presigned audio URLs point at, for the CSP's media-src."""
-    if not storage_url or not storage_url.startswith("s3://"):
-        return ""
-    endpoint = parse_qs(urlsplit(storage_url).query).get("endpoint", [""])[0]
-    if not endpoint:
-        return "https:"  # AWS: a regional host we do not know in advance
-    parts = urlsplit(endpoint)
-    return f"{parts.scheme}://{parts.netloc}"
 
 
 class SecurityHeaders:

@@ -100,7 +100,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         argon2_time_cost=1,
         argon2_memory_kib=1024,
         argon2_parallelism=1,
-        transcripts=False,  # tests/voice/test_transcripts.py turns them on
+        transcripts=False,  # tests/services/test_transcripts.py turns them on
     )
 
 

@@ -40,7 +40,11 @@ async def change_password(
     """Change the password: every token of the account is revoked (its websockets close),
     and a new token for this client is returned."""
     token = await accounts.change_password(
-        ctx, user, body.current_password, body.new_password, client_address(request)
+        ctx,
+        user,
+        current=body.current_password,
+        new=body.new_password,
+        address=client_address(request),
     )
     return AuthOut(user=UserOut.model_validate(user), token=token)
 

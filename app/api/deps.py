@@ -6,11 +6,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from app.db import session_scope
 from app.errors import Unauthorized
 from app.models import User
 from app.services.accounts import user_for_token
-from app.services.context import Ctx, Runtime
+from app.services.context import Ctx, Runtime, transaction
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -20,14 +19,14 @@ def runtime(request: Request) -> Runtime:
 
 
 async def context(rt: Annotated[Runtime, Depends(runtime)]) -> AsyncIterator[Ctx]:
-    async with session_scope(rt.sessions) as session:
-        yield Ctx(db=session, rt=rt)
+    async with transaction(rt) as ctx:
+        yield ctx
 
 
 async def reading_context(rt: Annotated[Runtime, Depends(runtime)]) -> AsyncIterator[Ctx]:
     """A context whose session only reads: it never waits for (or holds up) writers."""
-    async with session_scope(rt.read_sessions) as session:
-        yield Ctx(db=session, rt=rt)
+    async with transaction(rt, reads_only=True) as ctx:
+        yield ctx
 
 
 CtxDep = Annotated[Ctx, Depends(context)]

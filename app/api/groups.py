@@ -32,7 +32,9 @@ router = APIRouter(tags=["groups"])
 async def create_group(
     body: GroupCreate, ctx: CtxDep, user: CurrentUser, response: Response
 ) -> GroupOut:
-    out, created = await groups.create_group(ctx, user, body.name, body.description, body.client_id)
+    out, created = await groups.create_group(
+        ctx, user, name=body.name, description=body.description, client_id=body.client_id
+    )
     created_or_repeated(response, created)
     return out
 
@@ -58,7 +60,7 @@ async def get_group(gid: Id, ctx: CtxDep, user: CurrentUser) -> GroupOut:
 @router.patch("/groups/{gid}", response_model=GroupOut, responses=errors(401, 403, 404))
 async def update_group(gid: Id, body: GroupPatch, ctx: CtxDep, user: CurrentUser) -> GroupOut:
     changes = body.model_dump(exclude_unset=True)  # an explicit null retention means "keep all"
-    return await groups.update_group(ctx, user, gid, changes)
+    return await groups.update_group(ctx, user, gid, changes=changes)
 
 
 @router.delete(
@@ -83,7 +85,9 @@ async def list_members(gid: Id, ctx: CtxDep, user: CurrentUser) -> MembersOut:
 async def add_member(
     gid: Id, body: MemberAdd, ctx: CtxDep, user: CurrentUser, response: Response
 ) -> MemberOut:
-    out, created = await members.add_member(ctx, user, gid, body.handle, body.role, body.client_id)
+    out, created = await members.add_member(
+        ctx, user, gid, handle=body.handle, role=body.role, client_id=body.client_id
+    )
     created_or_repeated(response, created)
     return out
 
@@ -94,7 +98,7 @@ async def add_member(
 async def change_role(
     gid: Id, uid: Id, body: MemberPatch, ctx: CtxDep, user: CurrentUser
 ) -> MemberOut:
-    return await members.change_role(ctx, user, gid, uid, body.role)
+    return await members.change_role(ctx, user, gid, uid, role=body.role)
 
 
 @router.delete(
@@ -118,7 +122,12 @@ async def create_invite(
     gid: Id, body: InviteCreate, ctx: CtxDep, user: CurrentUser, response: Response
 ) -> InviteOut:
     out, created = await invites.create_invite(
-        ctx, user, gid, body.max_uses, body.expires_in_s, body.client_id
+        ctx,
+        user,
+        gid,
+        max_uses=body.max_uses,
+        expires_in_s=body.expires_in_s,
+        client_id=body.client_id,
     )
     created_or_repeated(response, created)
     return out

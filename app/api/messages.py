@@ -24,7 +24,9 @@ async def list_messages(
     after: Seq = None,
     limit: Limit = 50,
 ) -> MessagesPage:
-    page, has_more = await messages.list_messages(ctx, user, gid, before, after, limit)
+    page, has_more = await messages.list_messages(
+        ctx, user, gid, before=before, after=after, limit=limit
+    )
     return MessagesPage(messages=page, has_more=has_more)
 
 
@@ -38,7 +40,7 @@ async def post_text(
     gid: Id, body: TextCreate, ctx: CtxDep, user: CurrentUser, response: Response
 ) -> MessageOut:
     out, created = await messages.post_text(
-        ctx, user, gid, body.text, body.reply_to, body.client_id
+        ctx, user, gid, text=body.text, reply_to=body.reply_to, client_id=body.client_id
     )
     created_or_repeated(response, created)
     return out
@@ -65,5 +67,5 @@ async def list_events(
     after: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> EventsPage:
-    page, has_more = await events.list_events(ctx, user, gid, after, limit)
+    page, has_more = await events.list_events(ctx, user, gid, after=after, limit=limit)
     return EventsPage(events=page, has_more=has_more)

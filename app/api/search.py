@@ -29,7 +29,7 @@ async def search_group(
     gid: Id, q: SearchText, ctx: ReadCtxDep, user: CurrentUser, limit: Limit = 20
 ) -> SearchOut:
     """The group's messages that match `q`, best first (members only)."""
-    return SearchOut(hits=await search.search_group(ctx, user, gid, q, limit))
+    return SearchOut(hits=await search.search_group(ctx, user, gid, q=q, limit=limit))
 
 
 @router.get("/search", response_model=SearchOut, responses=errors(401))
@@ -37,4 +37,4 @@ async def search_everywhere(
     q: SearchText, ctx: ReadCtxDep, user: CurrentUser, limit: Limit = 20
 ) -> SearchOut:
     """Messages that match `q` in every group the caller is a member of, best first."""
-    return SearchOut(hits=await search.search_all(ctx, user, q, limit))
+    return SearchOut(hits=await search.search_all(ctx, user, q=q, limit=limit))

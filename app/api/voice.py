@@ -2,7 +2,7 @@
 
 import re
 import time
-from typing import TYPE_CHECKING, Annotated, cast
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import RedirectResponse, StreamingResponse
@@ -15,9 +15,6 @@ from app.schemas import STORABLE, ListenedIn, MessageOut, ReceiptOut, ReceiptsOu
 from app.services import live, playback, voice
 from app.services.context import Ctx
 from app.services.signing import AUDIO_PATH, verify
-
-if TYPE_CHECKING:
-    from app.storage.s3 import S3BlobStore
 
 router = APIRouter(tags=["voice"])
 
@@ -58,7 +55,10 @@ async def upload_voice(
     try:
         client_id = _form_field(upload, "client_id", 64)
         reply_to = _form_field(upload, "reply_to", 36)
-        out, created = await voice.accept_upload(ctx, user, gid, upload.path, client_id, reply_to)
+        assert upload.path is not None  # receive_upload answers 422 without the file
+        out, created = await voice.accept_upload(
+            ctx, user, gid, upload=upload.path, client_id=client_id, reply_to=reply_to
+        )
     finally:
         upload.discard()
     created_or_repeated(response, created)
@@ -77,7 +77,7 @@ def _form_field(upload: Upload, name: str, max_length: int) -> str | None:
 async def listened(
     mid: Id, ctx: CtxDep, user: CurrentUser, body: ListenedIn | None = None
 ) -> ReceiptOut:
-    return await voice.mark_listened(ctx, user, mid, body.position_ms if body else None)
+    return await voice.mark_listened(ctx, user, mid, position_ms=body.position_ms if body else None)
 
 
 @router.get("/messages/{mid}/receipts", response_model=ReceiptsOut, responses=errors(401, 404))
@@ -106,8 +106,7 @@ async def live_so_far(mid: Id, ctx: CtxDep, user: CurrentUser) -> Response:
 
 
 async def _redirect_to_store(ctx: Ctx, blob: playback.AudioBlob, expires: int) -> Response:
-    store = cast("S3BlobStore", ctx.rt.blobs)  # checked at startup
-    url = await store.presigned_get(blob.key, max(expires - int(time.time()), 1))
+    url = await ctx.rt.blobs.presigned_get(blob.key, max(expires - int(time.time()), 1))
     return RedirectResponse(url, status_code=307, headers={"Cache-Control": "no-store"})
 
 

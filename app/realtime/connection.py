@@ -7,7 +7,7 @@ Each connection has a queue bounded by count and by bytes, drained by its own ta
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +18,7 @@ CLOSE_FLOODING = 4029
 
 
 @dataclass
-class Live:
+class Delivery:
     """A durable event on its way to connections: parsed once, sent as the same text."""
 
     group_id: str
@@ -40,7 +40,7 @@ class Sync:
 
 @dataclass
 class Start:
-    """No sync came: go live from where the connection started."""
+    """No sync came: start delivering from where the connection started."""
 
 
 @dataclass
@@ -52,7 +52,7 @@ class Send:
 
 @dataclass
 class SendBytes:
-    """A chunk of a live recording: message UUID, offset, bytes."""
+    """A chunk of a live memo, as listeners receive it (see `app.realtime.wire`)."""
 
     data: bytes
 
@@ -64,7 +64,7 @@ class Wait:
     task: asyncio.Task[None]
 
 
-Item = Live | Check | Sync | Start | Send | SendBytes | Wait
+Item = Delivery | Check | Sync | Start | Send | SendBytes | Wait
 
 
 def error_frame(code: str, message: str, details: dict[str, Any] | None = None) -> str:
@@ -76,7 +76,7 @@ def error_frame(code: str, message: str, details: dict[str, Any] | None = None) 
 
 
 def _size(item: Item) -> int:
-    if isinstance(item, Live | Send):
+    if isinstance(item, Delivery | Send):
         return len(item.text)
     if isinstance(item, SendBytes):
         return len(item.data)
@@ -89,18 +89,18 @@ class Connection:
 
     user_id: str
     token_hash: str
-    send_text: Callable[[str], Awaitable[None]]
-    send_bytes: Callable[[bytes], Awaitable[None]]
+    send_text: Callable[[str], Coroutine[Any, Any, None]]
+    send_bytes: Callable[[bytes], Coroutine[Any, Any, None]]
     close: Callable[[int, str], Awaitable[None]]
     queue: asyncio.Queue[Item]
     max_bytes: int = 4 * 1024 * 1024
     queued_bytes: int = 0
     last_seq: dict[str, int] = field(default_factory=dict)
-    live: bool = False  # false until the first sync (or the grace period) has run
+    synced: bool = False  # false until the first sync (or the grace period) has run
     closing: bool = False
     parked: bool = False  # the pump is waiting for its next item
     # Told at once when its user leaves a group (removed, banned, left) or the group is
-    # deleted: a live memo they are sending there must end (see app.realtime.ws).
+    # deleted: a live memo they are sending there must end (see app.services.live).
     on_leave: Callable[[str], None] | None = None
 
     @property

@@ -6,7 +6,7 @@ has a bounded queue drained by its own task, so a slow client only ever slows
 itself; one that falls too far behind is closed and resumes with `sync`.
 
 A connection starts quiet: its first `sync` frame says where each group resumes,
-and live delivery begins after the replay. A client that sends no `sync` within
+and delivery as events happen begins after the replay. A client that sends no `sync` within
 SYNC_GRACE_S starts from the moment it connected. Either way nothing is missed:
 whatever happened meanwhile is in the database.
 
@@ -26,24 +26,21 @@ of the moderators it names.
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from sqlalchemy import select
-
 from app.aio import cancel_and_wait, start_eagerly
-from app.models import Event, Group, Membership
+from app.kinds import EventType
 from app.realtime.connection import (
     CLOSE_REVOKED,
     CLOSE_TOO_SLOW,
     Check,
     Connection,
+    Delivery,
     Item,
-    Live,
     Send,
     SendBytes,
     Start,
@@ -51,13 +48,20 @@ from app.realtime.connection import (
     Wait,
     error_frame,
 )
-from app.services.context import (
+from app.realtime.wire import (
+    CHUNKS_CHANNEL,
     CONTROL_CHANNEL,
     EVENTS_CHANNEL,
-    LIVE_CHANNEL,
-    Runtime,
+    RecordingNotice,
+    ReportNotice,
+    TokensRevoked,
+    decode_chunk,
+    decode_control,
+    decode_event,
     encode_event,
 )
+from app.services import events
+from app.services.context import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +88,7 @@ class Hub:
         channels = {
             EVENTS_CHANNEL: self._on_event,
             CONTROL_CHANNEL: self._on_control,
-            LIVE_CHANNEL: self._on_live,
+            CHUNKS_CHANNEL: self._on_chunk,
         }
         ready = [asyncio.Event() for _ in channels]
         self._tasks = [
@@ -136,15 +140,7 @@ class Hub:
 
     async def attach(self, conn: Connection) -> None:
         """Register a connection with the groups its user is in now."""
-        async with self.rt.sessions() as db:
-            rows = (
-                await db.execute(
-                    select(Group.id, Group.last_seq)
-                    .join(Membership, Membership.group_id == Group.id)
-                    .where(Membership.user_id == conn.user_id)
-                )
-            ).all()
-        conn.last_seq = {gid: seq for gid, seq in rows}
+        conn.last_seq = await events.heads_of_member(self.rt, conn.user_id)
         self.by_user[conn.user_id].add(conn)
         for gid in conn.last_seq:
             self.by_group[gid].add(conn)
@@ -210,14 +206,14 @@ class Hub:
     # Routing
 
     def _on_event(self, payload: bytes) -> None:
-        event = json.loads(payload)
-        gid, seq, type_ = event["group_id"], event["seq"], event["type"]
-        live = Live(gid, seq, payload.decode())
-        if type_ == "member.left":
-            live.leaving_user = event["data"]["user"]["id"]
-        live.group_deleted = type_ == "group.deleted"
-        if type_ == "member.joined":
-            joined = event["data"]["user"]["id"]
+        event = decode_event(payload)
+        gid, seq = event.group_id, event.seq
+        delivery = Delivery(gid, seq, event.text)
+        if event.type == EventType.MEMBER_LEFT:
+            delivery.leaving_user = event.data["user"]["id"]
+        delivery.group_deleted = event.type == EventType.GROUP_DELETED
+        if event.type == EventType.MEMBER_JOINED:
+            joined = event.data["user"]["id"]
             self._departed.pop((gid, joined), None)
             for conn in list(self.by_user.get(joined, ())):
                 if gid not in conn.last_seq:
@@ -225,15 +221,15 @@ class Hub:
                     self.by_group[gid].add(conn)
         recipients = list(self.by_group.get(gid, ()))
         for conn in recipients:
-            self._offer(conn, live)
+            self._offer(conn, delivery)
         self.rt.metrics.deliveries.inc(len(recipients))
         leaving: list[Connection] = []
-        if live.leaving_user:
-            self._depart(gid, live.leaving_user)
-            leaving = list(self.by_user.get(live.leaving_user, ()))
+        if delivery.leaving_user:
+            self._depart(gid, delivery.leaving_user)
+            leaving = list(self.by_user.get(delivery.leaving_user, ()))
             for conn in leaving:
                 self._leave(conn, gid)
-        elif live.group_deleted:
+        elif delivery.group_deleted:
             leaving = list(self.by_group.pop(gid, ()))
         for conn in leaving:
             if conn.on_leave is not None:
@@ -246,40 +242,39 @@ class Hub:
         self._departed[(group_id, user_id)] = now
 
     def _on_control(self, payload: bytes) -> None:
-        message = json.loads(payload)
-        if message["type"] == "token.revoked":
-            revoked = set(message["token_hashes"])
-            for conn in list(self.by_user.get(message["user_id"], ())):
+        notice = decode_control(payload)
+        if isinstance(notice, TokensRevoked):
+            revoked = set(notice.token_hashes)
+            for conn in list(self.by_user.get(notice.user_id, ())):
                 if conn.token_hash in revoked:
                     asyncio.get_running_loop().create_task(
                         self._close(conn, CLOSE_REVOKED, "signed out")
                     )
-        elif message["type"] in ("recording.started", "recording.stopped"):
-            if (message["group_id"], message["user_id"]) in self._departed:
+        elif isinstance(notice, RecordingNotice):
+            if (notice.group_id, notice.user_id) in self._departed:
                 return
-            text = json.dumps(message, separators=(",", ":"))
-            for conn in list(self.by_group.get(message["group_id"], ())):
-                if conn.user_id != message["user_id"]:
+            text = notice.text()
+            for conn in list(self.by_group.get(notice.group_id, ())):
+                if conn.user_id != notice.user_id:
                     self._offer(conn, Send(text))
-        elif message["type"] in ("report.created", "report.resolved"):
-            self._to_moderators(message)
+        elif isinstance(notice, ReportNotice):
+            self._to_moderators(notice)
 
-    def _to_moderators(self, message: dict[str, Any]) -> None:
+    def _to_moderators(self, notice: ReportNotice) -> None:
         """A report notice, to the sockets of the moderators it names and nobody else."""
-        group_id, user_ids = message["group_id"], message.pop("user_ids")
-        text = json.dumps(message, separators=(",", ":"))
-        for user_id in user_ids:
+        text = notice.text()
+        for user_id in notice.user_ids:
             for conn in list(self.by_user.get(user_id, ())):
-                if group_id in conn.last_seq:
+                if notice.group_id in conn.last_seq:
                     self._offer(conn, Send(text))
 
-    def _on_live(self, payload: bytes) -> None:
-        group_id, sender, frame = payload[:36].decode(), payload[36:72].decode(), payload[72:]
-        if (group_id, sender) in self._departed:
+    def _on_chunk(self, payload: bytes) -> None:
+        chunk = decode_chunk(payload)
+        if (chunk.group_id, chunk.sender_id) in self._departed:
             return  # relayed before their removal was seen here: it reaches nobody
-        item = SendBytes(frame)
-        for conn in list(self.by_group.get(group_id, ())):
-            if conn.user_id != sender:
+        item = SendBytes(chunk.frame)
+        for conn in list(self.by_group.get(chunk.group_id, ())):
+            if conn.user_id != chunk.sender_id:
                 self._offer(conn, item)
 
     def _send_now(self, conn: Connection, item: Item) -> Coroutine[Any, Any, None] | None:
@@ -288,7 +283,7 @@ class Hub:
             return conn.send_text(item.text)
         if isinstance(item, SendBytes):
             return conn.send_bytes(item.data)
-        if isinstance(item, Live):
+        if isinstance(item, Delivery):
             verdict = self._take(conn, item)
             if verdict == "send":
                 return conn.send_text(item.text)
@@ -309,45 +304,46 @@ class Hub:
                 await conn.send_text(item.text)
             elif isinstance(item, SendBytes):
                 await conn.send_bytes(item.data)
-            elif isinstance(item, Live):
+            elif isinstance(item, Delivery):
                 await self._deliver(conn, item)
             elif isinstance(item, Sync):
                 await self._sync(conn, item.cursors)
-            elif isinstance(item, Start) and conn.live:
+            elif isinstance(item, Start) and conn.synced:
                 continue
             else:
-                conn.live = True
+                conn.synced = True
                 await self._fill_gaps(conn)
 
     @staticmethod
-    def _take(conn: Connection, live: Live) -> str:
+    def _take(conn: Connection, delivery: Delivery) -> str:
         """What a durable event means for this connection: "drop", "gap" or "send".
 
         "send" also records it as delivered (and forgets a group they have left).
         """
-        last = conn.last_seq.get(live.group_id)
-        if not conn.live or last is None or live.seq <= last:
-            return "drop"  # not live yet (the replay will include it), not ours, or already sent
-        if live.seq > last + 1:
+        last = conn.last_seq.get(delivery.group_id)
+        if not conn.synced or last is None or delivery.seq <= last:
+            return "drop"  # not synced yet (the replay will include it), not ours, or already sent
+        if delivery.seq > last + 1:
             return "gap"
-        conn.last_seq[live.group_id] = live.seq
-        if live.group_deleted or live.leaving_user == conn.user_id:
-            del conn.last_seq[live.group_id]
+        conn.last_seq[delivery.group_id] = delivery.seq
+        if delivery.group_deleted or delivery.leaving_user == conn.user_id:
+            del conn.last_seq[delivery.group_id]
         return "send"
 
-    async def _deliver(self, conn: Connection, live: Live) -> None:
-        verdict = self._take(conn, live)
+    async def _deliver(self, conn: Connection, delivery: Delivery) -> None:
+        verdict = self._take(conn, delivery)
         if verdict == "gap":
-            await self._replay(conn, live.group_id, conn.last_seq[live.group_id], live.seq - 1)
-            verdict = self._take(conn, live)
+            gid = delivery.group_id
+            await self._replay(conn, gid, conn.last_seq[gid], delivery.seq - 1)
+            verdict = self._take(conn, delivery)
         if verdict == "send":
-            await conn.send_text(live.text)
+            await conn.send_text(delivery.text)
 
     async def _sync(self, conn: Connection, cursors: dict[str, int]) -> None:
         """Replay after each cursor. A cursor past a group's newest event (a client that
         remembers more than this server has, e.g. after a restore) is told the head in one
         `cursor_ahead` error frame and resumes from the head: it never goes silently deaf."""
-        heads = await self._heads([gid for gid in cursors if gid in conn.last_seq])
+        heads = await events.heads(self.rt, [gid for gid in cursors if gid in conn.last_seq])
         ahead = {
             gid: heads[gid] for gid, cursor in cursors.items() if cursor > heads.get(gid, cursor)
         }
@@ -364,22 +360,14 @@ class Hub:
             if gid in conn.last_seq:
                 conn.last_seq[gid] = min(cursor, heads.get(gid, cursor))
                 await self._replay(conn, gid, conn.last_seq[gid])
-        conn.live = True
+        conn.synced = True
         await self._fill_gaps(conn)  # groups the client did not name start from connect time
-
-    async def _heads(self, groups: list[str]) -> dict[str, int]:
-        """Each group's newest seq, from the database."""
-        if not groups:
-            return {}
-        async with self.rt.sessions() as db:
-            rows = await db.execute(select(Group.id, Group.last_seq).where(Group.id.in_(groups)))
-            return {gid: seq for gid, seq in rows.all()}
 
     async def _fill_gaps(self, conn: Connection) -> None:
         groups = list(conn.last_seq)
         if not groups:
             return
-        latest = await self._heads(groups)
+        latest = await events.heads(self.rt, groups)
         for gid in groups:
             last = conn.last_seq.get(gid)
             if last is not None and latest.get(gid, 0) > last:
@@ -390,23 +378,16 @@ class Hub:
     ) -> None:
         """Send stored events after `after` (to `until`), in order, from the database."""
         while conn.last_seq.get(group_id) is not None:
-            query = (
-                select(Event)
-                .where(Event.group_id == group_id, Event.seq > after)
-                .order_by(Event.seq)
-                .limit(REPLAY_PAGE)
+            page = await events.replay_page(
+                self.rt, group_id, after=after, until=until, limit=REPLAY_PAGE
             )
-            if until is not None:
-                query = query.where(Event.seq <= until)
-            async with self.rt.sessions() as db:
-                events = list(await db.scalars(query))
-            for e in events:
+            for e in page:
                 await conn.send_text(encode_event(e.group_id, e.seq, e.type, e.data).decode())
                 conn.last_seq[group_id] = after = e.seq
-                if e.type == "member.left" and e.data["user"]["id"] == conn.user_id:
+                if e.type == EventType.MEMBER_LEFT and e.data["user"]["id"] == conn.user_id:
                     del conn.last_seq[group_id]  # they left: nothing after this is theirs
                     return
-            if len(events) < REPLAY_PAGE:
+            if len(page) < REPLAY_PAGE:
                 return
 
 

@@ -7,12 +7,13 @@ or send `{"type": "auth", "token": ...}` as the first frame within
 most `ws_max_sockets_per_user` sockets per process: the next gets an error frame and
 close code 4009.
 
-Client frames are JSON text: `sync`, `ping`, `recording.started|stopped`,
-`live.start`, `live.end`; binary frames are chunks of the sender's live recording. A bad
-frame gets an error frame in the one error shape and the connection stays
-usable; a client that floods is told so and then closed with 4029. Frames larger than
-`ws_max_frame_bytes` never reach us: uvicorn closes the socket (1009) on reading the
-frame's header (see `app.cli.server_options`).
+Client frames are JSON text (`app.realtime.frames`): `sync`, `ping`,
+`recording.started|stopped`, `live.start`, `live.end`; binary frames are chunks of the
+sender's live memo (`app.services.live`). This module only translates: frames into
+calls, outcomes into frames. A bad frame gets an error frame in the one error shape and
+the connection stays usable; a client that floods is told so and then closed with 4029.
+Frames larger than `ws_max_frame_bytes` never reach us: uvicorn closes the socket
+(1009) on reading the frame's header (see `app.cli.server_options`).
 """
 
 import asyncio
@@ -25,7 +26,8 @@ from fastapi import APIRouter, WebSocket
 
 from app.aio import cancel_and_wait
 from app.errors import ApiError
-from app.models import MAX_SEQ, User
+from app.models import User
+from app.realtime import frames
 from app.realtime.connection import (
     CLOSE_FLOODING,
     CLOSE_REVOKED,
@@ -36,16 +38,13 @@ from app.realtime.connection import (
     error_frame,
 )
 from app.realtime.hub import Hub
-from app.realtime.live import REFUSED, LiveLimit, LiveSession, wait_until_idle
-from app.schemas import storable
+from app.realtime.wire import CONTROL_CHANNEL, RecordingNotice, encode_control
 from app.services.accounts import hash_token, user_for_token
-from app.services.context import CONTROL_CHANNEL, Ctx, Runtime
-from app.services.live import start_live
+from app.services.context import Runtime
+from app.services.live import LiveLimit, LiveSender
 
 router = APIRouter()
 
-MAX_TEXT_FRAME = 64 * 1024
-EPHEMERAL = ("recording.started", "recording.stopped")
 SUBPROTOCOL = "earshot"
 TOKEN_PROTOCOL = "bearer."
 _MAX_TOKEN = 256
@@ -159,31 +158,35 @@ async def _serve(ws: WebSocket, rt: Runtime, hub: Hub, user: User, token: str) -
         queue=asyncio.Queue(rt.settings.ws_send_queue),
         max_bytes=rt.settings.ws_send_queue_bytes,
     )
-    session = _Session(rt, conn, user)
-    conn.on_leave = session.left_group
+    client = _Client(rt, conn, user)
+    conn.on_leave = client.sender.left_group
     await hub.attach(conn)
     pump = asyncio.create_task(hub.pump(conn))
     try:
-        await session.receive(ws)
+        await client.receive(ws)
     finally:
         hub.detach(conn)
-        await session.end_live()  # a dropped sender ends its live message; nothing is lost
+        await client.sender.end()  # a dropped sender ends its live message; nothing is lost
         await cancel_and_wait([pump])
 
 
-class _Session:
-    """What one connection is doing: its rate limit and its live message, if any."""
+class _Client:
+    """One connection's frames in and answers out: its rate limit and its push-to-talk."""
 
     def __init__(self, rt: Runtime, conn: Connection, user: User) -> None:
         self.rt, self.conn, self.user = rt, conn, user
         self.limit = RateLimit(rt.settings.ws_messages_per_s, rt.settings.ws_burst)
-        self.live: LiveSession | None = None
-        self.idle: asyncio.Task[None] | None = None
-        self.ending: set[asyncio.Task[None]] = set()
+        self.sender = LiveSender(rt, user, on_refused=self.refused, on_ended=self.ended)
 
     def reply(self, text: str | None) -> None:
         if text:
             self.conn.offer(Send(text))
+
+    def refused(self, why: LiveLimit) -> None:
+        self.reply(error_frame(why.code, why.message))
+
+    def ended(self, message_id: str) -> None:
+        self.reply(json.dumps({"type": "live.ended", "message_id": message_id}))
 
     async def receive(self, ws: WebSocket) -> None:
         while not self.conn.closing:
@@ -191,13 +194,18 @@ class _Session:
             if frame["type"] == "websocket.disconnect":
                 return
             data = frame.get("bytes")
-            if data is not None and self.live is not None:
-                await self.on_chunk(data)  # live chunks have their own limits (LiveLimit)
+            if data is not None and self.sender.sending:
+                await self.sender.chunk(data)  # live chunks have their own limits (LiveLimit)
             elif not self.limit.allow():
                 if await self.flooded():
                     return
             elif data is not None:
-                await self.on_chunk(data)  # no live message: answered with an error
+                self.reply(
+                    error_frame(
+                        "no_live_message",
+                        "Binary frames are only for a live message (send live.start).",
+                    )
+                )
             else:
                 self.reply(await self.on_text(frame.get("text") or ""))
 
@@ -214,132 +222,76 @@ class _Session:
         return False
 
     async def on_text(self, text: str) -> str | None:
-        if len(text) > MAX_TEXT_FRAME or len(text.encode()) > MAX_TEXT_FRAME:  # bytes, not chars
-            return error_frame("too_large", f"Text frames are limited to {MAX_TEXT_FRAME} bytes.")
-        try:
-            message = json.loads(text)
-        except (ValueError, RecursionError):  # RecursionError: nested too deep to parse
-            return error_frame("invalid_frame", "Frames must be JSON objects.")
-        if not isinstance(message, dict) or not isinstance(message.get("type"), str):
-            return error_frame("invalid_frame", "Frames must be JSON objects with a `type`.")
-        kind = message["type"]
-        if kind == "ping":
+        frame = frames.parse(text)
+        if isinstance(frame, frames.BadFrame):
+            return self.bad(frame)
+        if isinstance(frame, frames.Ping):
             return '{"type":"pong"}'
-        if kind == "sync":
-            return _sync(message, self.conn)
-        if kind in EPHEMERAL:
-            return await _indicator(kind, message, self.conn, self.rt)
-        if kind == "live.start":
-            return await self.start_live(message)
-        if kind == "live.end":
-            if self.live is None:
-                return error_frame("no_live_message", "There is no live message to end.")
-            await self.end_live()
-            return None
-        return error_frame("unknown_type", f"Unknown frame type {kind[:40]!r}.")
+        if isinstance(frame, frames.SyncFrame):
+            return self.sync(frame.cursors)
+        if isinstance(frame, frames.RecordingFrame):
+            return await self.recording(frame.type, frame.group_id)
+        if isinstance(frame, frames.LiveStart):
+            if self.sender.sending:
+                return error_frame("live_in_progress", "End the current live message first.")
+            if frame.group_id not in self.conn.last_seq:
+                return _NOT_A_GROUP
+            return await self.start_live(frame.group_id, frame.mime, frame.client_id)
+        if not self.sender.sending:
+            return error_frame("no_live_message", "There is no live message to end.")
+        await self.sender.end()
+        return None
 
-    async def start_live(self, message: dict[str, Any]) -> str:
-        if self.live is not None:
+    def bad(self, frame: frames.BadFrame) -> str:
+        """The answer to a frame that is not one of `app.realtime.frames` (checked in order)."""
+        if frame.problem == "too_large":
+            limit = frames.MAX_TEXT_FRAME
+            return error_frame("too_large", f"Text frames are limited to {limit} bytes.")
+        if frame.problem == "not_json":
+            return error_frame("invalid_frame", "Frames must be JSON objects.")
+        if frame.problem == "no_type":
+            return error_frame("invalid_frame", "Frames must be JSON objects with a `type`.")
+        if frame.problem == "unknown_type":
+            return error_frame("unknown_type", f"Unknown frame type {frame.type[:40]!r}.")
+        if frame.type == "sync":
+            return error_frame(
+                "invalid_frame", "`cursors` maps group ids to the last seq seen (integers >= 0)."
+            )
+        if frame.type == "live.start" and self.sender.sending:
             return error_frame("live_in_progress", "End the current live message first.")
-        group_id, mime = message.get("group_id"), message.get("mime")
-        client_id = message.get("client_id")
-        if not isinstance(group_id, str) or group_id not in self.conn.last_seq:
-            return error_frame("group_not_found", "No such group, or you are not a member of it.")
-        # GET /live sends `mime` back as Content-Type: audio types only (checked by start_live).
-        if not isinstance(mime, str) or not 0 < len(mime) <= 100:
+        if frame.group_id is None or frame.group_id not in self.conn.last_seq:
+            return _NOT_A_GROUP
+        if frame.type == "live.start" and "mime" in frame.fields:
             return error_frame(
                 "invalid_frame", "`mime` names the recording's type, e.g. audio/webm."
             )
-        if client_id is not None and (
-            not isinstance(client_id, str)
-            or not 0 < len(client_id) <= 64
-            or not storable(client_id)
-        ):
-            return error_frame("invalid_frame", "`client_id` is a string of 1 to 64 characters.")
+        return error_frame("invalid_frame", "`client_id` is a string of 1 to 64 characters.")
+
+    async def start_live(self, group_id: str, mime: str, client_id: str | None) -> str:
         try:
-            async with self.rt.sessions() as db:
-                out, created = await start_live(
-                    Ctx(db=db, rt=self.rt), self.user, group_id, mime, client_id
-                )
+            message_id = await self.sender.start(group_id, mime, client_id)
         except ApiError as refused:
             return error_frame(refused.code, refused.message, refused.details)
-        if created:
-            self.live = LiveSession(self.rt, out.id, group_id, self.user.id)
-            self.idle = asyncio.create_task(self._end_when_idle(self.live))
-        return json.dumps({"type": "live.started", "message_id": out.id})
+        return json.dumps({"type": "live.started", "message_id": message_id})
 
-    async def on_chunk(self, data: bytes) -> None:
-        if self.live is None:
-            self.reply(
-                error_frame(
-                    "no_live_message",
-                    "Binary frames are only for a live message (send live.start).",
-                )
+    async def recording(self, kind: str, group_id: str) -> str | None:
+        if group_id not in self.conn.last_seq:
+            return _NOT_A_GROUP
+        notice = RecordingNotice(kind, group_id, self.conn.user_id)
+        await self.rt.broker.publish(CONTROL_CHANNEL, encode_control(notice))
+        return None
+
+    def sync(self, cursors: dict[str, int]) -> str | None:
+        known = {gid: seq for gid, seq in cursors.items() if gid in self.conn.last_seq}
+        self.conn.offer(Sync(known))  # even when empty: it is also the signal to start
+        unknown = sorted(set(cursors) - set(known))
+        if unknown:
+            return error_frame(
+                "group_not_found",
+                "Some groups are unknown or you are not a member.",
+                {"group_ids": unknown[:100]},
             )
-            return
-        try:
-            await self.live.chunk(data)
-        except LiveLimit as breach:
-            self.reply(error_frame(breach.code, breach.message + " The live message has ended."))
-            await self.end_live()
-
-    def left_group(self, group_id: str) -> None:
-        """The user is out of the group (the hub says): end their live memo there at once."""
-        if self.live is None or self.live.group_id != group_id:
-            return
-        self.reply(
-            error_frame("not_a_member", REFUSED["not_a_member"] + " The live message has ended.")
-        )
-        task = asyncio.get_running_loop().create_task(self.end_live())
-        self.ending.add(task)
-        task.add_done_callback(self.ending.discard)
-
-    async def _end_when_idle(self, live: LiveSession) -> None:
-        await wait_until_idle(live)
-        if self.live is live:
-            self.reply(
-                error_frame("live_idle", "No audio for a while: the live message has ended.")
-            )
-            self.idle = None
-            await self.end_live()
-
-    async def end_live(self) -> None:
-        live, self.live = self.live, None
-        if self.idle is not None and self.idle is not asyncio.current_task():
-            self.idle.cancel()
-        self.idle = None
-        if live is not None:
-            await live.end()
-            self.reply(json.dumps({"type": "live.ended", "message_id": live.message_id}))
+        return None
 
 
-async def _indicator(
-    kind: str, message: dict[str, Any], conn: Connection, rt: Runtime
-) -> str | None:
-    group_id = message.get("group_id")
-    if not isinstance(group_id, str) or group_id not in conn.last_seq:
-        return error_frame("group_not_found", "No such group, or you are not a member of it.")
-    notice = {"type": kind, "group_id": group_id, "user_id": conn.user_id}
-    await rt.broker.publish(CONTROL_CHANNEL, json.dumps(notice).encode())
-    return None
-
-
-def _sync(message: dict[str, Any], conn: Connection) -> str | None:
-    cursors = message.get("cursors")
-    if not isinstance(cursors, dict) or not all(
-        isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= MAX_SEQ
-        for k, v in cursors.items()
-    ):
-        return error_frame(
-            "invalid_frame", "`cursors` maps group ids to the last seq seen (integers >= 0)."
-        )
-    known = {gid: seq for gid, seq in cursors.items() if gid in conn.last_seq}
-    conn.offer(Sync(known))  # even when empty: it is also the signal to go live
-    unknown = sorted(set(cursors) - set(known))
-    if unknown:
-        return error_frame(
-            "group_not_found",
-            "Some groups are unknown or you are not a member.",
-            {"group_ids": unknown[:100]},
-        )
-    return None
+_NOT_A_GROUP = error_frame("group_not_found", "No such group, or you are not a member of it.")

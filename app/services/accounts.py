@@ -8,7 +8,6 @@ and earn growing delays there (`app.ratelimit`), so nobody can lock anyone else 
 """
 
 import hashlib
-import json
 import secrets
 
 from sqlalchemy import delete, select, update
@@ -18,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.errors import Conflict, Forbidden, Unauthorized
 from app.models import Token, User
 from app.ratelimit import Rule, enforce, rate_limited, sign_in_delays
-from app.services.context import CONTROL_CHANNEL, Ctx
+from app.realtime.wire import CONTROL_CHANNEL, TokensRevoked, encode_control
+from app.services.context import Ctx
 from app.services.passwords import check_new_password
 
 
@@ -101,8 +101,8 @@ async def logout(ctx: Ctx, user: User, token: str) -> None:
     await _announce_revoked(ctx, user, [token_hash])
 
 
-async def change_password(ctx: Ctx, user: User, current: str, new: str, address: str) -> str:
-    """Set a new password and sign out every session, this one included; returns a new token."""
+async def change_password(ctx: Ctx, user: User, *, current: str, new: str, address: str) -> str:
+    """Set a new password and sign out every token, this one included; returns a new token."""
     check_new_password(new, user.handle)
     if not await _check_password(ctx, user, user.handle, current, address):
         raise Forbidden("The current password is wrong.", code="wrong_password")
@@ -117,8 +117,8 @@ async def change_password(ctx: Ctx, user: User, current: str, new: str, address:
 
 
 async def _announce_revoked(ctx: Ctx, user: User, token_hashes: list[str]) -> None:
-    notice = {"type": "token.revoked", "user_id": user.id, "token_hashes": token_hashes}
-    await ctx.rt.broker.publish(CONTROL_CHANNEL, json.dumps(notice).encode())
+    notice = TokensRevoked(user.id, token_hashes)
+    await ctx.rt.broker.publish(CONTROL_CHANNEL, encode_control(notice))
 
 
 async def user_for_token(db: AsyncSession, token: str) -> User | None:

@@ -1,13 +1,18 @@
 """What a use case works with: the long-lived parts of a running server (`Runtime`)
 and, per call, a database session that commits its changes and their events together (`Ctx`).
+
+Every use case runs in a `Ctx`: HTTP routes get one per request (`app.api.deps`),
+everything else (workers, the websocket, fsck) opens one with `transaction(rt)`.
+Events recorded with `emit` are published only after `commit`, in the spirit of
+Zulip's `send_event_on_commit`: a rolled-back change announces nothing.
 """
 
-import json
 import logging
 import os
 import socket
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -15,20 +20,19 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.config import Settings
+from app.db import create_engine, read_session_factory, session_factory, session_scope
 from app.metrics import Metrics
 from app.models import Event, Group, utcnow
-from app.ratelimit import Limiter, MemoryLimiter, enforce, rule
-from app.realtime.broker import Broker
+from app.ratelimit import Limiter, MemoryLimiter, enforce, open_limiter, rule
+from app.realtime.broker import Broker, open_broker
+from app.realtime.wire import EVENTS_CHANNEL, encode_event
 from app.services.passwords import Passwords
-from app.storage.blobs import BlobStore
+from app.storage.blobs import BlobStore, open_blob_store
 from app.storage.ffmpeg import Slots
 
 if TYPE_CHECKING:
     from app.services.scrub import Scrubber
 
-EVENTS_CHANNEL = "events"  # durable events, as stored
-CONTROL_CHANNEL = "control"  # revoked tokens, recording indicators: never stored
-LIVE_CHANNEL = "live"  # chunks of live recordings, on their way to listeners
 log = logging.getLogger(__name__)
 
 
@@ -65,13 +69,35 @@ class Runtime:
     wake_outbox: Callable[[], None] = _nothing  # this process's outbox worker looks now
 
 
-def encode_event(group_id: str, seq: int, type_: str, data: dict[str, Any]) -> bytes:
-    """The one wire form of a durable event, shared by fan-out, replay and HTTP."""
-    return json.dumps(
-        {"type": type_, "group_id": group_id, "seq": seq, "data": data},
-        separators=(",", ":"),
-        ensure_ascii=False,
-    ).encode()
+@asynccontextmanager
+async def open_runtime(settings: Settings, *, shared: bool = True) -> AsyncIterator[Runtime]:
+    """The database, broker, blob store and limits of `settings`, closed again at the end.
+
+    The server (`app.main`) adds its workers on top; `earshot fsck` uses it as it is.
+    `shared=False`: an in-process broker and limiter even when Redis is configured
+    (nothing to announce to other processes)."""
+    engine = create_engine(settings.resolved_database_url)
+    blobs = open_blob_store(settings.storage_url, settings.data_dir)
+    broker = open_broker(settings.redis_url if shared else None)
+    limiter = open_limiter(settings) if shared else MemoryLimiter()
+    try:
+        await broker.connect()
+        yield Runtime(
+            settings=settings,
+            engine=engine,
+            sessions=session_factory(engine),
+            read_sessions=read_session_factory(engine),
+            broker=broker,
+            blobs=blobs,
+            transcoder=Slots(settings.transcode_workers),
+            probes=Slots(settings.probe_workers),
+            limiter=limiter,
+        )
+    finally:
+        await broker.disconnect()
+        await engine.dispose()
+        blobs.close()
+        await limiter.close()
 
 
 @dataclass
@@ -152,3 +178,12 @@ class Ctx:
                 await action()
             except Exception:  # committed; fsck and the next sweep find what is left
                 log.exception("an action after commit failed")
+
+
+@asynccontextmanager
+async def transaction(rt: Runtime, *, reads_only: bool = False) -> AsyncIterator[Ctx]:
+    """A `Ctx` on a fresh session; whatever is not committed is rolled back at the end.
+
+    `reads_only`: a session that only reads, so it never waits for (or holds up) writers."""
+    async with session_scope(rt.read_sessions if reads_only else rt.sessions) as db:
+        yield Ctx(db=db, rt=rt)

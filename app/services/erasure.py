@@ -23,6 +23,7 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 
+from app.kinds import EventType
 from app.models import Event, Group, Message, utcnow
 from app.services import moderation, views
 from app.services.context import Ctx
@@ -63,12 +64,12 @@ async def erase_message(ctx: Ctx, message_id: str, *, actor_id: str | None = Non
         .values(data=tombstone)
         .execution_options(synchronize_session=False)
     )
-    await ctx.emit(group_id, "message.deleted", tombstone)
+    await ctx.emit(group_id, EventType.MESSAGE_DELETED, tombstone)
     if actor_id is not None and actor_id != message.sender_id:
         await moderation.record(
             ctx,
             group_id,
-            "message.deleted",
+            EventType.MESSAGE_DELETED,
             actor_id=actor_id,
             target_id=message.sender_id,
             message_id=message_id,

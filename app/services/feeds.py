@@ -156,6 +156,8 @@ async def enclosure(ctx: Ctx, feed_id: str, message_id: str, sig: str) -> None:
     ):
         raise feed_not_found()
     message = await ctx.db.get(Message, message_id)
-    member = message and await ctx.db.get(Membership, (message.group_id, feed.user_id))
+    member = None
+    if message is not None:
+        member = await ctx.db.get(Membership, (message.group_id, feed.user_id))
     if message is None or message.deleted_at is not None or member is None:
         raise NotFound("This memo is not in the feed any more.", code="audio_not_found")

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.errors import Forbidden, Invalid, group_not_found
+from app.kinds import EventType
 from app.models import Group, Membership, Message, User, UtcDateTime
 from app.schemas import GroupOut
 from app.services import moderation, views
@@ -43,7 +44,7 @@ async def load_group(ctx: Ctx, group_id: str) -> Group:
 
 
 async def create_group(
-    ctx: Ctx, user: User, name: str, description: str, client_id: str | None
+    ctx: Ctx, user: User, *, name: str, description: str, client_id: str | None
 ) -> tuple[GroupOut, bool]:
     """Create a group owned by `user`; a repeated `client_id` returns the first one."""
     await ctx.limit("group-create", user.id)
@@ -65,7 +66,9 @@ async def create_group(
     membership.user = await ctx.db.merge(user, load=False)
     ctx.db.add(membership)
     await ctx.db.flush()
-    await ctx.emit(group.id, "member.joined", views.member_out(membership).model_dump(mode="json"))
+    await ctx.emit(
+        group.id, EventType.MEMBER_JOINED, views.member_out(membership).model_dump(mode="json")
+    )
     out = await views.group_out(ctx, user.id, group, "owner")
     await ctx.commit()
     return out, True
@@ -137,7 +140,7 @@ async def get_group(ctx: Ctx, user: User, group_id: str) -> GroupOut:
     return await views.group_out(ctx, user.id, await load_group(ctx, group_id), membership.role)
 
 
-async def update_group(ctx: Ctx, user: User, group_id: str, changes: dict[str, Any]) -> GroupOut:
+async def update_group(ctx: Ctx, user: User, group_id: str, *, changes: dict[str, Any]) -> GroupOut:
     """Apply the fields given (name, description, retention_days, transcripts); `group.updated`."""
     membership = await require_role(ctx, group_id, user.id, "moderator", lock=True)
     group = await load_group(ctx, group_id)
@@ -159,7 +162,9 @@ async def update_group(ctx: Ctx, user: User, group_id: str, changes: dict[str, A
         await moderation.record(ctx, group_id, action, actor_id=user.id, details=details)
     seq = await ctx.next_seq(group_id)  # last, so the payload's last_seq is its own seq
     set_committed_value(group, "last_seq", seq)
-    await ctx.emit(group_id, "group.updated", await views.group_payload(ctx, group), seq=seq)
+    await ctx.emit(
+        group_id, EventType.GROUP_UPDATED, await views.group_payload(ctx, group), seq=seq
+    )
     out = await views.group_out(ctx, user.id, group, membership.role)
     await ctx.commit()
     return out
@@ -174,7 +179,7 @@ async def delete_group(ctx: Ctx, user: User, group_id: str) -> None:
             select(Message.id).where(Message.group_id == group_id, Message.kind == "voice")
         )
     )
-    ctx.announce(group_id, group.last_seq + 1, "group.deleted", {"id": group_id})
+    ctx.announce(group_id, group.last_seq + 1, EventType.GROUP_DELETED, {"id": group_id})
     await ctx.db.delete(group)
 
     async def delete_audio() -> None:

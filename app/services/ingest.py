@@ -10,9 +10,10 @@ received. The same pass applies each group's retention.
 import asyncio
 import logging
 
-from app.aio import cancel_and_wait
+from app.kinds import VoiceStatus
 from app.services import leases, retention, voice
 from app.services.context import Runtime
+from app.services.jobs import JobQueue
 from app.services.live import finish_live
 
 log = logging.getLogger(__name__)
@@ -21,27 +22,25 @@ log = logging.getLogger(__name__)
 class Ingest:
     def __init__(self, rt: Runtime, workers: int) -> None:
         self._rt = rt
-        self._queue: asyncio.Queue[str] = asyncio.Queue()
-        self._queued: set[str] = set()
         self._workers = workers
-        self._tasks: list[asyncio.Task[None]] = []
+        self._jobs = JobQueue(lambda message_id: voice.process(rt, message_id), _failed)
 
     async def start(self) -> None:
         leases.RUNNING_HERE.add(self._rt.process_id)
-        self._tasks = [asyncio.create_task(self._work()) for _ in range(self._workers)]
+        self._jobs.start(self._workers)
         await self.sweep()
-        self._tasks.append(asyncio.create_task(self._sweep_forever()))
+        self._jobs.also_run(asyncio.create_task(self._sweep_forever()))
 
     async def sweep(self) -> None:
         """Adopt orphaned memos, then delete messages past their group's retention."""
         for orphan in await leases.orphans(self._rt):
-            if orphan.message_id in self._queued:
+            if self._jobs.queued(orphan.message_id):
                 # Queued here behind others; its lease ran out while it waited, so another
                 # process may take it meanwhile (whoever claims it first converts it).
                 continue
             if not await leases.claim(self._rt, orphan.message_id, orphan.status, orphan.owner):
                 continue  # another process was quicker
-            if orphan.status == "live":  # the sender's connection died with its process
+            if orphan.status == VoiceStatus.LIVE:  # the sender's connection died with it
                 log.info("ending live memo %s left by %s", orphan.message_id, orphan.owner)
                 await finish_live(self._rt, orphan.message_id)
             else:
@@ -58,32 +57,21 @@ class Ingest:
                 log.exception("sweeping failed")
 
     def submit(self, message_id: str) -> None:
-        if message_id not in self._queued:
-            self._queued.add(message_id)
-            self._queue.put_nowait(message_id)
+        self._jobs.submit(message_id)
 
     @property
     def depth(self) -> int:
-        return len(self._queued)
+        return self._jobs.depth
 
     async def idle(self) -> None:
         """Wait until everything submitted so far is processed (for tests and benchmarks)."""
-        await self._queue.join()
+        await self._jobs.idle()
 
     async def stop(self) -> None:
-        await cancel_and_wait(self._tasks)
-        self._tasks = []
+        await self._jobs.stop()
         leases.RUNNING_HERE.discard(self._rt.process_id)
 
-    async def _work(self) -> None:
-        while True:
-            message_id = await self._queue.get()
-            try:
-                await voice.process(self._rt, message_id)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # stays `processing`; adopted again when its lease runs out
-                log.exception("processing voice memo %s failed", message_id)
-            finally:
-                self._queued.discard(message_id)
-                self._queue.task_done()
+
+async def _failed(message_id: str) -> None:
+    # It stays `processing`; adopted again when its lease runs out.
+    log.exception("processing voice memo %s failed", message_id)

@@ -61,6 +61,7 @@ async def create_invite(
     ctx: Ctx,
     actor: User,
     group_id: str,
+    *,
     max_uses: int | None,
     expires_in_s: int | None,
     client_id: str | None,

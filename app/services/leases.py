@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import or_, select, update
 
 from app.aio import cancel_and_wait
+from app.kinds import UNFINISHED
 from app.models import Message, utcnow
 from app.services.context import Runtime
 
@@ -112,7 +113,7 @@ async def orphans(rt: Runtime) -> list[Orphan]:
             await db.execute(
                 select(Message.id, Message.voice_status, Message.lease_owner, Message.lease_until)
                 .where(
-                    Message.voice_status.in_(("live", "processing")),
+                    Message.voice_status.in_(UNFINISHED),
                     Message.deleted_at.is_(None),
                 )
                 .order_by(Message.created_at)
@@ -121,5 +122,6 @@ async def orphans(rt: Runtime) -> list[Orphan]:
     return [
         Orphan(mid, status, owner)
         for mid, status, owner, until in rows
-        if owner is None or until is None or until < now or _abandoned(owner)
+        if status is not None
+        and (owner is None or until is None or until < now or _abandoned(owner))
     ]

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app.errors import Conflict, Forbidden, NotFound
+from app.kinds import EventType
 from app.models import Ban, Membership, User
 from app.schemas import MemberOut
 from app.services import moderation, people, views
@@ -45,12 +46,14 @@ async def join(
     membership.user = await ctx.db.merge(user, load=False)
     ctx.db.add(membership)
     await ctx.db.flush()
-    await ctx.emit(group_id, "member.joined", views.member_out(membership).model_dump(mode="json"))
+    await ctx.emit(
+        group_id, EventType.MEMBER_JOINED, views.member_out(membership).model_dump(mode="json")
+    )
     return membership
 
 
 async def add_member(
-    ctx: Ctx, actor: User, group_id: str, handle: str, role: str, client_id: str | None
+    ctx: Ctx, actor: User, group_id: str, *, handle: str, role: str, client_id: str | None
 ) -> tuple[MemberOut, bool]:
     await ctx.limit("member-add", actor.id)
     mine = await require_role(ctx, group_id, actor.id, "moderator", lock=True)
@@ -88,7 +91,9 @@ async def add_member(
     return out, True
 
 
-async def change_role(ctx: Ctx, actor: User, group_id: str, user_id: str, role: str) -> MemberOut:
+async def change_role(
+    ctx: Ctx, actor: User, group_id: str, user_id: str, *, role: str
+) -> MemberOut:
     await require_role(ctx, group_id, actor.id, "owner", lock=True)
     target = await ctx.db.get(Membership, (group_id, user_id))
     if target is None:
@@ -114,7 +119,7 @@ async def _set_role(ctx: Ctx, actor: User, membership: Membership, role: str) ->
     await ctx.db.flush()
     group_id = membership.group_id
     payload = views.member_out(membership).model_dump(mode="json")
-    await ctx.emit(group_id, "member.role_changed", payload)
+    await ctx.emit(group_id, EventType.MEMBER_ROLE_CHANGED, payload)
     await moderation.record(
         ctx,
         group_id,
@@ -139,7 +144,7 @@ async def drop(ctx: Ctx, target: Membership) -> None:
     payload = views.member_out(target).model_dump(mode="json")
     await ctx.db.delete(target)
     await ctx.db.flush()
-    await ctx.emit(target.group_id, "member.left", payload)
+    await ctx.emit(target.group_id, EventType.MEMBER_LEFT, payload)
 
 
 async def remove_member(ctx: Ctx, actor: User, group_id: str, user_id: str) -> None:

@@ -1,13 +1,17 @@
-"""Messages: posting, reading in seq order, deleting (see `app.services.erasure`)."""
+"""Messages: posting, changing and announcing, reading in seq order, deleting (see
+`app.services.erasure`)."""
+
+from collections.abc import Callable
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app.errors import Forbidden, Invalid, NotFound, message_not_found
+from app.kinds import EventType
 from app.models import Group, Message, User, utcnow
 from app.schemas import MessageOut
 from app.services import erasure, push, views
-from app.services.context import Ctx
+from app.services.context import Ctx, Runtime, transaction
 from app.services.groups import ROLE_RANK, require_role
 
 
@@ -69,7 +73,7 @@ async def insert_message(ctx: Ctx, user: User, message: Message) -> MessageOut |
     group.last_message_at = message.created_at
     await ctx.emit(
         message.group_id,
-        "message.created",
+        EventType.MESSAGE_CREATED,
         await views.message_payload(ctx, message),
         seq=message.seq,
     )
@@ -78,7 +82,7 @@ async def insert_message(ctx: Ctx, user: User, message: Message) -> MessageOut |
 
 
 async def post_text(
-    ctx: Ctx, user: User, group_id: str, text: str, reply_to: str | None, client_id: str | None
+    ctx: Ctx, user: User, group_id: str, *, text: str, reply_to: str | None, client_id: str | None
 ) -> tuple[MessageOut, bool]:
     await ctx.limit("text-post", user.id)  # before any query: no lock is held meanwhile
     await require_role(ctx, group_id, user.id)
@@ -98,7 +102,7 @@ async def post_text(
 
 
 async def list_messages(
-    ctx: Ctx, user: User, group_id: str, before: int | None, after: int | None, limit: int
+    ctx: Ctx, user: User, group_id: str, *, before: int | None, after: int | None, limit: int
 ) -> tuple[list[MessageOut], bool]:
     """A page in seq order: after `after` going forward, else the newest before `before`."""
     await require_role(ctx, group_id, user.id)
@@ -141,3 +145,34 @@ async def delete_message(ctx: Ctx, user: User, message_id: str) -> None:
         raise Forbidden("Only the sender or a moderator may delete a message.")
     await erasure.erase_message(ctx, message_id, actor_id=user.id)
     await ctx.commit()
+
+
+async def update_memo(
+    rt: Runtime, message_id: str, change: Callable[[Message, Group], bool]
+) -> tuple[Message | None, bool]:
+    """The one way a worker changes a message: lock its group, reload it, `change` it, emit
+    `message.updated`, commit.
+
+    `change` is called with the message as it is now (never a deleted one) and its group,
+    and returns whether it changed anything; if not, nothing is written or announced.
+    Returns the message as reloaded (None if there is no such message; readable after the
+    transaction) and whether it was changed.
+    """
+    async with transaction(rt) as ctx:
+        group_id = await ctx.db.scalar(select(Message.group_id).where(Message.id == message_id))
+        if group_id is None:
+            return None, False
+        # Lock the group row first: the same order as every other writer.
+        group = await ctx.db.scalar(select(Group).where(Group.id == group_id).with_for_update())
+        message = await ctx.db.get(Message, message_id, populate_existing=True)
+        if message is None or group is None:
+            return None, False
+        if message.deleted_at is not None or not change(message, group):
+            await ctx.release()  # nothing to write; `message` stays readable
+            return message, False
+        await ctx.db.flush()
+        await ctx.emit(
+            group_id, EventType.MESSAGE_UPDATED, await views.message_payload(ctx, message)
+        )
+        await ctx.commit()
+        return message, True

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from app.kinds import EventType
 from app.models import ModerationEntry, User, utcnow
 from app.schemas import ModerationEntryOut
 from app.services import groups, pages, views
@@ -28,7 +29,7 @@ def entry_out(entry: ModerationEntry) -> ModerationEntryOut:
     return ModerationEntryOut(
         seq=entry.seq,
         group_id=entry.group_id,
-        action=entry.action,  # type: ignore[arg-type]
+        action=entry.action,
         actor=views.user_out(entry.actor) if entry.actor else None,
         target=views.user_out(entry.target) if entry.target else None,
         message_id=entry.message_id,
@@ -62,7 +63,9 @@ async def record(
     entry.actor = await _user(ctx, actor_id)
     entry.target = await _user(ctx, target_id)
     ctx.db.add(entry)
-    await ctx.emit(group_id, "moderation.logged", entry_out(entry).model_dump(mode="json"), seq=seq)
+    await ctx.emit(
+        group_id, EventType.MODERATION_LOGGED, entry_out(entry).model_dump(mode="json"), seq=seq
+    )
 
 
 async def list_log(

@@ -75,12 +75,12 @@ async def set_level(ctx: Ctx, user: User, group_id: str, level: str) -> Notifica
         .values(notify=level)
     )
     await ctx.commit()
-    return NotificationsOut(level=level)  # type: ignore[arg-type]
+    return NotificationsOut(level=level)
 
 
 async def get_level(ctx: Ctx, user: User, group_id: str) -> NotificationsOut:
     membership = await require_role(ctx, group_id, user.id)
-    return NotificationsOut(level=membership.notify)  # type: ignore[arg-type]
+    return NotificationsOut(level=membership.notify)
 
 
 @dataclass

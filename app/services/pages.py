@@ -57,7 +57,7 @@ async def group_page(
     `missing()` is raised when that row is not one of the group's."""
     cursor = None
     if cursor_id is not None:
-        last = await ctx.db.get(when.class_, cursor_id)
+        last = await ctx.db.get(when.parent.mapper, cursor_id)
         if last is None or last.group_id != group_id:
             raise missing()
         cursor = (getattr(last, when.key), getattr(last, key.key))

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.errors import Conflict, Gone, NotFound
+from app.kinds import VoiceStatus
 from app.models import Message
 from app.services.context import Ctx
 from app.storage import audio
@@ -29,7 +30,7 @@ async def audio_blob(ctx: Ctx, message_id: str, fmt: str) -> AudioBlob:
         raise NotFound("There is no such memo.", code="audio_not_found")
     if message.deleted_at is not None:
         raise Gone("This memo was deleted.", code="audio_deleted")
-    if message.voice_status != "ready":
+    if message.voice_status != VoiceStatus.READY:
         raise Conflict("This memo is not ready to play yet.", code="not_ready")
     key = audio_key(message_id) if fmt == "ogg" else await _ensure_mp3(ctx, message_id)
     size = await ctx.rt.blobs.size(key)

@@ -9,7 +9,6 @@ message (`app.services.erasure`), `ban` erases it and bans its sender
 moderation log says a report was resolved and how, never by whom it was made or why.
 """
 
-import json
 from typing import Any
 
 from sqlalchemy import func, select
@@ -17,9 +16,10 @@ from sqlalchemy.exc import IntegrityError
 
 from app.errors import Conflict, Invalid, NotFound
 from app.models import Membership, Message, Report, User, utcnow
+from app.realtime.wire import CONTROL_CHANNEL, ControlType, ReportNotice, encode_control
 from app.schemas import ReportOut
 from app.services import bans, erasure, moderation, pages, views
-from app.services.context import CONTROL_CHANNEL, Ctx
+from app.services.context import Ctx
 from app.services.groups import require_role
 from app.services.messages import load_message
 
@@ -39,11 +39,11 @@ async def _outs(ctx: Ctx, viewer_id: str, reports: list[Report]) -> list[ReportO
             message=shown[r.message_id],
             reporter=views.user_out(r.reporter),
             reason=r.reason,
-            status=r.status,  # type: ignore[arg-type]
+            status=r.status,
             created_at=r.created_at,
             resolved_at=r.resolved_at,
             resolved_by=views.user_out(r.resolver) if r.resolver else None,
-            resolution=r.resolution,  # type: ignore[arg-type]
+            resolution=r.resolution,
         )
         for r in reports
     ]
@@ -73,14 +73,7 @@ async def _tell_moderators(ctx: Ctx, group_id: str, type_: str, report: dict[str
         .select_from(Report)
         .where(Report.group_id == group_id, Report.status == "open")
     )
-    notice = {
-        "type": type_,
-        "group_id": group_id,
-        "user_ids": moderators,
-        "report": report,
-        "open_reports": open_count,
-    }
-    payload = json.dumps(notice, separators=(",", ":")).encode()
+    payload = encode_control(ReportNotice(type_, group_id, moderators, report, open_count or 0))
     ctx.after_commit(lambda: ctx.rt.broker.publish(CONTROL_CHANNEL, payload))
 
 
@@ -117,7 +110,7 @@ async def report_message(
         return (await _outs(ctx, user.id, [earlier]))[0], False
     out = (await _outs(ctx, user.id, [report]))[0]
     brief = {"id": report.id, "message_id": message_id}
-    await _tell_moderators(ctx, message.group_id, "report.created", brief)
+    await _tell_moderators(ctx, message.group_id, ControlType.REPORT_CREATED, brief)
     await ctx.commit()
     return out, True
 
@@ -177,6 +170,6 @@ async def resolve(ctx: Ctx, user: User, group_id: str, report_id: str, *, action
     out = (await _outs(ctx, user.id, [report]))[0]
     for each in closing:
         brief = {"id": each.id, "message_id": each.message_id, "resolution": action}
-        await _tell_moderators(ctx, group_id, "report.resolved", brief)
+        await _tell_moderators(ctx, group_id, ControlType.REPORT_RESOLVED, brief)
     await ctx.commit()
     return out

@@ -13,7 +13,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from app.models import Group, Message, utcnow
-from app.services.context import Ctx, Runtime
+from app.services.context import Runtime, transaction
 from app.services.erasure import erase_message
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,8 @@ async def sweep(rt: Runtime) -> int:
         ).all()
     deleted = 0
     for group_id, days in groups:
+        if days is None:  # filtered out above
+            continue
         cutoff = now - timedelta(days=days)
         async with rt.sessions() as db:
             expired = list(
@@ -47,8 +49,7 @@ async def sweep(rt: Runtime) -> int:
                 )
             )
         for message_id in expired:
-            async with rt.sessions() as db:
-                ctx = Ctx(db=db, rt=rt)
+            async with transaction(rt) as ctx:
                 if await erase_message(ctx, message_id):
                     deleted += 1
                 await ctx.commit()

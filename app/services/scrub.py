@@ -43,6 +43,7 @@ async def scrub_sqlite(engine: AsyncEngine) -> bool:
         raw = await conn.get_raw_connection()
         # Outside any transaction (SQLAlchemy would begin one): straight to the driver.
         driver = raw.driver_connection
+        assert driver is not None
         await driver.execute("PRAGMA busy_timeout=0")
         try:
             cursor = await driver.execute("PRAGMA wal_checkpoint(TRUNCATE)")

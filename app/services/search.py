@@ -144,7 +144,7 @@ async def _run(
     t = terms(q)
     if not t.words:
         return []
-    dialect = ctx.db.bind.dialect.name
+    dialect = ctx.db.get_bind().dialect.name
     # Markers no message can contain (random per query); swapped for ours afterwards.
     nonce = secrets.token_hex(8)
     start, stop = f"s{nonce}", f"e{nonce}"
@@ -179,12 +179,14 @@ async def _hits(ctx: Ctx, viewer_id: str, found: list[tuple[str, str]]) -> list[
     ]
 
 
-async def search_group(ctx: Ctx, user: User, group_id: str, q: str, limit: int) -> list[SearchHit]:
+async def search_group(
+    ctx: Ctx, user: User, group_id: str, *, q: str, limit: int
+) -> list[SearchHit]:
     """The best `limit` matches in one group; 404 group_not_found unless a member."""
     await require_role(ctx, group_id, user.id)
     return await _hits(ctx, user.id, await _run(ctx, q, limit, group_id=group_id))
 
 
-async def search_all(ctx: Ctx, user: User, q: str, limit: int) -> list[SearchHit]:
+async def search_all(ctx: Ctx, user: User, *, q: str, limit: int) -> list[SearchHit]:
     """The best `limit` matches in every group the caller is a member of now."""
     return await _hits(ctx, user.id, await _run(ctx, q, limit, user_id=user.id))

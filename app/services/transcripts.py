@@ -20,10 +20,11 @@ from typing import Any
 from sqlalchemy import select
 
 from app import transcribe
-from app.aio import cancel_and_wait
+from app.kinds import TranscriptStatus
 from app.models import Group, Message
-from app.services import views
-from app.services.context import Ctx, Runtime
+from app.services.context import Runtime
+from app.services.jobs import JobQueue
+from app.services.messages import update_memo
 from app.storage import audio
 from app.storage.keys import audio_key
 
@@ -32,47 +33,45 @@ log = logging.getLogger(__name__)
 
 def first_status(rt: Runtime, group: Group) -> str:
     """The transcript status of a memo that has just become ready."""
-    return "pending" if rt.settings.transcripts and group.transcripts else "off"
+    on = rt.settings.transcripts and group.transcripts
+    return TranscriptStatus.PENDING if on else TranscriptStatus.OFF
 
 
 class Transcripts:
     def __init__(self, rt: Runtime) -> None:
         self._rt = rt
-        self._queue: asyncio.Queue[str] = asyncio.Queue()
-        self._queued: set[str] = set()
+        self._jobs = JobQueue(self._transcribe, self._failed)
         self._pool: multiprocessing.pool.Pool | None = None
-        self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         if not self._rt.settings.transcripts:
             return
-        self._tasks = [
-            asyncio.create_task(self._work()) for _ in range(self._rt.settings.transcribe_workers)
-        ]
+        self._jobs.start(self._rt.settings.transcribe_workers)
         async with self._rt.read_sessions() as db:
             pending = await db.scalars(
                 select(Message.id)
-                .where(Message.transcript_status == "pending", Message.deleted_at.is_(None))
+                .where(
+                    Message.transcript_status == TranscriptStatus.PENDING,
+                    Message.deleted_at.is_(None),
+                )
                 .order_by(Message.created_at)
             )
             for message_id in pending:
                 self.submit(message_id)
 
     async def stop(self) -> None:
-        await cancel_and_wait(self._tasks)
-        self._tasks = []
+        await self._jobs.stop()
         if self._pool is not None:  # its workers may be mid-job: end them, they hold nothing
             self._pool.terminate()
             self._pool = None
 
     def submit(self, message_id: str) -> None:
-        if self._tasks and message_id not in self._queued:
-            self._queued.add(message_id)
-            self._queue.put_nowait(message_id)
+        if self._jobs.running:
+            self._jobs.submit(message_id)
 
     async def idle(self) -> None:
         """Wait until everything submitted so far is transcribed (for tests and benchmarks)."""
-        await self._queue.join()
+        await self._jobs.idle()
 
     async def _in_worker(self, *args: Any) -> transcribe.Transcript:
         """`transcribe.transcribe(*args)` in a worker process, awaited without blocking."""
@@ -94,19 +93,9 @@ class Transcripts:
         )
         return await done
 
-    async def _work(self) -> None:
-        while True:
-            message_id = await self._queue.get()
-            try:
-                await self._transcribe(message_id)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("transcribing memo %s failed", message_id)
-                await self._save(message_id, None)
-            finally:
-                self._queued.discard(message_id)
-                self._queue.task_done()
+    async def _failed(self, message_id: str) -> None:
+        log.exception("transcribing memo %s failed", message_id)
+        await self._save(message_id, None)
 
     async def _transcribe(self, message_id: str) -> None:
         with tempfile.TemporaryDirectory(dir=self._rt.settings.work_dir) as tmp:
@@ -120,23 +109,16 @@ class Transcripts:
 
     async def _save(self, message_id: str, result: transcribe.Transcript | None) -> None:
         """Store the transcript (None: it failed) if the memo still waits for it."""
-        async with self._rt.sessions() as db:
-            ctx = Ctx(db=db, rt=self._rt)
-            group_id = await db.scalar(select(Message.group_id).where(Message.id == message_id))
-            if group_id is None:
-                return
-            # Lock the group row first: the same order as every other writer.
-            await db.execute(select(Group.id).where(Group.id == group_id).with_for_update())
-            message = await db.get(Message, message_id, populate_existing=True)
-            if message is None or message.deleted_at or message.transcript_status != "pending":
-                return
+
+        def save(message: Message, _group: Group) -> bool:
+            if message.transcript_status != TranscriptStatus.PENDING:
+                return False
             if result is None:
-                message.transcript_status = "failed"
+                message.transcript_status = TranscriptStatus.FAILED
             else:
-                message.transcript_status = "ready"
+                message.transcript_status = TranscriptStatus.READY
                 message.transcript_text = result.text
                 message.transcript_language = result.language
-            await db.flush()
-            payload = await views.message_payload(ctx, message)
-            await ctx.emit(group_id, "message.updated", payload)
-            await ctx.commit()
+            return True
+
+        await update_memo(self._rt, message_id, save)

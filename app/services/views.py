@@ -5,6 +5,7 @@ from typing import Any
 
 from sqlalchemy import and_, func, select
 
+from app.kinds import VoiceStatus
 from app.models import Block, Group, Invite, Membership, Message, Receipt, User
 from app.schemas import (
     GroupInfo,
@@ -42,7 +43,7 @@ def invite_out(invite: Invite, status: str) -> InviteOut:
         uses=invite.uses,
         created_at=invite.created_at,
         creator=user_out(invite.creator) if invite.creator else None,
-        status=status,  # type: ignore[arg-type]
+        status=status,
     )
 
 
@@ -62,7 +63,7 @@ def _message_out(
     voice = None
     if message.kind == "voice" and message.voice_status:
         url = None
-        if message.voice_status == "ready":
+        if message.voice_status == VoiceStatus.READY:
             s = ctx.settings
             url = signing.audio_url(s.resolved_secret, message.id, s.audio_url_ttl_s)
         voice = VoiceOut(
@@ -193,7 +194,7 @@ async def group_outs(
                     Message.kind == "voice",
                     Message.sender_id != viewer_id,
                     Message.deleted_at.is_(None),
-                    Message.voice_status != "failed",
+                    Message.voice_status != VoiceStatus.FAILED,
                     ~heard.exists(),
                 )
                 .group_by(Message.group_id)

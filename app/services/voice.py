@@ -17,12 +17,19 @@ from sqlalchemy.exc import IntegrityError
 
 from app.config import Settings
 from app.errors import ApiError, Invalid, busy, insufficient_storage
+from app.kinds import EventType, TranscriptStatus, VoiceStatus
 from app.models import Group, Message, Receipt, User, new_id, utcnow
 from app.schemas import ListenerOut, MessageOut, ReceiptOut
 from app.services import leases, transcripts, views
 from app.services.context import Ctx, Runtime
 from app.services.groups import require_role
-from app.services.messages import check_reply_to, earlier_post, insert_message, load_message
+from app.services.messages import (
+    check_reply_to,
+    earlier_post,
+    insert_message,
+    load_message,
+    update_memo,
+)
 from app.storage import audio
 from app.storage.ffmpeg import Busy
 from app.storage.keys import audio_key, original_key, voice_prefix
@@ -63,6 +70,7 @@ async def accept_upload(
     ctx: Ctx,
     user: User,
     group_id: str,
+    *,
     upload: Path,
     client_id: str | None,
     reply_to: str | None,
@@ -95,7 +103,7 @@ async def accept_upload(
             id=message_id,
             group_id=group_id,
             kind="voice",
-            voice_status="processing",
+            voice_status=VoiceStatus.PROCESSING,
             duration_ms=probe.duration_ms,
             reply_to_id=reply_to,
             client_id=client_id,
@@ -118,7 +126,7 @@ async def process(rt: Runtime, message_id: str) -> None:
 
     Does nothing unless this process holds (or can take) the memo's lease, which it
     renews while it works: another process converting the same memo is a waste."""
-    if not await leases.claim(rt, message_id, "processing"):
+    if not await leases.claim(rt, message_id, VoiceStatus.PROCESSING):
         return
     async with leases.kept(rt, message_id):
         await _convert(rt, message_id, rt.settings.work_dir)
@@ -149,10 +157,10 @@ async def _convert(rt: Runtime, message_id: str, work: Path) -> None:
             rt.metrics.ffmpeg_failures.inc()
             error = "This recording could not be converted."
         else:
-            measured("ready")
+            measured(VoiceStatus.READY)
             await _finish(rt, message_id, info=info, size=size)
             return
-    measured("failed")
+    measured(VoiceStatus.FAILED)
     await _finish(rt, message_id, error=error)
 
 
@@ -164,44 +172,34 @@ async def _finish(
     size: int | None = None,
     error: str | None = None,
 ) -> None:
-    async with rt.sessions() as db:
-        ctx = Ctx(db=db, rt=rt)
-        group_id = await db.scalar(select(Message.group_id).where(Message.id == message_id))
-        if group_id is None:
-            await rt.blobs.delete_prefix(voice_prefix(message_id))
-            return
-        # Lock the group row first: the same order as every other writer.
-        group = await db.scalar(select(Group).where(Group.id == group_id).with_for_update())
-        message = await db.get(Message, message_id, populate_existing=True)
-        if message is None or message.deleted_at or message.voice_status != "processing":
-            if message is None or message.deleted_at:
-                await rt.blobs.delete_prefix(voice_prefix(message_id))
-            return
+    def finish(message: Message, group: Group) -> bool:
+        if message.voice_status != VoiceStatus.PROCESSING:
+            return False
         if info is not None:
-            message.voice_status = "ready"
+            message.voice_status = VoiceStatus.READY
             message.duration_ms = info.duration_ms
             message.waveform = info.waveform
             message.mime = "audio/ogg"
             message.size_bytes = size
-            assert group is not None  # it holds the message
             message.transcript_status = transcripts.first_status(rt, group)
         else:
-            message.voice_status = "failed"
+            message.voice_status = VoiceStatus.FAILED
             message.voice_error = error
         message.lease_owner = message.lease_until = None
-        await db.flush()
-        await ctx.emit(
-            message.group_id, "message.updated", await views.message_payload(ctx, message)
-        )
-        await ctx.commit()
-    if info is not None:
+        return True
+
+    message, finished = await update_memo(rt, message_id, finish)
+    if message is None or message.deleted_at:
+        await rt.blobs.delete_prefix(voice_prefix(message_id))
+        return
+    if finished and info is not None:
         await rt.blobs.delete(original_key(message_id))
-        if message.transcript_status == "pending":
+        if message.transcript_status == TranscriptStatus.PENDING:
             rt.transcripts.submit(message_id)
 
 
 async def mark_listened(
-    ctx: Ctx, user: User, message_id: str, position_ms: int | None
+    ctx: Ctx, user: User, message_id: str, *, position_ms: int | None
 ) -> ReceiptOut:
     """Record that `user` listened; repeating it keeps the first time."""
     message, _ = await load_message(ctx, user, message_id)
@@ -221,7 +219,7 @@ async def mark_listened(
             assert receipt is not None
             return ReceiptOut.model_validate(receipt)
         out = ReceiptOut.model_validate(receipt)
-        await ctx.emit(message.group_id, "receipt.listened", out.model_dump(mode="json"))
+        await ctx.emit(message.group_id, EventType.RECEIPT_LISTENED, out.model_dump(mode="json"))
         await ctx.commit()
         return out
     return ReceiptOut.model_validate(receipt)

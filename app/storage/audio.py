@@ -37,12 +37,14 @@ from app.storage.ffmpeg import (
     DecodedBudget,
     Limits,
     Process,
+    ProgressTimeout,
     Watchdog,
     decoded_cap,
     ffmpeg_binary,
     ffprobe_binary,
     input_args,
     pcm_bytes,
+    run_with_progress,
 )
 from app.storage.peaks import Peaks, fast_peaks
 
@@ -212,7 +214,7 @@ def _positive(value: object) -> float | None:
 
 def _int_or_none(value: object) -> int | None:
     try:
-        return int(value)  # type: ignore[call-overload, no-any-return]
+        return int(value)  # type: ignore[call-overload]
     except (TypeError, ValueError):
         return None
 
@@ -284,32 +286,15 @@ async def _decode_and_measure(
 
 
 async def _encode(args: list[str], media_seconds: float, what: str) -> None:
-    """Run an encoding ffmpeg with `-progress` on stdout, bounded by its own progress."""
+    """Run an encoding ffmpeg, bounded by its own progress."""
     out_bytes = int(media_seconds * _ENCODED_BYTES_PER_S) + 1024 * 1024
     limits = Limits.for_media(media_seconds, _MIN_ENCODE_SPEED, out_bytes, CONVERSION_NICENESS)
-    async with Process([*args[:1], "-progress", "pipe:1", *args[1:]], limits) as run:
-        speed_budget = Watchdog(_MIN_ENCODE_SPEED)
-        done_s = 0.0
-        pending = b""
-        try:
-            while chunk := await run.read():
-                *lines, pending = (pending + chunk).split(b"\n")
-                for line in lines:
-                    if line.startswith(b"out_time_us="):
-                        done_s = max(done_s, _micro(line[12:]))
-                speed_budget.check(max(done_s, media_seconds))
-            code = await run.finish()
-        except TimeoutError:
-            raise TranscodeError(f"{what} took too long", run.stderr_tail()) from None
-        if code != 0:
-            raise TranscodeError(f"ffmpeg could not make the {what}", run.stderr_tail())
-
-
-def _micro(value: bytes) -> float:
     try:
-        return max(0, int(value)) / 1_000_000
-    except ValueError:
-        return 0.0
+        code, errors = await run_with_progress(args, limits, media_seconds, _MIN_ENCODE_SPEED)
+    except ProgressTimeout as slow:
+        raise TranscodeError(f"{what} took too long", slow.stderr_tail) from None
+    if code != 0:
+        raise TranscodeError(f"ffmpeg could not make the {what}", errors)
 
 
 def _temp_beside(dst: Path, suffix: str = ".tmp") -> Path:

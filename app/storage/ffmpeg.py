@@ -21,6 +21,8 @@ One home for what keeps a hostile upload from costing more than its real audio:
   timestamps from the count of decoded samples (`asetpts=N/SR/TB`) and trims on them
   (`atrim`), and the reader counts the PCM it receives and kills the child the moment
   it passes the cap. Issue 21's conversion while bytes arrive reuses the same two.
+- `Process`, `Watchdog`, `run_with_progress`: the generic runner (a child, its error
+  output, a deadline that grows with the media it has processed).
 - `Slots`: at most N jobs at once; with a wait limit, a job that cannot start in time
   raises `Busy` instead of queueing without end.
 """
@@ -232,6 +234,44 @@ class Watchdog:
     def check(self, media_seconds: float) -> None:
         if time.monotonic() - self.started > self.grace_s + media_seconds / self.speed:
             raise TimeoutError("ffmpeg is too slow")
+
+
+class ProgressTimeout(Exception):
+    """An ffmpeg fell behind its progress budget (or went quiet), and was stopped."""
+
+    def __init__(self, stderr_tail: str) -> None:
+        super().__init__("ffmpeg is too slow")
+        self.stderr_tail = stderr_tail
+
+
+async def run_with_progress(
+    args: list[str], limits: Limits, media_seconds: float, speed: float
+) -> tuple[int, str]:
+    """Run ffmpeg (`args[0]`) with `-progress` on stdout, killed if its reported progress
+    falls behind `speed` times real time (over `media_seconds` of media); its exit code
+    and the tail of its error output."""
+    async with Process([*args[:1], "-progress", "pipe:1", *args[1:]], limits) as run:
+        budget = Watchdog(speed)
+        done_s = 0.0
+        pending = b""
+        try:
+            while chunk := await run.read():
+                *lines, pending = (pending + chunk).split(b"\n")
+                for line in lines:
+                    if line.startswith(b"out_time_us="):
+                        done_s = max(done_s, _micro(line[12:]))
+                budget.check(max(done_s, media_seconds))
+            code = await run.finish()
+        except TimeoutError:
+            raise ProgressTimeout(run.stderr_tail()) from None
+        return code, run.stderr_tail()
+
+
+def _micro(value: bytes) -> float:
+    try:
+        return max(0, int(value)) / 1_000_000
+    except ValueError:
+        return 0.0
 
 
 class Busy(Exception):

@@ -18,7 +18,7 @@ from app.config import Settings
 from app.ratelimit import RULES, Delays, MemoryLimiter, RedisLimiter, Rule, rule
 from tests import audio_samples
 from tests.helpers import Api, assert_error, running
-from tests.voice.helpers import upload
+from tests.services.helpers import upload
 
 REDIS_URL = os.environ.get("EARSHOT_TEST_REDIS_URL")
 

@@ -21,7 +21,7 @@ from app.services.search import (
 )
 from tests import audio_samples
 from tests.helpers import Api, Person, assert_error
-from tests.voice.helpers import processed, upload
+from tests.services.helpers import processed, upload
 
 HIT_FIELDS = {
     "message_id",

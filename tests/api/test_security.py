@@ -14,7 +14,7 @@ from app.main import create_app
 from app.services import signing
 from tests import audio_samples
 from tests.helpers import Api, assert_error
-from tests.voice.helpers import processed, upload
+from tests.services.helpers import processed, upload
 
 PASSWORDS = {"current_password": "correct horse", "new_password": "battery staple"}
 

@@ -29,7 +29,7 @@ from tests import audio_samples
 from tests.fuzz.common import LogTrap, assert_error_body, fuzz
 from tests.fuzz.uploads import Mutant, mutants
 from tests.helpers import Api, Person
-from tests.voice.helpers import blob_files
+from tests.services.helpers import blob_files
 
 MAX_UPLOAD_BYTES = 1024 * 1024  # so that a repeated WAV is too large
 MAX_DURATION_S = 10  # so that a few repeats of a 3 s recording are too long

@@ -24,7 +24,7 @@ from app.config import Settings
 from tests.fuzz.common import LogTrap, fuzz
 from tests.fuzz.frames import Expect, Model, error, flood_frames
 from tests.helpers import Api, Person
-from tests.ws.conftest import Client
+from tests.realtime.conftest import Client
 
 BURST = 10
 CLOSE_FLOODING = 4029

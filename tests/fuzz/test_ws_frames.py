@@ -45,7 +45,7 @@ from tests.fuzz.frames import (
     resolve,
 )
 from tests.helpers import Api, Person
-from tests.ws.conftest import Client
+from tests.realtime.conftest import Client
 
 WAIT_S = 5  # for any one answer: generous (they take milliseconds), short when shrinking
 PROCESSING_WAIT_S = 120
@@ -100,7 +100,7 @@ class Room:
 
     api: Api
     app: Any
-    ws: Any  # tests/ws/conftest.py's `ws`: opens a synced connection for a person
+    ws: Any  # tests/realtime/conftest.py's `ws`: opens a synced connection for a person
     http: httpx.AsyncClient  # plain HTTP to the same uvicorn
     trap: LogTrap
     amy: Person

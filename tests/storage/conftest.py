@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from app.storage.blobs import BlobStore, LocalBlobStore, open_blob_store
+from app.storage.blobs import BlobStore, open_blob_store
+from app.storage.local import LocalBlobStore
 from app.storage.s3 import S3BlobStore
 from tests.s3server import S3Server, s3_server  # noqa: F401  (a fixture)
 

@@ -3,9 +3,11 @@ long memos, loudness, waveform and the worker pool."""
 
 import asyncio
 import os
+import shutil
 from pathlib import Path
 
 import pytest
+from pydub import AudioSegment
 
 from app.storage import audio, ffmpeg
 from app.storage.audio import AudioTooLong, NotAudio, TranscodeError
@@ -248,3 +250,40 @@ async def test_conversions_run_at_a_lower_cpu_priority_than_probes() -> None:
             seen.append(os.getpriority(os.PRIO_PROCESS, run.proc.pid))
     assert seen == [ours, min(ours + ffmpeg.CONVERSION_NICENESS, 19)]
     assert seen[0] < seen[1]
+
+
+def _niceness_of_children(log: Path) -> list[int]:
+    """The niceness each wrapped ffmpeg/ffprobe child reported (field 19 of /proc/PID/stat)."""
+    lines = log.read_text().splitlines() if log.exists() else []
+    return [int(line.rsplit(")", 1)[1].split()[16]) for line in lines]
+
+
+async def test_probe_runs_its_children_at_our_priority_and_conversion_below(
+    audio_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real call sites, not just `Limits`: every child of `probe` runs at our own
+    priority (its sender waits), every child of `transcode_voice` CONVERSION_NICENESS below.
+    Each real ffmpeg/ffprobe is reached through a script that notes its niceness first."""
+    log, bin_dir = tmp_path / "children.log", tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("ffmpeg", "ffprobe"):
+        real = shutil.which(tool)
+        assert real is not None
+        wrapper = bin_dir / tool
+        wrapper.write_text(
+            f'#!/bin/sh\nread -r s < /proc/$$/stat\necho "$s" >> {log}\nexec {real} "$@"\n'
+        )
+        wrapper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    monkeypatch.setattr(AudioSegment, "converter", str(bin_dir / "ffmpeg"))
+    ours = os.getpriority(os.PRIO_PROCESS, 0)
+    src = audio_samples.client_file(audio_dir, "firefox_ogg")
+
+    await audio.probe(src, LIMIT_S)
+    probed = _niceness_of_children(log)
+    log.unlink()
+    await audio.transcode_voice(src, tmp_path / "out.ogg", max_duration_s=LIMIT_S)
+    converted = _niceness_of_children(log)
+
+    assert len(probed) >= 2 and set(probed) == {ours}  # ffprobe, then the decoding ffmpeg
+    assert len(converted) >= 2 and set(converted) == {min(ours + ffmpeg.CONVERSION_NICENESS, 19)}

@@ -17,7 +17,8 @@ import httpx
 import pytest
 from botocore.exceptions import ClientError
 
-from app.storage.blobs import CHUNK_SIZE, BlobStore, LocalBlobStore, open_blob_store
+from app.storage.blobs import CHUNK_SIZE, BlobStore, open_blob_store
+from app.storage.local import LocalBlobStore
 from app.storage.s3 import S3BlobStore
 from tests.s3server import S3Server
 from tests.storage.conftest import Raw
@@ -497,3 +498,34 @@ def _sha256(path: Path) -> str:
         while block := f.read(1024 * 1024):
             digest.update(block)
     return digest.hexdigest()
+
+
+async def test_inventory_lists_each_blob_once_with_its_whole_size_and_age(
+    store: BlobStore,
+) -> None:
+    """What `earshot fsck` compares with the database: appended parts count as their blob."""
+    await store.put_bytes("voice/a/original", b"12345")
+    await store.append("voice/b/original", b"abc")
+    await store.append("voice/b/original", b"defg")
+    await store.put_bytes("other/x", b"1")
+    listed = await store.inventory("voice/")
+    assert [(b.key, b.size, b.temp) for b in listed] == [
+        ("voice/a/original", 5, False),
+        ("voice/b/original", 7, False),
+    ]
+    assert all(b.modified is not None for b in listed)
+    assert [b.key for b in await store.inventory()] == [
+        "other/x",
+        "voice/a/original",
+        "voice/b/original",
+    ]
+
+
+async def test_only_a_store_that_can_presign_says_so(store: BlobStore) -> None:
+    await store.put_bytes("voice/a/audio.ogg", b"OggS")
+    assert store.can_presign == isinstance(store, S3BlobStore)
+    if store.can_presign:
+        assert (await store.presigned_get("voice/a/audio.ogg", 60)).startswith("http")
+    else:
+        with pytest.raises(NotImplementedError):
+            await store.presigned_get("voice/a/audio.ogg", 60)

@@ -15,7 +15,7 @@ from websockets.asyncio.client import connect
 from tests import audio_samples
 from tests.helpers import Api, Person
 from tests.process import ServerProcess
-from tests.ws.conftest import Client
+from tests.realtime.conftest import Client
 
 
 def cut(data: bytes, seed: int = 7) -> list[bytes]:

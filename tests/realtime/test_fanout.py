@@ -19,7 +19,7 @@ from app.config import Settings
 from app.main import create_app
 from tests.helpers import Api, Person
 from tests.process import ServerProcess
-from tests.ws.conftest import Client, serve
+from tests.realtime.conftest import Client, serve
 
 REDIS_URL = os.environ.get("EARSHOT_TEST_REDIS_URL")
 

@@ -14,7 +14,7 @@ from app.models import Message
 from tests import audio_samples
 from tests.erasure import on_disk, replays, stored_anywhere
 from tests.helpers import Api
-from tests.voice.helpers import blob_files, processed, upload
+from tests.services.helpers import blob_files, processed, upload
 
 LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")  # Debian pocketsphinx-testdata
 NUMBERS = {"10": "ten", "3": "three", "3rd": "third"}

@@ -20,7 +20,7 @@ from app.config import Settings
 from app.realtime.connection import Connection, Send, SendBytes
 from tests import hostile_audio
 from tests.helpers import Api, Person
-from tests.ws.conftest import Client
+from tests.realtime.conftest import Client
 
 SOCKET_CAP = 3
 LIMIT_S = 30

@@ -10,7 +10,7 @@ import pytest
 from app.services import signing
 from tests import audio_samples
 from tests.helpers import Api, Person, assert_error
-from tests.voice.helpers import blob_files, ffprobe_stream, processed, upload
+from tests.services.helpers import blob_files, ffprobe_stream, processed, upload
 
 
 @pytest.fixture

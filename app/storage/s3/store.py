@@ -1,40 +1,12 @@
-"""Blobs in an S3-compatible bucket (AWS S3, SeaweedFS, MinIO, ...).
-
-Layout of one blob `K` (keys as in `app.storage.blobs`):
-
-    K                                  the blob written by `put_file` / `put_bytes`
-    .parts/K/00000000000000000000      bytes appended at offset 0
-    .parts/K/00000000000000004096      bytes appended at offset 4096, and so on
-
-S3 cannot append, so each `append` stores its chunk durably as its own object,
-named by the zero-padded offset at which it starts. The blob's bytes are the
-object `K` (if any) followed by its parts in order; `size`, `read_range` and
-`fetch_to` all read it that way. A `put_*` replaces the whole blob: it writes `K`,
-then removes the parts; `delete` and `delete_prefix` remove parts too. No valid
-key has a segment starting with `.`, so part objects never collide with blobs,
-and `list_keys` hides them (and any other object whose name is not a valid key).
-
-Limits worth knowing:
-- Appends to one key must come from one writer at a time (as the live recorder
-  does); each costs a HEAD, a LIST of the parts and a PUT.
-- A `put_*` over a blob that has parts is two steps: if the process dies between
-  them, stale parts remain after the new bytes until the next `put_*` or
-  `delete`. A failed `put_*` leaves the old blob untouched.
-- A reader streams a snapshot of the blob's objects: a `put_*` or `delete` of an
-  appended blob during the read may end it with FileNotFoundError. (Readers of a
-  single object keep reading the old bytes, as with the local store.)
-- `presigned_get` serves only the object `K`, so it is for whole blobs written
-  by `put_*`, not for blobs grown by `append`.
-
-Every boto3 call blocks, so each runs in a worker thread via `asyncio.to_thread`.
-Call `close()` when done, so the client's connections are closed.
-"""
+"""The S3 blob store itself; the layout of its objects is described in `app.storage.s3`."""
 
 import asyncio
 import os
 import shutil
+from collections import defaultdict
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +15,13 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from app.storage.blobs import CHUNK_SIZE, check_key, check_prefix, check_range
+from app.storage.blobs import (
+    CHUNK_SIZE,
+    StoredBlob,
+    check_key,
+    check_prefix,
+    check_range,
+)
 
 PARTS_PREFIX = ".parts/"
 OFFSET_DIGITS = 20
@@ -94,6 +72,8 @@ def _is_valid(key: str) -> bool:
 
 class S3BlobStore:
     """Blobs as objects in `bucket`; see the module docstring for the layout."""
+
+    can_presign = True
 
     def __init__(
         self,
@@ -363,3 +343,34 @@ class S3BlobStore:
             Params={"Bucket": self.bucket, "Key": key},
             ExpiresIn=expires_s,
         )
+
+    async def inventory(self, prefix: str = "") -> list[StoredBlob]:
+        """Every blob under `prefix`: its object plus its parts, summed, with the newest write."""
+        check_prefix(prefix)
+
+        def walk() -> list[StoredBlob]:
+            sizes: dict[str, int] = defaultdict(int)
+            newest: dict[str, datetime] = {}
+
+            def add(key: str, obj: dict[str, Any]) -> None:
+                sizes[key] += obj["Size"]
+                newest[key] = max(newest.get(key, obj["LastModified"]), obj["LastModified"])
+
+            for obj in self._objects(prefix):
+                if not obj["Key"].startswith(PARTS_PREFIX):
+                    add(obj["Key"], obj)
+            for obj in self._objects(PARTS_PREFIX + prefix):
+                key = obj["Key"][len(PARTS_PREFIX) :].rpartition("/")[0]
+                add(key if key.startswith(prefix) else obj["Key"], obj)
+            return [StoredBlob(key, sizes[key], newest[key]) for key in sorted(sizes)]
+
+        return await asyncio.to_thread(walk)
+
+    async def empty_dirs(self, under: str) -> list[StoredBlob]:
+        return []  # a bucket has no directories
+
+    async def remove_temp(self, name: str) -> str:
+        return "skipped: only local stores have temporary files"
+
+    async def remove_empty_dir(self, name: str, *, stop_at: str) -> str:
+        return "skipped: a bucket has no directories"

@@ -3,7 +3,6 @@ theirs is relayed or stored, and the memo keeps only what they said while a memb
 
 import asyncio
 import json
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -11,13 +10,13 @@ import pytest
 from sqlalchemy import delete
 
 from app.models import Membership
-from app.realtime.live import LiveLimit, LiveSession
-from app.services.context import LIVE_CHANNEL
+from app.realtime.wire import CHUNKS_CHANNEL, decode_chunk, parse_listener_frame
+from app.services.live import LiveLimit, LiveRecording
 from app.storage.keys import original_key
 from tests import audio_samples
 from tests.helpers import Api, Person
-from tests.ws.conftest import Client
-from tests.ws.test_live import _when_processed, cut, start_live
+from tests.realtime.conftest import Client
+from tests.realtime.test_live import _when_processed, cut, start_live
 
 
 async def binary_frames_within(listener: Client, seconds: float) -> list[bytes]:
@@ -110,7 +109,7 @@ async def test_a_banned_live_sender_is_cut_off_too(
 async def test_each_chunk_rechecks_membership_before_it_is_stored_or_relayed(
     api: Api, app: Any, ws: Any
 ) -> None:
-    """The session of a sender whose removal this process has not heard of yet (its
+    """The recording of a sender whose removal this process has not heard of yet (its
     `member.left` still on the way) refuses the next chunk: the database says no."""
     amy, ben = await api.register("amy"), await api.register("ben")
     gid = await api.group(amy)
@@ -118,10 +117,10 @@ async def test_each_chunk_rechecks_membership_before_it_is_stored_or_relayed(
     sender = await ws(ben)
     mid = await start_live(sender, gid)
     rt = app.state.runtime
-    session = LiveSession(rt, mid, gid, ben.id)  # the same recording, as another socket holds it
+    recording = LiveRecording(rt, mid, gid, ben.id)  # the same memo, as another socket holds it
     relayed: list[bytes] = []
-    async with rt.broker.subscribe(LIVE_CHANNEL) as subscription:
-        await session.chunk(b"first words")
+    async with rt.broker.subscribe(CHUNKS_CHANNEL) as subscription:
+        await recording.chunk(b"first words")
         relayed.append(await asyncio.wait_for(subscription.get(), 5))
         async with rt.sessions() as db:  # removed behind the hub's back
             await db.execute(
@@ -129,10 +128,11 @@ async def test_each_chunk_rechecks_membership_before_it_is_stored_or_relayed(
             )
             await db.commit()
         with pytest.raises(LiveLimit) as refused:
-            await session.chunk(b"after the removal")
+            await recording.chunk(b"after the removal")
         assert refused.value.code == "not_a_member"
         with pytest.raises(TimeoutError):
             relayed.append(await asyncio.wait_for(subscription.get(), 0.5))
-    assert [frame[72 + 24 :] for frame in relayed] == [b"first words"]
-    assert uuid.UUID(bytes=relayed[0][72:88]) == uuid.UUID(mid)
+    chunks = [decode_chunk(payload) for payload in relayed]
+    assert [(c.group_id, c.sender_id) for c in chunks] == [(gid, ben.id)]
+    assert parse_listener_frame(chunks[0].frame) == (mid, 0, b"first words")
     assert await rt.blobs.size(original_key(mid)) == len(b"first words")

@@ -8,7 +8,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from tests.helpers import Api, Person
-from tests.ws.conftest import Client
+from tests.realtime.conftest import Client
 
 
 async def test_random_disconnects_during_concurrent_posting_lose_and_repeat_nothing(

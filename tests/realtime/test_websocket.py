@@ -9,7 +9,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from tests.helpers import Api
-from tests.ws.conftest import serve
+from tests.realtime.conftest import serve
 
 
 async def test_a_bad_token_never_gets_a_socket(ws_url: str) -> None:

@@ -24,10 +24,10 @@ from app.services import fsck
 from app.storage.keys import audio_key, original_key, voice_prefix
 from tests import audio_samples
 from tests.helpers import Api, Person
+from tests.realtime.conftest import ws, ws_url  # noqa: F401  (fixtures)
+from tests.realtime.test_live import cut, start_live
 from tests.s3server import S3Server, s3_server  # noqa: F401  (a fixture)
-from tests.voice.helpers import processed, upload
-from tests.ws.conftest import ws, ws_url  # noqa: F401  (fixtures)
-from tests.ws.test_live import cut, start_live
+from tests.services.helpers import processed, upload
 
 EARSHOT = Path(sys.executable).with_name("earshot")
 HOUR_AGO = time.time() - 3600

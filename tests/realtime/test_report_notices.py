@@ -5,7 +5,7 @@ import json
 from typing import Any
 
 from tests.helpers import Api
-from tests.ws.conftest import Client
+from tests.realtime.conftest import Client
 
 
 async def frames_within(client: Client, seconds: float) -> list[dict[str, Any]]:

@@ -7,7 +7,7 @@ import pytest
 
 from tests import audio_samples
 from tests.helpers import Api, assert_error
-from tests.voice.helpers import blob_files, ffprobe_stream, processed, upload, work_files
+from tests.services.helpers import blob_files, ffprobe_stream, processed, upload, work_files
 
 
 @pytest.mark.parametrize("kind", list(audio_samples.CLIENT_FORMATS))

@@ -16,7 +16,7 @@ from app.models import Message, utcnow
 from app.storage.keys import audio_key, original_key
 from tests import audio_samples
 from tests.helpers import Api
-from tests.voice.helpers import processed, upload
+from tests.services.helpers import processed, upload
 
 
 @pytest.fixture

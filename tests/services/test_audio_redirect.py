@@ -13,7 +13,7 @@ from app.main import create_app
 from tests import audio_samples
 from tests.helpers import Api, assert_error
 from tests.s3server import S3Server, s3_server  # noqa: F401  (a fixture)
-from tests.voice.helpers import ffprobe_stream, processed, upload
+from tests.services.helpers import ffprobe_stream, processed, upload
 
 
 @pytest.fixture

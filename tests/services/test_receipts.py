@@ -7,7 +7,7 @@ import pytest
 
 from tests import audio_samples
 from tests.helpers import Api, Person, assert_error
-from tests.voice.helpers import processed, upload
+from tests.services.helpers import processed, upload
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import pytest
 from app.config import Settings
 from tests import audio_samples, hostile_audio
 from tests.helpers import Api, Person, assert_error
-from tests.voice.helpers import blob_files, upload, work_files
+from tests.services.helpers import blob_files, upload, work_files
 
 LIMIT_S = 30
 

@@ -36,8 +36,8 @@ from websockets.asyncio.client import connect
 
 from tests import audio_samples
 from tests.process import ServerProcess
-from tests.voice.test_fsck import problems_listed
-from tests.ws.test_live import cut
+from tests.realtime.test_live import cut
+from tests.services.test_fsck import problems_listed
 
 SEED = 20261123
 ROUNDS = 20

@@ -9,7 +9,7 @@ from sqlalchemy import update
 from app.models import Message, utcnow
 from tests import audio_samples
 from tests.helpers import Api, assert_error
-from tests.voice.helpers import blob_files, processed, upload
+from tests.services.helpers import blob_files, processed, upload
 
 
 async def test_only_moderators_set_retention_and_null_keeps_everything(api: Api) -> None:
