@@ -13,7 +13,7 @@ from sqlalchemy import update
 from app.models import Message
 from tests import audio_samples
 from tests.helpers import Api, Person, assert_error
-from tests.voice.helpers import ffprobe_stream, processed, upload
+from tests.services.helpers import ffprobe_stream, processed, upload
 
 
 def local(url: str) -> str:

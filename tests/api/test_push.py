@@ -13,14 +13,14 @@ from sqlalchemy import select
 
 from app.config import Settings
 from app.models import OutboxItem, User
-from app.services.context import Ctx
+from app.services.context import transaction
 from app.services.live import start_live
 from tests import audio_samples
 from tests.api.push_support import drained, pending, subscribed
 from tests.helpers import Api, Person, assert_error, running
+from tests.services.helpers import upload
 from tests.support.push_service import PushService, Subscription
 from tests.support.push_service import push_service as push_service  # noqa: F401 (fixture)
-from tests.voice.helpers import upload
 
 
 @pytest.fixture
@@ -179,10 +179,10 @@ def quiet_now(allow_live: bool) -> dict[str, Any]:
 async def go_live(app: Any, person: Person, gid: str) -> str:
     """`person` starts a live memo (as the websocket's `live.start` does)."""
     rt = app.state.runtime
-    async with rt.sessions() as db:
-        user = await db.get(User, person.id)
+    async with transaction(rt) as ctx:
+        user = await ctx.db.get(User, person.id)
         assert user is not None
-        out, _ = await start_live(Ctx(db=db, rt=rt), user, gid, "audio/webm;codecs=opus", None)
+        out, _ = await start_live(ctx, user, gid, mime="audio/webm;codecs=opus", client_id=None)
     return out.id
 
 

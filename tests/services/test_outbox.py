@@ -13,8 +13,7 @@ from sqlalchemy import func, select, update
 from app.config import Settings
 from app.models import OutboxItem, utcnow
 from app.services import outbox
-from app.services.context import Ctx, Runtime
-from app.services.fsck import runtime
+from app.services.context import Ctx, Runtime, open_runtime
 
 CHANNEL = "test"
 
@@ -27,7 +26,7 @@ async def runtimes(settings: Settings) -> AsyncIterator[Callable[..., Any]]:
 
         async def make(**changes: Any) -> Runtime:
             return await stack.enter_async_context(
-                runtime(settings.model_copy(update=changes), broker=False)
+                open_runtime(settings.model_copy(update=changes), shared=False)
             )
 
         yield make
