@@ -10,7 +10,19 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from app.api import auth, errors, groups, health, me, messages, moderation, search, voice, web
+from app.api import (
+    auth,
+    errors,
+    groups,
+    health,
+    me,
+    messages,
+    moderation,
+    search,
+    unheard,
+    voice,
+    web,
+)
 from app.api.links import add_links
 from app.config import Settings, make_private_dir
 from app.db import create_engine, read_session_factory, session_factory
@@ -143,6 +155,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         groups.router,
         moderation.router,
         messages.router,
+        unheard.router,
         search.router,
         voice.router,
         ws.router,
@@ -151,8 +164,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     if settings.metrics_token:
         app.include_router(health.metrics_router)
-    app.include_router(web.router)
-    app.mount("/web", web.static_files(), name="web")
+    app.include_router(web.static_router())
     _publish_links(app)
     return app
 
