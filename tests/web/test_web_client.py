@@ -141,6 +141,8 @@ async def test_invite_links_and_a_moderator_managing_members(person: Any) -> Non
         cara.get_by_text("This invite link isn't valid. Ask for a new one.")
     ).to_be_visible(timeout=5_000)
     await screenshot(cara, "invite-not-valid")
+    await cara.get_by_role("link", name="Your account").click()  # who you are, and signing out
+    await expect(cara.get_by_text("Signed in as Cara New")).to_be_visible()
     await cara.get_by_role("button", name="Sign out").click()
     await expect(cara.get_by_role("heading", name="Sign in")).to_be_visible()
     await cara.get_by_label("Handle").fill("cara")

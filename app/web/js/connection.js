@@ -42,6 +42,9 @@ export class Connection {
   connect() {
     this.stopped = false;
     clearTimeout(this.retry);
+    const old = this.ws;
+    this.ws = null;
+    old?.close(4000); // one socket at a time: an orphan would deliver events twice
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     // The token travels in the subprotocol header, never in the URL (which logs keep).
     const ws = new WebSocket(`${scheme}://${location.host}/api/v1/ws`, ["earshot", `bearer.${session.token}`]);
@@ -54,7 +57,7 @@ export class Connection {
       ws.send(JSON.stringify({ type: "sync", cursors: Object.fromEntries(this.cursors) }));
       this.onStatus("online");
     };
-    ws.onmessage = (frame) => this.receive(frame.data);
+    ws.onmessage = (frame) => this.ws === ws && this.receive(frame.data);
     ws.onclose = (closed) => {
       if (this.ws !== ws) return;
       this.ws = null;

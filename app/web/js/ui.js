@@ -18,10 +18,12 @@ export function tell(text, kind = "error") {
   noticeTimer = setTimeout(() => (notice.hidden = true), 6000);
 }
 
-// A polite sentence for screen readers only (new messages, not every redraw).
+// A polite sentence for screen readers only (a new message, not every redraw).
+let announceTimer;
 export function announce(text) {
-  announcer.textContent = "";
-  setTimeout(() => (announcer.textContent = text), 50);
+  announcer.textContent = text;
+  clearTimeout(announceTimer);
+  announceTimer = setTimeout(() => (announcer.textContent = ""), 8000);
 }
 
 export function whenSignedOut(fn) {

@@ -5,7 +5,7 @@ import { h, icon } from "../dom.js";
 import { deleteMessage, fetchMessage, find, loadEarlier, loadUnheard, openGroup, sorted } from "../data/messages.js";
 import { displayName, isBlocked, loadMembers } from "../data/people.js";
 import { changed, group, moderates, on, state } from "../store.js";
-import { mount, screen as current, tell } from "../ui.js";
+import { announce, mount, screen as current, tell } from "../ui.js";
 import { askReport } from "../views/moderation.js";
 import { searchBox } from "../views/search.js";
 import { Composer } from "./composer.js";
@@ -144,13 +144,13 @@ export async function showGroup(groupId, focusId, app, force = false) {
   for (const m of sorted(groupId)) if (m.voice?.status === "live") app.hearLive(m);
 }
 
+// Who sent what kind of message, never its words: those stay in the timeline (where a
+// delete erases them), and the list itself is not a live region.
 function announceMessage(message) {
   if (!message || message.sender.id === state.me.id) return;
   const who = message.sender.display_name;
-  const what = message.kind === "text" ? `${who}: ${message.text}`
-    : message.voice?.status === "live" ? `${who} is talking` : `Voice memo from ${who}`;
-  const announcer = document.getElementById("announcer");
-  announcer.textContent = what;
+  announce(message.kind === "text" ? `New message from ${who}`
+    : message.voice?.status === "live" ? `${who} is talking` : `New voice memo from ${who}`);
 }
 
 function syncSpeed(speed) {

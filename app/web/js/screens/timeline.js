@@ -136,6 +136,6 @@ export class Timeline {
 
   syncPlayer(messageId, player) {
     const row = this.rows.get(messageId);
-    if (row) syncVoice(row.el, row.message, player, row.message.sender.id === state.me.id);
+    if (row) syncVoice(row.el, row.message, player);
   }
 }

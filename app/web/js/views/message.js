@@ -29,7 +29,7 @@ export function waveform(values) {
 
 // The waveform as a slider: click or drag to seek, arrows ±5 s, Home/End.
 function seekSlider(message, ctx) {
-  const who = ctx.mine ? "your voice memo" : `voice memo from ${message.sender.display_name}`;
+  const who = `voice memo from ${message.sender.display_name}`;
   const slider = h("div", { class: "seek", role: "slider", tabindex: "0", "data-testid": "seek",
     "aria-label": `Position in ${who}`, "aria-valuemin": "0",
     "aria-valuemax": String(Math.round((message.voice.duration_ms || 0) / 1000)) },
@@ -81,19 +81,19 @@ function voiceCard(message, ctx) {
     h("div", { class: "listeners", "data-testid": "listened-by" },
       heardBy.length ? `Listened by ${heardBy.join(", ")}`
         : voice.listen_count ? `Listened by ${voice.listen_count}` : "Not listened to yet"));
-  syncVoice(card, message, ctx.player, ctx.mine);
+  syncVoice(card, message, ctx.player);
   return card;
 }
 
 // Play state, progress and time of a ready memo's card, set in place.
-export function syncVoice(root, message, player, mine) {
+export function syncVoice(root, message, player) {
   const card = root.matches?.(".voice.ready") ? root : root.querySelector(".voice.ready");
   if (!card) return;
   const playing = player.isPlaying(message);
   const progress = player.progress(message);
   const total = message.voice.duration_ms || 0;
   const play = card.querySelector(".play");
-  const who = mine ? "your voice memo" : `voice memo from ${message.sender.display_name}`;
+  const who = `voice memo from ${message.sender.display_name}`;
   const label = `${playing ? "Pause" : "Play"} ${who}, ${clock(total)}`;
   if (play.getAttribute("aria-label") !== label) {
     play.setAttribute("aria-label", label);
