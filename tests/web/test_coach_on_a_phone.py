@@ -118,3 +118,126 @@ async def test_play_unheard_plays_every_unheard_memo_of_a_200_message_group(
     await expect(amy.locator(".voice.unheard")).to_have_count(0)  # no stale colour
     await amy.goto("/#/")
     await expect(amy.get_by_test_id("unheard")).to_have_count(0)
+
+
+async def voice_messages(server: ServerProcess, page: Page, gid: str) -> list[dict[str, Any]]:
+    token = await page.evaluate("localStorage.getItem('earshot.token')")
+    body = await api_get(server, token, f"/groups/{gid}/messages?limit=100")
+    return [m for m in body["messages"] if m["kind"] == "voice"]
+
+
+async def test_short_presses_send_nothing_and_sliding_away_cancels(
+    person: Any, server: ServerProcess
+) -> None:
+    amy, ben = await person(PHONE), await person(PHONE)
+    gid = await amy_invites_ben(amy, ben, "Science coaches")
+    talk = amy.get_by_test_id("talk")
+    hint = amy.get_by_text("Hold the button while you talk, and let go when you're done.")
+    for press_ms in (150, 300, 800):  # taps: nothing is sent, a hint says how
+        await talk.hover()
+        await amy.mouse.down()
+        await amy.wait_for_timeout(press_ms)
+        await amy.mouse.up()
+        await expect(hint).to_be_visible()
+        await amy.evaluate("document.getElementById('notice').hidden = true")
+    await asyncio.sleep(1)
+    assert await voice_messages(server, amy, gid) == []
+    await expect(ben.locator('li[data-kind="voice"]')).to_have_count(0)
+
+    await talk.hover()
+    await amy.mouse.down()  # a real memo, then a change of mind
+    panel = amy.get_by_test_id("recording")
+    await expect(panel).to_be_visible()
+    await expect(amy.get_by_test_id("rec-time")).to_have_text("0:02", timeout=5_000)
+    level = await amy.eval_on_selector(".rec-level", "el => el.style.transform")
+    assert level.startswith("scaleX(") and float(level[7:-1]) > 0.05, level  # the meter moves
+    await expect(amy.locator('[data-status="live"]')).to_have_text("You are talking…")
+    await expect(ben.locator('[data-status="live"]')).to_contain_text("Live: Amy Coach is talking")
+    await screenshot(amy, "phone-recording", full_page=False)
+    box = await talk.bounding_box()
+    assert box
+    await amy.mouse.move(box["x"] + box["width"] / 2, box["y"] - 150)  # slide away
+    await expect(amy.get_by_test_id("rec-hint")).to_have_text("Release to cancel")
+    await screenshot(amy, "phone-recording-cancel", full_page=False)
+    await amy.mouse.up()
+    await expect(amy.get_by_text("Recording cancelled. Nothing was sent.")).to_be_visible()
+    await expect(panel).to_be_hidden()
+    await expect(ben.locator('li[data-kind="voice"] [data-status]')).to_have_count(0, timeout=10_000)
+    for _ in range(50):
+        if all(m["deleted"] for m in await voice_messages(server, amy, gid)):
+            break
+        await asyncio.sleep(0.2)
+    assert all(m["deleted"] for m in await voice_messages(server, amy, gid))
+
+    await talk.hover()
+    await amy.mouse.down()
+    await asyncio.sleep(2)
+    await amy.mouse.up()
+    memo = ben.locator('li[data-kind="voice"]').filter(has=ben.locator('[data-status="ready"]'))
+    await expect(memo).to_have_count(1, timeout=30_000)
+    kept = [m for m in await voice_messages(server, amy, gid) if not m["deleted"]]
+    assert len(kept) == 1 and kept[0]["voice"]["duration_ms"] >= 1500
+
+
+async def test_errors_say_what_to_fix_under_the_field(person: Any, server: ServerProcess) -> None:
+    page = await person(DESKTOP, bypass_csp=True)
+    await page.goto("/#/signup")
+    await page.get_by_label("Handle").fill("a!")
+    await page.get_by_label("Your name").fill("Amy Coach")
+    await page.get_by_label("Password").fill("short")
+    await page.get_by_role("button", name="Create account").click()
+    handle_error = page.locator('[data-field="handle"] .field-error')
+    password_error = page.locator('[data-field="password"] .field-error')
+    await expect(handle_error).to_have_text("3–32 letters, digits, dots, dashes or underscores.")
+    await expect(password_error).to_have_text("At least 10 characters.")
+    await expect(page.get_by_label("Handle")).to_have_attribute("aria-invalid", "true")
+    await expect(page.get_by_label("Handle")).to_be_focused()
+    await screenshot(page, "errors-sign-up-rules", full_page=False)
+    assert await axe(page) == []
+
+    await page.get_by_label("Handle").fill("amy")
+    await page.get_by_label("Password").fill("amy-is-my-password")  # the server: contains the handle
+    await page.get_by_role("button", name="Create account").click()
+    await expect(password_error).to_have_text("Don't put your handle in your password.")
+    await expect(handle_error).to_be_hidden()
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Create account").click()
+    await expect(page.get_by_role("heading", name="Your groups")).to_be_visible()
+
+    other = await person(PHONE)
+    await other.goto("/#/signup")
+    await other.get_by_label("Handle").fill("AMY")  # handles are unique regardless of case
+    await other.get_by_label("Your name").fill("Another Amy")
+    await other.get_by_label("Password").fill(PASSWORD)
+    await other.get_by_role("button", name="Create account").click()
+    await expect(other.locator('[data-field="handle"] .field-error')).to_have_text(
+        "That handle is taken. Try another one."
+    )
+
+    await page.goto("/#/account")
+    await page.get_by_label("Current password").fill("not my password")
+    await page.get_by_label("New password").fill("a brand new passphrase")
+    await page.get_by_role("button", name="Change password").click()
+    await expect(page.locator('[data-field="current_password"] .field-error')).to_have_text(
+        "That isn't your current password."
+    )
+    await page.get_by_label("Current password").fill(PASSWORD)
+    await page.get_by_role("button", name="Change password").click()
+    await expect(page.get_by_text("Your password is changed.")).to_be_visible()
+    await asyncio.sleep(1.5)  # the old token's socket closes; this page stays signed in
+    await expect(page.get_by_role("heading", name="Your account")).to_be_visible()
+    await expect(page.locator("#connection")).to_have_text("")
+
+    gid = (await page.evaluate(
+        "() => fetch('/api/v1/groups', {method: 'POST', headers: {'Content-Type': 'application/json',"
+        " Authorization: 'Bearer ' + localStorage.getItem('earshot.token')},"
+        " body: JSON.stringify({name: 'Math coaches'})}).then((r) => r.json())"
+    ))["id"]
+    await page.goto(f"/#/g/{gid}/members")
+    await page.get_by_label("Handle to add").fill("nobody_here")
+    await page.get_by_role("button", name="Add", exact=True).click()
+    await expect(page.locator('[data-field="handle"] .field-error')).to_have_text(
+        "Nobody has that handle. Check the spelling."
+    )
+    await screenshot(page, "errors-add-member", full_page=False)
+    assert await axe(page) == []

@@ -43,7 +43,7 @@ export function newId() {
 const ICONS = {
   search: ["M15.5 15.5 21 21", { circle: { cx: 10.5, cy: 10.5, r: 6.5 } }],
   people: ["M3 20c0-3.3 2.7-6 6-6s6 2.7 6 6M15.5 14.2c2.9.4 5 2.9 5 5.8M15 4.4a3.6 3.6 0 0 1 0 7", { circle: { cx: 9, cy: 8, r: 3.6 } }],
-  gear: ["M12 2.8v2.4M12 18.8v2.4M2.8 12h2.4M18.8 12h2.4M5.5 5.5l1.7 1.7M16.8 16.8l1.7 1.7M5.5 18.5l1.7-1.7M16.8 7.2l1.7-1.7", { circle: { cx: 12, cy: 12, r: 4.2 } }],
+  settings: ["M3 7h10M19 7h2M3 17h3M12 17h9", { circle: [{ cx: 16, cy: 7, r: 2.6 }, { cx: 9, cy: 17, r: 2.6 }] }],
   back: ["M15 5 8 12l7 7", {}],
   play: ["M7 4.5v15l12-7.5z", {}],
   pause: ["M7 5h3.5v14H7zM13.5 5H17v14h-3.5z", {}],
@@ -61,9 +61,9 @@ export function icon(name) {
   const path = document.createElementNS(ns, "path");
   path.setAttribute("d", d);
   svg.append(path);
-  if (extra.circle) {
+  for (const attrs of [extra.circle || []].flat()) {
     const circle = document.createElementNS(ns, "circle");
-    for (const [k, v] of Object.entries(extra.circle)) circle.setAttribute(k, v);
+    for (const [k, v] of Object.entries(attrs)) circle.setAttribute(k, v);
     svg.append(circle);
   }
   return svg;

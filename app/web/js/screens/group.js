@@ -55,7 +55,7 @@ export async function showGroup(groupId, focusId, app, force = false) {
     h("a", { href: `#/g/${groupId}/members`, class: "button icon-button", "aria-label": "Members", title: "Members",
       "data-testid": "members-link" }, icon("people")),
     h("a", { href: `#/g/${groupId}/settings`, class: "button icon-button", "aria-label": "Group settings",
-      title: "Group settings" }, icon("gear")));
+      title: "Group settings" }, icon("settings")));
 
   const composer = new Composer({ groupId, recorder: app.recorder });
   const timeline = new Timeline({
