@@ -12,8 +12,8 @@ from playwright.async_api import Page, expect
 
 from tests.process import ServerProcess
 from tests.support.browser import DESKTOP, PHONE, axe, no_horizontal_overflow, screenshot
-from tests.web.seed import LONG_GROUP, LONG_NAME, PASSWORD, Seeded, as_, post_text, seed_group
-from tests.web.test_web_client import amy_invites_ben, sign_up
+from tests.web.seed import LONG_GROUP, LONG_NAME, PASSWORD, Seeded, post_text, seed_group
+from tests.web.test_web_client import amy_invites_ben
 
 NARROW = {"width": 360, "height": 740}
 
@@ -241,3 +241,123 @@ async def test_errors_say_what_to_fix_under_the_field(person: Any, server: Serve
     )
     await screenshot(page, "errors-add-member", full_page=False)
     assert await axe(page) == []
+
+
+async def test_offline_texts_and_recordings_wait_in_the_outbox_and_go_once(
+    person: Any, server: ServerProcess
+) -> None:
+    amy, ben = await person(PHONE), await person(PHONE)
+    cut = {"now": False, "open": []}
+
+    async def through_a_flaky_network(route: Any) -> None:
+        if cut["now"]:
+            await route.close(code=1006, reason="network down")
+            return
+        route.connect_to_server()
+        cut["open"].append(route)
+
+    await amy.route_web_socket("**/api/v1/ws*", through_a_flaky_network)
+    gid = await amy_invites_ben(amy, ben, "Science coaches")
+    await expect(amy.get_by_role("heading", name="Science coaches")).to_be_visible()
+
+    cut["now"] = True  # the train enters a tunnel
+    await amy.context.set_offline(True)
+    for route in cut["open"]:
+        await route.close(code=1006, reason="network down")
+    banner = amy.get_by_text("You're offline.", exact=False)
+    await expect(banner).to_be_visible(timeout=2_000)
+    text = "Sent from the tunnel: the meeting moves to 4 pm."
+    await amy.get_by_label("Message text").fill(text)
+    await amy.get_by_label("Message text").press("Enter")
+    waiting = amy.get_by_test_id("pending")
+    await expect(waiting).to_have_count(1)
+    await expect(amy.get_by_label("Message text")).to_have_value("")
+    talk = amy.get_by_test_id("talk")
+    await talk.hover()
+    await amy.mouse.down()  # a recording made offline is kept whole
+    await asyncio.sleep(2)
+    await amy.mouse.up()
+    await expect(waiting).to_have_count(2)
+    await expect(waiting.first).to_contain_text("Waiting for the network")
+    await screenshot(amy, "phone-offline-outbox", full_page=False)
+    stored = await amy.evaluate(
+        """() => new Promise((resolve) => { const r = indexedDB.open('earshot');
+           r.onsuccess = () => { const q = r.result.transaction('outbox').objectStore('outbox').getAll();
+           q.onsuccess = () => resolve(q.result.map((e) => e.kind)); }; })"""
+    )
+    assert sorted(stored) == ["text", "voice"]  # on disk, not only in memory
+    await expect(ben.get_by_text(text)).to_have_count(0)
+
+    # Back online, the first answer is lost on the way (the server has the text): the
+    # retry carries the same client_id and nothing doubles.
+    lost = {"count": 0}
+
+    async def lose_the_first_answer(route: Any) -> None:
+        if route.request.method == "POST" and lost["count"] == 0:
+            lost["count"] += 1
+            await route.fetch()
+            await route.abort()
+        else:
+            await route.continue_()
+
+    await amy.route("**/api/v1/groups/*/messages", lose_the_first_answer)
+    cut["now"] = False
+    await amy.context.set_offline(False)
+    await expect(banner).to_be_hidden(timeout=20_000)
+    await expect(waiting).to_have_count(0, timeout=40_000)
+    await expect(ben.locator("li.message .text").filter(has_text=text)).to_have_count(1)
+    memo = ben.locator('li[data-kind="voice"]').filter(has=ben.locator('[data-status="ready"]'))
+    await expect(memo).to_have_count(1, timeout=30_000)
+    assert lost["count"] == 1
+    token = await amy.evaluate("localStorage.getItem('earshot.token')")
+    messages = (await api_get(server, token, f"/groups/{gid}/messages"))["messages"]
+    assert [m["text"] for m in messages if m["kind"] == "text"] == [text]
+    assert len([m for m in messages if m["kind"] == "voice" and not m["deleted"]]) == 1
+
+
+async def test_the_timeline_keeps_your_place_and_your_focus(
+    person: Any, server: ServerProcess, samples: Path
+) -> None:
+    seeded = await seed_group(server.url, samples, messages=200, memos=0)
+    amy = await person(PHONE)
+    await sign_in(amy, "amy")
+    await amy.get_by_role("link", name=LONG_GROUP).click()
+    rows = amy.locator("li.message")
+    await expect(rows).to_have_count(50)
+    assert await amy.get_attribute("ol.timeline", "aria-live") is None  # not read out as it changes
+
+    await amy.evaluate("window.scrollTo(0, 0)")
+    reading = rows.nth(0)
+    reading_id = await reading.get_attribute("data-id")
+    before = (await reading.bounding_box() or {})["y"]
+    await amy.get_by_role("button", name="Load earlier messages").click()
+    await expect(rows).to_have_count(100)
+    after = (await amy.locator(f'li[data-id="{reading_id}"]').bounding_box() or {})["y"]
+    assert abs(after - before) <= 2, f"the message read moved {after - before:.0f}px"
+
+    box = amy.get_by_label("Message text")
+    await box.fill("half a thought")
+    async with httpx.AsyncClient(base_url=f"{server.url}/api/v1", timeout=30) as api:
+        for n in range(3):
+            await post_text(api, seeded.ben, seeded.group_id, f"Fresh news {n}")
+    pill = amy.get_by_test_id("new-messages")
+    await expect(pill).to_have_text("3 new messages ↓")
+    await expect(box).to_be_focused()  # typing goes on
+    await expect(box).to_have_value("half a thought")
+    after_news = (await amy.locator(f'li[data-id="{reading_id}"]').bounding_box() or {})["y"]
+    assert abs(after_news - before) <= 2, "arrivals moved the page"
+    await expect(amy.locator("#announcer")).to_have_text(
+        "New message from Benjamin Okonkwo-Hartley the Third, literacy coach"
+    )
+    await screenshot(amy, "phone-new-messages-pill", full_page=False)
+    await pill.click()
+    await expect(amy.get_by_text("Fresh news 2")).to_be_in_viewport()
+    await expect(pill).to_be_hidden()
+
+    last_id = await rows.last.get_attribute("data-id")
+    reply = amy.locator(f'li[data-id="{last_id}"]').get_by_role("button", name="Reply", exact=False)
+    await reply.focus()
+    async with httpx.AsyncClient(base_url=f"{server.url}/api/v1", timeout=30) as api:
+        await post_text(api, seeded.ben, seeded.group_id, "One more thing")
+    await expect(amy.get_by_text("One more thing")).to_be_visible()
+    await expect(reply).to_be_focused()

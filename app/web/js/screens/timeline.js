@@ -66,10 +66,7 @@ export class Timeline {
     wanted.push(...pending.map((entry) => pendingRow(entry, { me: state.me, online })));
     if (!messages.length && !pending.length) wanted.push(this.empty);
     this.place(wanted);
-    if (anchor) {
-      const moved = anchor.el.getBoundingClientRect().top - anchor.top;
-      if (moved) window.scrollBy(0, moved);
-    }
+    if (anchor) this.hold(anchor);
     const mineArrived = arrived.some((id) => this.rows.get(id)?.message.sender.id === state.me.id);
     if (stick || mineArrived) scrollToBottom();
     else if (arrived.length) this.showPill(arrived.length);
@@ -105,6 +102,14 @@ export class Timeline {
       if (el === cursor) cursor = cursor.nextSibling;
       else this.list.insertBefore(el, cursor);
     }
+  }
+
+  // Keeps a row where it was on screen, now and for a few frames: rows that skipped
+  // layout (content-visibility) get their real height once drawn.
+  hold(anchor, frames = 4) {
+    const moved = anchor.el.getBoundingClientRect().top - anchor.top;
+    if (Math.abs(moved) > 0.5) window.scrollBy(0, moved);
+    if (frames) requestAnimationFrame(() => this.hold(anchor, frames - 1));
   }
 
   // The first message row on screen, and where it is, to keep it there.
