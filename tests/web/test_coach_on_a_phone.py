@@ -361,3 +361,54 @@ async def test_the_timeline_keeps_your_place_and_your_focus(
         await post_text(api, seeded.ben, seeded.group_id, "One more thing")
     await expect(amy.get_by_text("One more thing")).to_be_visible()
     await expect(reply).to_be_focused()
+
+
+async def test_replies_group_settings_and_invites_with_options(person: Any) -> None:
+    amy, ben = await person(DESKTOP, bypass_csp=True), await person(PHONE, bypass_csp=True)
+    # Chromium on Linux has no Web Share: the page gets one that records what it is handed.
+    await amy.add_init_script("navigator.share = (data) => { window.shared = data; return Promise.resolve(); }")
+    gid = await amy_invites_ben(amy, ben, "Science coaches")
+    question = "Can someone share the observation rubric?"
+    await ben.get_by_label("Message text").fill(question)
+    await ben.get_by_label("Message text").press("Enter")
+    asked = amy.locator("li.message").filter(has_text=question)
+    await asked.get_by_role("button", name="Reply to Ben Coach").click()
+    await expect(amy.get_by_text(f"Replying to Ben Coach: {question}")).to_be_visible()
+    await expect(amy.get_by_label("Message text")).to_be_focused()
+    await amy.get_by_label("Message text").fill("Here it is, in the shared folder.")
+    await amy.get_by_label("Message text").press("Enter")
+    answer = ben.locator("li.message").filter(has_text="Here it is")
+    await expect(answer.get_by_test_id("reply-quote")).to_have_text(f"In reply to you: {question}")
+    await expect(amy.get_by_text("Replying to Ben Coach")).to_be_hidden()
+    await screenshot(ben, "phone-reply", full_page=False)
+    assert await axe(ben) == []
+
+    await amy.get_by_role("link", name="Group settings").click()
+    await amy.get_by_label("Name").fill("Science coaches, spring")
+    await amy.get_by_label("Keep messages").select_option(label="30 days")
+    await amy.get_by_label("Transcribe voice memos").uncheck()
+    await amy.get_by_role("button", name="Save changes").click()
+    await expect(amy.get_by_text("Saved.")).to_be_visible()
+    await expect(ben.get_by_role("heading", name="Science coaches, spring")).to_be_visible()
+    await ben.goto(f"/#/g/{gid}/settings")
+    await expect(ben.get_by_label("Name")).to_be_disabled()
+    await expect(ben.get_by_label("Transcribe voice memos")).not_to_be_checked()
+    await expect(ben.get_by_text("Only moderators change these.")).to_be_visible()
+    assert await axe(ben) == []
+    await ben.goto(f"/#/g/{gid}/log")
+    await expect(ben.get_by_role("list", name="Moderation log").locator("li > span")).to_have_text(
+        ["Amy Coach turned transcripts off", "Amy Coach set messages to be deleted after 30 days"]
+    )
+
+    await amy.goto(f"/#/g/{gid}/members")
+    await amy.get_by_label("Link works for").select_option(label="1 day")
+    await amy.get_by_label("How many can join").select_option(label="5 people")
+    await amy.get_by_role("button", name="Create invite link").click()
+    await expect(amy.get_by_test_id("invites")).to_contain_text("0 of 5 uses")
+    link = await amy.get_by_test_id("invite-link").get_by_role("link").inner_text()
+    newest = await amy.get_by_test_id("invites").locator("li").first.get_attribute("data-code")
+    assert newest and link.endswith(f"/#/join/{newest}")
+    await amy.get_by_role("button", name="Share").click()
+    assert await amy.evaluate("window.shared") == {"title": "Join my group on Earshot", "url": link}
+    await screenshot(amy, "desktop-invite-options", full_page=False)
+    assert await axe(amy) == []
