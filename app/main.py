@@ -23,6 +23,7 @@ from app.api import (
     voice,
     web,
 )
+from app.api.compress import CompressJson
 from app.api.links import add_links
 from app.config import Settings, make_private_dir
 from app.db import create_engine, read_session_factory, session_factory
@@ -133,6 +134,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     errors.install(app)
     app.add_middleware(LimitBodies)
+    app.add_middleware(CompressJson)
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
     if origins:
         app.add_middleware(

@@ -21,9 +21,14 @@ from starlette.exceptions import HTTPException
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 YEAR = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
-TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
-         ".html": "text/html; charset=utf-8", ".svg": "image/svg+xml",
-         ".webmanifest": "application/manifest+json"}
+TYPES = {
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".html": "text/html; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".webmanifest": "application/manifest+json",
+}
+
 
 @dataclass(frozen=True)
 class StaticFile:
@@ -34,9 +39,15 @@ class StaticFile:
 
     @classmethod
     def of(cls, body: bytes, suffix: str) -> "StaticFile":
-        media_type = TYPES.get(suffix) or mimetypes.guess_type(f"x{suffix}")[0] or "application/octet-stream"
-        return cls(body, gzip.compress(body, 9, mtime=0),
-                   '"' + hashlib.sha256(body).hexdigest()[:32] + '"', media_type)
+        media_type = (
+            TYPES.get(suffix) or mimetypes.guess_type(f"x{suffix}")[0] or "application/octet-stream"
+        )
+        return cls(
+            body,
+            gzip.compress(body, 9, mtime=0),
+            '"' + hashlib.sha256(body).hexdigest()[:32] + '"',
+            media_type,
+        )
 
     def response(self, request: Request, cache_control: str) -> Response:
         headers = {"ETag": self.etag, "Cache-Control": cache_control, "Vary": "Accept-Encoding"}
@@ -56,16 +67,22 @@ class Release:
 
     @classmethod
     def read(cls, root: Path = WEB_DIR) -> "Release":
-        raw = {p.relative_to(root).as_posix(): p.read_bytes()
-               for p in sorted(root.rglob("*")) if p.is_file() and p.name != "index.html"}
+        raw = {
+            p.relative_to(root).as_posix(): p.read_bytes()
+            for p in sorted(root.rglob("*"))
+            if p.is_file() and p.name != "index.html"
+        }
         digest = hashlib.sha256()
         for name, body in raw.items():
             digest.update(name.encode() + b"\0" + body)
         version = digest.hexdigest()[:12]
         files = {name: StaticFile.of(body, Path(name).suffix) for name, body in raw.items()}
         # Every module is fetched at once (modulepreload), not one import level at a time.
-        preloads = "\n".join(f'  <link rel="modulepreload" href="/web/{version}/{name}">'
-                             for name in raw if name.endswith(".js"))
+        preloads = "\n".join(
+            f'  <link rel="modulepreload" href="/web/{version}/{name}">'
+            for name in raw
+            if name.endswith(".js")
+        )
         page = (root / "index.html").read_text()
         page = re.sub(r'(href|src)="/web/', rf'\1="/web/{version}/', page)
         page = page.replace("<!-- modulepreload -->", preloads)

@@ -6,7 +6,7 @@ import re
 
 import httpx
 
-from tests.helpers import assert_error
+from tests.helpers import Api, assert_error
 
 
 async def test_the_page_and_every_module_it_imports_are_served(client: httpx.AsyncClient) -> None:
@@ -72,3 +72,21 @@ async def test_missing_files_and_api_routes_answer_in_the_error_shape(
     assert_error(await client.get("/web/../app/config.py"), 404)
     assert_error(await client.get("/web/js/../../api/web.py"), 404)
     assert_error(await client.get("/api/v1/nothing-here"), 404)
+
+
+async def test_api_json_is_gzipped_but_never_auth_answers(api: Api) -> None:
+    amy = await api.register("amy")
+    gid = await api.group(amy)
+    for n in range(20):
+        await api.post(amy, gid, f"message number {n} with a few more words in it")
+    gz = {"Accept-Encoding": "gzip"}
+    page = await api.call(amy, "GET", f"/groups/{gid}/messages", headers=gz)
+    assert page.headers["content-encoding"] == "gzip" and len(page.json()["messages"]) == 20
+    plain = await api.call(
+        amy, "GET", f"/groups/{gid}/messages", headers={"Accept-Encoding": "identity"}
+    )
+    assert "content-encoding" not in plain.headers and plain.json() == page.json()
+    login = await api.client.post(
+        "/api/v1/auth/login", json={"handle": amy.handle, "password": "correct horse"}, headers=gz
+    )
+    assert login.status_code == 200 and "content-encoding" not in login.headers  # it holds a token

@@ -33,7 +33,9 @@ class Seeded:
 
 
 async def register(api: httpx.AsyncClient, handle: str, name: str) -> Coach:
-    r = await api.post("/auth/register", json={"handle": handle, "display_name": name, "password": PASSWORD})
+    r = await api.post(
+        "/auth/register", json={"handle": handle, "display_name": name, "password": PASSWORD}
+    )
     assert r.status_code == 201, r.text
     body = r.json()
     return Coach(handle, name, body["token"], body["user"]["id"])
@@ -43,16 +45,25 @@ def as_(coach: Coach) -> dict[str, str]:
     return {"Authorization": f"Bearer {coach.token}"}
 
 
-async def post_text(api: httpx.AsyncClient, who: Coach, gid: str, text: str, **extra: Any) -> dict[str, Any]:
-    r = await api.post(f"/groups/{gid}/messages", headers=as_(who),
-                       json={"text": text, "client_id": uuid4().hex, **extra})
+async def post_text(
+    api: httpx.AsyncClient, who: Coach, gid: str, text: str, **extra: Any
+) -> dict[str, Any]:
+    r = await api.post(
+        f"/groups/{gid}/messages",
+        headers=as_(who),
+        json={"text": text, "client_id": uuid4().hex, **extra},
+    )
     assert r.status_code == 201, r.text
     return r.json()
 
 
 async def upload(api: httpx.AsyncClient, who: Coach, gid: str, memo: bytes) -> dict[str, Any]:
-    r = await api.post(f"/groups/{gid}/voice", headers=as_(who), files={"file": ("memo.mp3", memo)},
-                       data={"client_id": uuid4().hex})
+    r = await api.post(
+        f"/groups/{gid}/voice",
+        headers=as_(who),
+        files={"file": ("memo.mp3", memo)},
+        data={"client_id": uuid4().hex},
+    )
     assert r.status_code == 202, r.text
     return r.json()
 
@@ -86,8 +97,13 @@ async def seed_group(base_url: str, samples: Path, messages: int = 200, memos: i
                 memo_ids.append((await upload(api, ben, gid, memo))["id"])
             else:
                 who = amy if n % 3 == 0 else ben
-                await post_text(api, who, gid, f"Note {n}: the observation rubric, row {n % 7}, "
-                                "and what we saw in the fractions lesson.")
+                await post_text(
+                    api,
+                    who,
+                    gid,
+                    f"Note {n}: the observation rubric, row {n % 7}, "
+                    "and what we saw in the fractions lesson.",
+                )
         for _ in range(600):  # every memo converted
             if await statuses(api, amy, gid) <= {"ready"}:
                 break

@@ -35,8 +35,9 @@ async def small_targets(page: Page) -> list[str]:
                   && !el.matches('.hit, .invite-link a'))
           .map((el) => [el, el.getBoundingClientRect()])
           .filter(([, r]) => r.width > 0 && (r.width < 43.5 || r.height < 43.5))
-          .map(([el, r]) => `${el.tagName.toLowerCase()} "${(el.getAttribute('aria-label')
-             || el.textContent).trim().slice(0, 30)}" ${Math.round(r.width)}x${Math.round(r.height)}`)"""
+          .map(([el, r]) => `${el.tagName.toLowerCase()} `
+             + `"${(el.getAttribute('aria-label') || el.textContent).trim().slice(0, 30)}" `
+             + `${Math.round(r.width)}x${Math.round(r.height)}`)"""
     )
 
 
@@ -48,7 +49,9 @@ async def check_screen(page: Page, name: str) -> None:
     if width <= 400:
         small = await small_targets(page)
         assert small == [], f"{name}: {small}"
-    await screenshot(page, f"phone-{width}-{name}" if width <= 400 else f"desktop-{name}", full_page=False)
+    await screenshot(
+        page, f"phone-{width}-{name}" if width <= 400 else f"desktop-{name}", full_page=False
+    )
 
 
 async def api_get(server: ServerProcess, token: str, path: str) -> Any:
@@ -73,8 +76,12 @@ async def test_every_screen_fits_a_phone_and_passes_axe(
         await expect(play).to_have_text("Play 13 unheard")
         await expect(amy.locator("li.message").last).to_be_visible()
         await check_screen(amy, "group")
-        for path, name in (("members", "members"), ("settings", "settings"), ("log", "log"),
-                           ("reports", "reports")):
+        for path, name in (
+            ("members", "members"),
+            ("settings", "settings"),
+            ("log", "log"),
+            ("reports", "reports"),
+        ):
             await amy.goto(f"/#/g/{gid}/{path}")
             await expect(amy.get_by_role("heading", level=1)).to_be_visible()
             await amy.wait_for_load_state("networkidle")
@@ -86,7 +93,9 @@ async def test_every_screen_fits_a_phone_and_passes_axe(
         await expect(amy.get_by_role("heading", name="Sign in")).to_be_visible()
         await check_screen(amy, "sign-in")
         await amy.get_by_role("link", name="Create an account").click()
-        await amy.get_by_role("button", name="Create account").click()  # empty: every field says why
+        await amy.get_by_role(
+            "button", name="Create account"
+        ).click()  # empty: every field says why
         await expect(amy.locator(".field-error").first).to_be_visible()
         await check_screen(amy, "sign-up-errors")
 
@@ -162,7 +171,9 @@ async def test_short_presses_send_nothing_and_sliding_away_cancels(
     await amy.mouse.up()
     await expect(amy.get_by_text("Recording cancelled. Nothing was sent.")).to_be_visible()
     await expect(panel).to_be_hidden()
-    await expect(ben.locator('li[data-kind="voice"] [data-status]')).to_have_count(0, timeout=10_000)
+    await expect(ben.locator('li[data-kind="voice"] [data-status]')).to_have_count(
+        0, timeout=10_000
+    )
     for _ in range(50):
         if all(m["deleted"] for m in await voice_messages(server, amy, gid)):
             break
@@ -196,7 +207,9 @@ async def test_errors_say_what_to_fix_under_the_field(person: Any, server: Serve
     assert await axe(page) == []
 
     await page.get_by_label("Handle").fill("amy")
-    await page.get_by_label("Password").fill("amy-is-my-password")  # the server: contains the handle
+    await page.get_by_label("Password").fill(
+        "amy-is-my-password"
+    )  # the server: contains the handle
     await page.get_by_role("button", name="Create account").click()
     await expect(password_error).to_have_text("Don't put your handle in your password.")
     await expect(handle_error).to_be_hidden()
@@ -228,11 +241,14 @@ async def test_errors_say_what_to_fix_under_the_field(person: Any, server: Serve
     await expect(page.get_by_role("heading", name="Your account")).to_be_visible()
     await expect(page.locator("#connection")).to_have_text("")
 
-    gid = (await page.evaluate(
-        "() => fetch('/api/v1/groups', {method: 'POST', headers: {'Content-Type': 'application/json',"
-        " Authorization: 'Bearer ' + localStorage.getItem('earshot.token')},"
-        " body: JSON.stringify({name: 'Math coaches'})}).then((r) => r.json())"
-    ))["id"]
+    gid = (
+        await page.evaluate(
+            "() => fetch('/api/v1/groups', {method: 'POST',"
+            " headers: {'Content-Type': 'application/json',"
+            " Authorization: 'Bearer ' + localStorage.getItem('earshot.token')},"
+            " body: JSON.stringify({name: 'Math coaches'})}).then((r) => r.json())"
+        )
+    )["id"]
     await page.goto(f"/#/g/{gid}/members")
     await page.get_by_label("Handle to add").fill("nobody_here")
     await page.get_by_role("button", name="Add", exact=True).click()
@@ -282,7 +298,8 @@ async def test_offline_texts_and_recordings_wait_in_the_outbox_and_go_once(
     await screenshot(amy, "phone-offline-outbox", full_page=False)
     stored = await amy.evaluate(
         """() => new Promise((resolve) => { const r = indexedDB.open('earshot');
-           r.onsuccess = () => { const q = r.result.transaction('outbox').objectStore('outbox').getAll();
+           r.onsuccess = () => {
+             const q = r.result.transaction('outbox').objectStore('outbox').getAll();
            q.onsuccess = () => resolve(q.result.map((e) => e.kind)); }; })"""
     )
     assert sorted(stored) == ["text", "voice"]  # on disk, not only in memory
@@ -366,7 +383,9 @@ async def test_the_timeline_keeps_your_place_and_your_focus(
 async def test_replies_group_settings_and_invites_with_options(person: Any) -> None:
     amy, ben = await person(DESKTOP, bypass_csp=True), await person(PHONE, bypass_csp=True)
     # Chromium on Linux has no Web Share: the page gets one that records what it is handed.
-    await amy.add_init_script("navigator.share = (data) => { window.shared = data; return Promise.resolve(); }")
+    await amy.add_init_script(
+        "navigator.share = (data) => { window.shared = data; return Promise.resolve(); }"
+    )
     gid = await amy_invites_ben(amy, ben, "Science coaches")
     question = "Can someone share the observation rubric?"
     await ben.get_by_label("Message text").fill(question)

@@ -84,14 +84,19 @@ async function signedIn(me) {
   state.me = me;
   account.hidden = false;
   account.querySelector(".account-name").textContent = me.display_name;
-  await Promise.all([loadGroups(), loadBlocks()]);
+  // The groups first: their last_seq become the socket's cursors, and the screen's
+  // pages load after them, so no event between the two is missed. The blocks come
+  // alongside (a timeline waits for them before it draws).
+  state.blocksLoaded = loadBlocks();
+  await loadGroups();
   for (const g of state.groups) connection.follow(g.id, g.last_seq);
   connection.connect();
   startOutbox();
   const code = sessionStorage.getItem(PENDING_INVITE);
-  if (code) location.hash = `#/join/${code}`;
-  else if (!location.hash || ["#/login", "#/signup"].includes(location.hash)) location.hash = "#/";
-  route();
+  const target = code ? `#/join/${code}`
+    : !location.hash || ["#/login", "#/signup"].includes(location.hash) ? "#/" : location.hash;
+  if (location.hash !== target) location.hash = target; // routes on hashchange
+  else route();
 }
 
 function signedOut() {

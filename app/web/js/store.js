@@ -20,6 +20,7 @@ export const state = {
   liveBlocked: false, // the browser refused to autoplay live audio
   openTranscripts: new Set(),
   blocked: new Set(), // user ids I blocked
+  blocksLoaded: Promise.resolve(), // settles once `blocked` is known
   revealed: new Set(), // message ids of blocked people I chose to see anyway
   openReports: new Map(), // group id -> open report count (moderators)
   inviteLinks: new Map(), // group id -> the invite link made last in this session
@@ -41,7 +42,7 @@ export function changed(topic, key) {
 }
 
 export function reset() {
-  Object.assign(state, { me: null, groups: [], liveBlocked: false });
+  Object.assign(state, { me: null, groups: [], liveBlocked: false, blocksLoaded: Promise.resolve() });
   for (const value of Object.values(state)) {
     if (value instanceof Map || value instanceof Set) value.clear();
   }

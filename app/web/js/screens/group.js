@@ -132,7 +132,8 @@ export async function showGroup(groupId, focusId, app, force = false) {
   renderHeader();
   renderUnheard();
 
-  const [ok] = await Promise.all([openGroup(groupId), loadMembers(groupId), loadUnheard(groupId)]);
+  const [ok] = await Promise.all([openGroup(groupId), loadMembers(groupId), loadUnheard(groupId),
+    state.blocksLoaded]);
   if (!ok) return (location.hash = "#/");
   if (current() !== screen) return;
   if (moderates(group(groupId))) loadOpenReports(groupId);

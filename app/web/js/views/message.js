@@ -7,23 +7,25 @@ import { clock, h, icon, initials, when } from "../dom.js";
 const SVG = "http://www.w3.org/2000/svg";
 const SEEK_STEP_S = 5;
 
+// The bars as one path, twice: grey, and over it the part played in the brand colour
+// (clipped to the progress by syncVoice). Two elements per memo, not 64.
 export function waveform(values) {
   const bars = values?.length ? values : new Array(64).fill(24);
+  const d = bars.map((v, i) => {
+    const height = Math.max(2, (v / 255) * 38);
+    return `M${i * 4 + 1.3} ${(40 - height) / 2}v${height}`;
+  }).join("");
   const svg = document.createElementNS(SVG, "svg");
   svg.setAttribute("viewBox", `0 0 ${bars.length * 4} 40`);
   svg.setAttribute("preserveAspectRatio", "none");
   svg.setAttribute("class", "waveform");
   svg.setAttribute("aria-hidden", "true");
-  bars.forEach((v, i) => {
-    const height = Math.max(2, (v / 255) * 38);
-    const bar = document.createElementNS(SVG, "rect");
-    bar.setAttribute("x", i * 4);
-    bar.setAttribute("y", (40 - height) / 2);
-    bar.setAttribute("width", 2.6);
-    bar.setAttribute("height", height);
-    bar.setAttribute("rx", 1.3);
-    svg.append(bar);
-  });
+  for (const name of ["bars", "bars played"]) {
+    const path = document.createElementNS(SVG, "path");
+    path.setAttribute("d", d);
+    path.setAttribute("class", name);
+    svg.append(path);
+  }
   return svg;
 }
 
@@ -100,8 +102,7 @@ export function syncVoice(root, message, player) {
     play.setAttribute("aria-pressed", playing ? "true" : "false");
     play.replaceChildren(icon(playing ? "pause" : "play"));
   }
-  const bars = card.querySelectorAll(".waveform rect");
-  bars.forEach((bar, i) => bar.classList.toggle("played", i / bars.length < progress));
+  card.querySelector(".waveform .played").style.clipPath = `inset(0 ${(100 - progress * 100).toFixed(2)}% 0 0)`;
   const slider = card.querySelector(".seek");
   const now = Math.round((progress * total) / 1000);
   slider.setAttribute("aria-valuenow", String(now));
