@@ -61,7 +61,11 @@ export async function showGroup(groupId, focusId, app, force = false) {
   const timeline = new Timeline({
     groupId,
     context: (message) => messageContext(message),
-    onEarlier: () => loadEarlier(groupId),
+    onEarlier: async () => {
+      const first = sorted(groupId)[0];
+      if (await loadEarlier(groupId)) timeline.include(sorted(groupId)[0]?.seq ?? first?.seq);
+      timeline.render();
+    },
   });
   const screen = mount({ name: "group", groupId, closeSearch, composer, timeline, loaded: false },
     h("section", { class: "page group-page" },
@@ -120,7 +124,6 @@ export async function showGroup(groupId, focusId, app, force = false) {
     on("connection", () => screen.loaded && timeline.render()),
     on("blocked", () => screen.loaded && timeline.render()),
     on("receipts", (id) => screen.loaded && find(groupId, id) && timeline.render()),
-    on("earlier", (id) => mine(id) && timeline.render()),
     on("message", ({ groupId: gid, id, isNew, fromEvent }) => {
       if (!mine(gid) || !screen.loaded) return;
       timeline.render({ arrived: isNew && fromEvent ? [id] : [] });
@@ -184,6 +187,7 @@ async function reveal(screen, messageId) {
     if (!find(groupId, messageId)) return tell("That message is no longer in this group.");
   }
   clearTimeout(screen.highlightTimer);
+  timeline.include(find(groupId, messageId).seq);
   screen.highlight = messageId;
   timeline.render();
   const row = timeline.row(messageId);

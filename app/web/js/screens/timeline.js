@@ -2,7 +2,9 @@
 // message changes (a playing memo is updated in place), so incoming messages cost one
 // row and never take the keyboard focus. Loading earlier messages keeps the message you
 // were reading where it was; a message arriving while you read back shows a pill
-// instead of moving the page. Rows off screen skip layout (CSS content-visibility).
+// instead of moving the page. Only the newest rows are built at first; older ones
+// loaded already are built as you scroll up to them, and rows off screen skip layout
+// (CSS content-visibility).
 
 import { h } from "../dom.js";
 import { pendingFor } from "../data/outbox.js";
@@ -11,6 +13,8 @@ import { state } from "../store.js";
 import { messageRow, pendingRow, syncVoice } from "../views/message.js";
 
 const NEAR_BOTTOM_PX = 120;
+const FIRST_ROWS = 20; // built when the group opens
+const MORE_ROWS = 25; // built each time you scroll up to the top
 
 function nearBottom() {
   const page = document.scrollingElement;
@@ -28,8 +32,13 @@ export class Timeline {
     Object.assign(this, { groupId, context, onEarlier });
     this.rows = new Map(); // message id -> {el, message, key}
     this.list = h("ol", { class: "timeline", "aria-label": "Messages" });
-    this.more = h("li", { class: "more" },
-      h("button", { type: "button", onclick: () => this.onEarlier() }, "Load earlier messages"));
+    this.firstSeq = null; // rows are built for messages from this seq on
+    this.moreButton = h("button", { type: "button", onclick: () => this.earlier() }, "Load earlier messages");
+    this.more = h("li", { class: "more" }, this.moreButton);
+    this.watcher = new IntersectionObserver((seen) => {
+      if (seen.some((e) => e.isIntersecting) && this.hidden) this.earlier();
+    }, { rootMargin: "600px 0px 0px 0px" });
+    this.watcher.observe(this.more);
     this.empty = h("li", { class: "empty" }, "No messages yet. Hold the button and say hello.");
     this.unseen = 0;
     this.pill = h("button", { type: "button", class: "new-pill", hidden: true, "data-testid": "new-messages",
@@ -42,6 +51,27 @@ export class Timeline {
 
   dispose() {
     window.removeEventListener("scroll", this.onScroll);
+    this.watcher.disconnect();
+  }
+
+  // Older rows: those loaded already first, then a page from the server.
+  earlier() {
+    const messages = this.messages();
+    const first = messages.findIndex((m) => m.seq >= this.firstSeq);
+    if (first > 0) {
+      this.firstSeq = messages[Math.max(0, first - MORE_ROWS)].seq;
+      return this.render();
+    }
+    return this.onEarlier();
+  }
+
+  // Builds rows from this message on (a search result opened further back).
+  include(seq) {
+    if (this.firstSeq === null || seq < this.firstSeq) this.firstSeq = seq;
+  }
+
+  messages() {
+    return sorted(this.groupId).filter((m) => !state.superseded.has(m.id));
   }
 
   row(id) {
@@ -52,9 +82,13 @@ export class Timeline {
   render({ arrived = [] } = {}) {
     const stick = nearBottom();
     const anchor = stick ? null : this.anchor();
-    const messages = sorted(this.groupId).filter((m) => !state.superseded.has(m.id));
+    const all = this.messages();
+    if (this.firstSeq === null && all.length) this.firstSeq = all[Math.max(0, all.length - FIRST_ROWS)].seq;
+    const messages = all.filter((m) => m.seq >= this.firstSeq);
+    this.hidden = all.length - messages.length;
     const wanted = [];
-    if (state.hasMore.get(this.groupId)) wanted.push(this.more);
+    if (this.hidden || state.hasMore.get(this.groupId)) wanted.push(this.more);
+    this.moreButton.textContent = this.hidden ? "Show earlier messages" : "Load earlier messages";
     const seen = new Set();
     for (const message of messages) {
       seen.add(message.id);
