@@ -12,6 +12,7 @@ from playwright.async_api import Page, expect
 
 from tests.process import ServerProcess
 from tests.support.browser import DESKTOP, PHONE, axe, no_horizontal_overflow, screenshot
+from tests.web.network import FlakySocket
 from tests.web.seed import LONG_GROUP, LONG_NAME, PASSWORD, Seeded, post_text, seed_group
 from tests.web.test_web_client import amy_invites_ben
 
@@ -24,6 +25,20 @@ async def sign_in(page: Page, handle: str) -> None:
     await page.get_by_label("Password").fill(PASSWORD)
     await page.get_by_role("button", name="Sign in").click()
     await expect(page.get_by_role("heading", name="Your groups")).to_be_visible()
+
+
+async def open_seeded_group(person: Any, unheard: int = 0) -> Page:
+    """Amy (of tests/web/seed.py) on a phone, signed in, in the seeded group; her groups
+    list said `unheard` on the way."""
+    amy = await person(PHONE)
+    await sign_in(amy, "amy")
+    badge = amy.get_by_test_id("unheard")
+    await (
+        expect(badge).to_contain_text(str(unheard)) if unheard else expect(badge).to_have_count(0)
+    )
+    await amy.get_by_role("link", name=LONG_GROUP).click()
+    await expect(amy.get_by_role("heading", name=LONG_GROUP)).to_be_visible()
+    return amy
 
 
 async def small_targets(page: Page) -> list[str]:
@@ -104,10 +119,7 @@ async def test_play_unheard_plays_every_unheard_memo_of_a_200_message_group(
     person: Any, server: ServerProcess, samples: Path
 ) -> None:
     seeded = await seed_group(server.url, samples, messages=200, memos=60)
-    amy = await person(PHONE)
-    await sign_in(amy, "amy")
-    await expect(amy.get_by_test_id("unheard")).to_contain_text("60")
-    await amy.get_by_role("link", name=LONG_GROUP).click()
+    amy = await open_seeded_group(person, unheard=60)
     play = amy.get_by_test_id("play-unheard")
     await expect(play).to_have_text("Play 60 unheard")  # all 60 counted, not the page's 16
     speed = amy.locator(".voice .speed").first
@@ -262,23 +274,12 @@ async def test_offline_texts_and_recordings_wait_in_the_outbox_and_go_once(
     person: Any, server: ServerProcess
 ) -> None:
     amy, ben = await person(PHONE), await person(PHONE)
-    cut = {"now": False, "open": []}
-
-    async def through_a_flaky_network(route: Any) -> None:
-        if cut["now"]:
-            await route.close(code=1006, reason="network down")
-            return
-        route.connect_to_server()
-        cut["open"].append(route)
-
-    await amy.route_web_socket("**/api/v1/ws*", through_a_flaky_network)
+    network = await FlakySocket().attach(amy)
     gid = await amy_invites_ben(amy, ben, "Science coaches")
     await expect(amy.get_by_role("heading", name="Science coaches")).to_be_visible()
 
-    cut["now"] = True  # the train enters a tunnel
+    await network.cut()  # the train enters a tunnel
     await amy.context.set_offline(True)
-    for route in cut["open"]:
-        await route.close(code=1006, reason="network down")
     banner = amy.get_by_text("You're offline.", exact=False)
     await expect(banner).to_be_visible(timeout=2_000)
     text = "Sent from the tunnel: the meeting moves to 4 pm."
@@ -317,7 +318,7 @@ async def test_offline_texts_and_recordings_wait_in_the_outbox_and_go_once(
             await route.continue_()
 
     await amy.route("**/api/v1/groups/*/messages", lose_the_first_answer)
-    cut["now"] = False
+    network.restore()
     await amy.context.set_offline(False)
     await expect(banner).to_be_hidden(timeout=20_000)
     await expect(waiting).to_have_count(0, timeout=40_000)
@@ -335,9 +336,7 @@ async def test_the_timeline_keeps_your_place_and_your_focus(
     person: Any, server: ServerProcess, samples: Path
 ) -> None:
     seeded = await seed_group(server.url, samples, messages=200, memos=0)
-    amy = await person(PHONE)
-    await sign_in(amy, "amy")
-    await amy.get_by_role("link", name=LONG_GROUP).click()
+    amy = await open_seeded_group(person)
     rows = amy.locator("li.message")
     await expect(rows).to_have_count(20)  # of the 50 loaded: the rest when scrolled to
     assert await amy.get_attribute("ol.timeline", "aria-live") is None  # not read out as it changes
