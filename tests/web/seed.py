@@ -90,10 +90,10 @@ async def seed_group(base_url: str, samples: Path, messages: int = 200, memos: i
         gid = (await api.post("/groups", headers=as_(amy), json={"name": LONG_GROUP})).json()["id"]
         r = await api.post(f"/groups/{gid}/members", headers=as_(amy), json={"handle": "ben"})
         assert r.status_code == 201, r.text
-        every = max(1, messages // max(1, memos))
+        at = {round((i + 1) * messages / memos) - 1 for i in range(memos)}  # the newest too
         memo_ids: list[str] = []
         for n in range(messages):
-            if len(memo_ids) < memos and n % every == every - 1:
+            if n in at:
                 memo_ids.append((await upload(api, ben, gid, memo))["id"])
             else:
                 who = amy if n % 3 == 0 else ben

@@ -36,7 +36,15 @@ const connection = new Connection({
     changed("connection");
     if (status === "online") flush();
   },
-  onSignedOut: () => signedOut(),
+  onSignedOut: async () => {
+    if (!state.renewing) return signedOut();
+    try { // our own password change closed the socket: reconnect with the new token
+      await state.renewing;
+      connection.reconnectNow();
+    } catch {
+      signedOut();
+    }
+  },
 });
 
 const player = new MemoPlayer({

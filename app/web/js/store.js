@@ -27,6 +27,7 @@ export const state = {
   replyTo: new Map(), // group id -> the message being replied to
   connection: "connecting", // online | connecting | offline (the websocket)
   network: navigator.onLine, // the browser's own idea
+  renewing: null, // a password change under way (its answer carries the new token)
 };
 
 const listeners = new Map(); // topic -> Set(fn)

@@ -28,9 +28,13 @@ export function showAccount({ onSignOut, onNewToken }) {
     if (next.length < 10) errors.new_password = RULES.password;
     if (Object.keys(errors).length) return showErrors(form, errors);
     busy(form, () => attempt(async () => {
-      const { token } = await api("POST", "/auth/password", { current_password: current, new_password: next });
+      // The server closes the old token's sockets (4001), maybe before this answer comes:
+      // `state.renewing` tells the connection that a new token is on its way.
+      const renewing = api("POST", "/auth/password", { current_password: current, new_password: next });
+      state.renewing = renewing;
+      const { token } = await renewing.finally(() => (state.renewing = null));
       session.token = token;
-      onNewToken(); // the old token's socket is closed by the server
+      onNewToken();
       form.reset();
       tell("Your password is changed.", "ok");
     }, (error) => showApiError(form, error, "new_password")));

@@ -192,8 +192,9 @@ async function reveal(screen, messageId) {
   timeline.render();
   const row = timeline.row(messageId);
   if (!row) return;
-  const smooth = !matchMedia("(prefers-reduced-motion: reduce)").matches;
-  row.scrollIntoView({ block: "center", behavior: smooth ? "smooth" : "auto" });
+  // At once, and again once the rows on the way have their real heights.
+  row.scrollIntoView({ block: "center" });
+  requestAnimationFrame(() => requestAnimationFrame(() => row.scrollIntoView({ block: "center" })));
   row.focus({ preventScroll: true }); // screen readers read the message found
   screen.highlightTimer = setTimeout(() => {
     screen.highlight = null;

@@ -13,6 +13,7 @@ import { state } from "../store.js";
 import { messageRow, pendingRow, syncVoice } from "../views/message.js";
 
 const NEAR_BOTTOM_PX = 120;
+const NATIVE_ANCHORING = CSS.supports("overflow-anchor", "auto");
 const FIRST_ROWS = 20; // built when the group opens
 const MORE_ROWS = 25; // built each time you scroll up to the top
 
@@ -138,9 +139,10 @@ export class Timeline {
     }
   }
 
-  // Keeps a row where it was on screen, now and for a few frames: rows that skipped
-  // layout (content-visibility) get their real height once drawn.
-  hold(anchor, frames = 4) {
+  // Keeps a row where it was on screen. Browsers with scroll anchoring keep it there
+  // afterwards (rows that skipped layout get their real height once drawn); for the
+  // others we hold it for a few frames ourselves. Doing both would move it twice.
+  hold(anchor, frames = NATIVE_ANCHORING ? 0 : 4) {
     const moved = anchor.el.getBoundingClientRect().top - anchor.top;
     if (Math.abs(moved) > 0.5) window.scrollBy(0, moved);
     if (frames) requestAnimationFrame(() => this.hold(anchor, frames - 1));
