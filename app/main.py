@@ -21,9 +21,11 @@ from app.api import (
     moderation,
     push,
     search,
+    unheard,
     voice,
     web,
 )
+from app.api.compress import CompressJson
 from app.api.links import add_links
 from app.config import Settings, make_private_dir
 from app.logs import RequestIds, redact_secrets
@@ -120,6 +122,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     errors.install(app)
     app.add_middleware(LimitBodies)
+    app.add_middleware(CompressJson)
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
     if origins:
         app.add_middleware(
@@ -142,6 +145,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         groups.router,
         moderation.router,
         messages.router,
+        unheard.router,
         search.router,
         voice.router,
         push.router,
@@ -152,8 +156,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     if settings.metrics_token:
         app.include_router(health.metrics_router)
-    app.include_router(web.router)
-    app.mount("/web", web.static_files(), name="web")
+    app.include_router(web.static_router())
     _publish_links(app)
     return app
 

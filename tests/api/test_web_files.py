@@ -1,18 +1,23 @@
-"""The web client's files: the page at `/`, its modules under `/web/`, errors in the one shape."""
+"""The web client's files: the page at `/`, its modules under `/web/`, errors in the one shape,
+compressed and cacheable."""
 
+import gzip
 import re
 
 import httpx
 
-from tests.helpers import assert_error
+from tests.helpers import Api, assert_error
 
 
 async def test_the_page_and_every_module_it_imports_are_served(client: httpx.AsyncClient) -> None:
     page = await client.get("/")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert page.headers["cache-control"] == "no-cache"
+    version = re.search(r'src="/web/([0-9a-f]{12})/js/main\.js"', page.text)
+    assert version, "the page loads its release's main.js"
+    prefix = f"/web/{version[1]}"
     pending, seen = re.findall(r'(?:src|href)="(/web/[^"]+)"', page.text), set()
-    assert "/web/js/main.js" in pending and "/web/style.css" in pending
+    assert f"{prefix}/style.css" in pending
     while pending:  # follow the ES module imports: a typo in one would blank the app
         path = pending.pop()
         if path in seen:
@@ -20,9 +25,44 @@ async def test_the_page_and_every_module_it_imports_are_served(client: httpx.Asy
         seen.add(path)
         r = await client.get(path)
         assert r.status_code == 200, path
-        for name in re.findall(r'from "\./([\w.]+)"', r.text):
-            pending.append(path.rsplit("/", 1)[0] + "/" + name)
-    assert len(seen) >= 7
+        for name in re.findall(r'from "(\.\.?/[\w./]+)"', r.text):
+            base = path.rsplit("/", 1)[0].split("/")
+            for part in name.split("/"):
+                if part == "..":
+                    base.pop()
+                elif part != ".":
+                    base.append(part)
+            pending.append("/".join(base))
+    assert len(seen) >= 15
+    assert all(p.startswith(prefix) for p in seen)
+    preloaded = set(re.findall(r'rel="modulepreload" href="([^"]+)"', page.text))
+    assert {p for p in seen if p.endswith(".js")} <= preloaded, "every module is preloaded"
+
+
+async def test_static_files_are_compressed_and_cached_by_release(
+    client: httpx.AsyncClient,
+) -> None:
+    page = (await client.get("/")).text
+    main = re.search(r'src="(/web/[0-9a-f]{12}/js/main\.js)"', page)[1]  # type: ignore[index]
+    plain = await client.get(main, headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+    raw = await client.get(main, headers={"Accept-Encoding": "gzip, br"})
+    assert raw.headers["content-encoding"] == "gzip" and raw.headers["vary"] == "Accept-Encoding"
+    assert raw.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert raw.headers["content-type"].startswith("text/javascript")
+    async with client.stream("GET", main, headers={"Accept-Encoding": "gzip"}) as streamed:
+        body = b"".join([chunk async for chunk in streamed.aiter_raw()])
+    assert len(body) < len(plain.content) / 2 and gzip.decompress(body) == plain.content
+
+    again = await client.get(main, headers={"If-None-Match": plain.headers["etag"]})
+    assert again.status_code == 304 and not again.content
+    unversioned = await client.get("/web/js/main.js")
+    assert unversioned.content == plain.content
+    assert unversioned.headers["cache-control"] == "no-cache" and unversioned.headers["etag"]
+    older = await client.get("/web/000000000000/js/main.js")  # a page of another release
+    assert older.status_code == 200 and older.headers["cache-control"] == "no-cache"
+    page_tag = (await client.get("/")).headers["etag"]
+    assert (await client.get("/", headers={"If-None-Match": page_tag})).status_code == 304
 
 
 async def test_missing_files_and_api_routes_answer_in_the_error_shape(
@@ -30,4 +70,23 @@ async def test_missing_files_and_api_routes_answer_in_the_error_shape(
 ) -> None:
     assert_error(await client.get("/web/js/nope.js"), 404)
     assert_error(await client.get("/web/../app/config.py"), 404)
+    assert_error(await client.get("/web/js/../../api/web.py"), 404)
     assert_error(await client.get("/api/v1/nothing-here"), 404)
+
+
+async def test_api_json_is_gzipped_but_never_auth_answers(api: Api) -> None:
+    amy = await api.register("amy")
+    gid = await api.group(amy)
+    for n in range(20):
+        await api.post(amy, gid, f"message number {n} with a few more words in it")
+    gz = {"Accept-Encoding": "gzip"}
+    page = await api.call(amy, "GET", f"/groups/{gid}/messages", headers=gz)
+    assert page.headers["content-encoding"] == "gzip" and len(page.json()["messages"]) == 20
+    plain = await api.call(
+        amy, "GET", f"/groups/{gid}/messages", headers={"Accept-Encoding": "identity"}
+    )
+    assert "content-encoding" not in plain.headers and plain.json() == page.json()
+    login = await api.client.post(
+        "/api/v1/auth/login", json={"handle": amy.handle, "password": "correct horse"}, headers=gz
+    )
+    assert login.status_code == 200 and "content-encoding" not in login.headers  # it holds a token

@@ -129,11 +129,14 @@ def lighthouse(
     form_factor: Literal["mobile", "desktop"] = "mobile",
     report_path: Path | None = None,
     timeout_s: float = 180,
+    user_data_dir: Path | None = None,
 ) -> dict[str, float | None]:
     """Lighthouse's category scores (0-100) for `url`: performance, accessibility,
     best-practices, seo. Mobile is Lighthouse's default (Moto G power, simulated 4G and
     4x CPU slowdown); desktop uses its desktop preset. The whole JSON report goes to
-    `report_path` if given. A score is None when Lighthouse could not compute it."""
+    `report_path` if given. A score is None when Lighthouse could not compute it.
+    With `user_data_dir` Chromium starts from that profile and Lighthouse keeps its
+    storage (a page behind a sign-in kept in localStorage)."""
     command = [
         shutil.which("node") or "node",
         str(LIGHTHOUSE_CLI),
@@ -142,8 +145,10 @@ def lighthouse(
         "--output-path=stdout",
         "--quiet",
         "--only-categories=performance,accessibility,best-practices,seo",
-        f"--chrome-flags=--headless=new {' '.join(FLAGS)}",
+        f"--chrome-flags=--headless=new {' '.join(FLAGS)}"
+        + (f" --user-data-dir={user_data_dir}" if user_data_dir else ""),
         *(["--preset=desktop"] if form_factor == "desktop" else []),
+        *(["--disable-storage-reset"] if user_data_dir else []),
     ]
     with tempfile.TemporaryDirectory(prefix="lighthouse-") as home:
         env = os.environ | {"CHROME_PATH": CHROMIUM, "HOME": home}  # its profile goes there

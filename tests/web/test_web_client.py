@@ -9,11 +9,12 @@ from typing import Any
 from uuid import uuid4
 
 import httpx
-from playwright.async_api import Page, WebSocketRoute, expect
+from playwright.async_api import Page, expect
 
 from tests import audio_samples
 from tests.process import ServerProcess
 from tests.support.browser import screenshot
+from tests.web.network import FlakySocket
 
 
 async def sign_up(page: Page, handle: str, name: str, start: str = "/#/signup") -> None:
@@ -141,6 +142,8 @@ async def test_invite_links_and_a_moderator_managing_members(person: Any) -> Non
         cara.get_by_text("This invite link isn't valid. Ask for a new one.")
     ).to_be_visible(timeout=5_000)
     await screenshot(cara, "invite-not-valid")
+    await cara.get_by_role("link", name="Your account").click()  # who you are, and signing out
+    await expect(cara.get_by_text("Signed in as Cara New")).to_be_visible()
     await cara.get_by_role("button", name="Sign out").click()
     await expect(cara.get_by_role("heading", name="Sign in")).to_be_visible()
     await cara.get_by_label("Handle").fill("cara")
@@ -152,21 +155,10 @@ async def test_invite_links_and_a_moderator_managing_members(person: Any) -> Non
 
 async def test_a_dropped_connection_catches_up_without_reloading(person: Any) -> None:
     amy, ben = await person(), await person()
-    cut = {"now": False, "open": []}
-
-    async def through_a_flaky_network(route: WebSocketRoute) -> None:
-        if cut["now"]:
-            await route.close(code=1006, reason="network down")
-            return
-        route.connect_to_server()
-        cut["open"].append(route)
-
-    await ben.route_web_socket("**/api/v1/ws*", through_a_flaky_network)
+    network = await FlakySocket().attach(ben)
     await amy_invites_ben(amy, ben, "Science coaches")
 
-    cut["now"] = True  # the laptop lid closes: the socket drops and reconnects fail
-    for route in cut["open"]:
-        await route.close(code=1006, reason="network down")
+    await network.cut()  # the laptop lid closes: the socket drops and reconnects fail
     await expect(ben.get_by_text("Offline: reconnecting…")).to_be_visible()
     for text in ("Are you around?", "We moved the meeting to Thursday."):
         await amy.get_by_label("Message text").fill(text)
@@ -174,7 +166,7 @@ async def test_a_dropped_connection_catches_up_without_reloading(person: Any) ->
         await expect(amy.get_by_text(text)).to_be_visible()
     await asyncio.sleep(1)
     await expect(ben.get_by_text("Are you around?")).to_have_count(0)
-    cut["now"] = False  # back online: the next attempt syncs from its cursors
+    network.restore()  # back online: the next attempt syncs from its cursors
     await expect(ben.get_by_text("We moved the meeting to Thursday.")).to_be_visible(timeout=20_000)
     texts = await ben.locator("li.message .text").all_inner_texts()
     assert texts == ["Are you around?", "We moved the meeting to Thursday."]

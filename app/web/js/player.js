@@ -6,14 +6,16 @@ import { liveBytes } from "./api.js";
 const SPEEDS = [1, 1.5, 2];
 const SPEED_KEY = "earshot.speed";
 
+// One <audio> for finished memos. The queue holds message ids, never message objects:
+// a memo changed by an event (a transcript, a receipt) is looked up fresh when its turn
+// comes, and one not loaded is fetched.
 export class MemoPlayer {
-  constructor({ onChange, onStarted }) {
+  constructor({ onChange, onStarted, onSpeed, lookup }) {
     this.audio = new Audio();
     this.audio.preload = "auto";
-    this.current = null; // the message playing (or paused)
+    this.current = null; // {id, groupId} of the memo playing (or paused)
     this.queue = [];
-    this.onChange = onChange;
-    this.onStarted = onStarted;
+    Object.assign(this, { onChange, onStarted, onSpeed, lookup });
     this.speed = Number(localStorage.getItem(SPEED_KEY)) || 1;
     for (const type of ["play", "pause", "timeupdate", "ended", "error"]) {
       this.audio.addEventListener(type, () => this.changed(type));
@@ -21,12 +23,12 @@ export class MemoPlayer {
   }
 
   changed(type) {
+    const id = this.current?.id;
     if (type === "ended") {
-      const next = this.queue.shift();
-      if (next) return this.play(next);
       this.current = null;
+      this.playNext();
     }
-    this.onChange();
+    this.onChange(id, type);
   }
 
   isPlaying(message) {
@@ -48,30 +50,46 @@ export class MemoPlayer {
     this.play(message);
   }
 
-  playAll(messages) {
-    if (!messages.length) return;
-    this.queue = messages.slice(1);
-    this.play(messages[0]);
+  // Plays these memos (ids) one after another, skipping any no longer playable.
+  playAll(groupId, ids) {
+    this.queue = ids.map((id) => ({ groupId, id }));
+    this.playNext();
   }
 
-  play(message) {
-    this.current = message;
+  async playNext() {
+    while (this.queue.length) {
+      const { groupId, id } = this.queue.shift();
+      const message = await this.lookup(groupId, id);
+      if (message?.voice?.status === "ready" && !message.deleted) return this.play(message);
+    }
+  }
+
+  play(message, at = 0) {
+    const previous = this.current?.id;
+    this.current = { id: message.id, groupId: message.group_id };
     const canOpus = this.audio.canPlayType('audio/ogg; codecs="opus"');
     this.audio.src = canOpus ? message.voice.audio_url : `${message.voice.audio_url}&format=mp3`;
     this.audio.playbackRate = this.speed;
-    this.audio.play().then(() => this.onStarted(message), () => this.onChange());
+    if (at) {
+      this.audio.addEventListener("loadedmetadata", () => (this.audio.currentTime = at * this.audio.duration),
+        { once: true });
+    }
+    if (previous) this.onChange(previous, "pause");
+    this.audio.play().then(() => this.onStarted(message), () => this.onChange(message.id, "error"));
   }
 
+  // Seek to a fraction of the memo; a memo not playing starts there.
   seek(message, fraction) {
-    if (this.current?.id !== message.id || !this.audio.duration) return;
-    this.audio.currentTime = fraction * this.audio.duration;
+    fraction = Math.min(1, Math.max(0, fraction));
+    if (this.current?.id !== message.id) return this.play(message, fraction);
+    if (this.audio.duration) this.audio.currentTime = fraction * this.audio.duration;
   }
 
   nextSpeed() {
     this.speed = SPEEDS[(SPEEDS.indexOf(this.speed) + 1) % SPEEDS.length];
     localStorage.setItem(SPEED_KEY, String(this.speed));
     this.audio.playbackRate = this.speed;
-    this.onChange();
+    this.onSpeed(this.speed);
   }
 }
 

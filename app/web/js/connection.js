@@ -3,22 +3,24 @@
 // After every (re)connect the client sends `sync` with the last seq it has seen of
 // each group, so a laptop that slept or a phone that changed networks catches up
 // without reloading. Events at or below a cursor are duplicates and are dropped.
+// The browser's `offline` event closes the socket at once (no waiting for silence).
 
 import { session } from "./api.js";
 
-const PING_EVERY_MS = 20000;
-const SILENT_LIMIT_MS = 45000; // nothing heard for this long: the socket is dead
+const PING_EVERY_MS = 10000;
+const SILENT_LIMIT_MS = 25000; // nothing heard for this long: the socket is dead
 
-export class Realtime {
+export class Connection {
   constructor({ onEvent, onSignal, onAudio, onStatus, onSignedOut }) {
     Object.assign(this, { onEvent, onSignal, onAudio, onStatus, onSignedOut });
     this.cursors = new Map();
     this.ws = null;
     this.backoff = 500;
     this.lastHeard = 0;
-    this.stopped = false;
-    setInterval(() => this.heartbeat(), PING_EVERY_MS / 2);
+    this.stopped = true;
+    setInterval(() => this.heartbeat(), PING_EVERY_MS);
     window.addEventListener("online", () => this.reconnectNow());
+    window.addEventListener("offline", () => this.drop());
     document.addEventListener("visibilitychange", () => {
       if (!document.hidden) this.heartbeat();
     });
@@ -29,16 +31,23 @@ export class Realtime {
     if ((this.cursors.get(groupId) ?? -1) < seq) this.cursors.set(groupId, seq);
   }
 
+  unfollow(groupId) {
+    this.cursors.delete(groupId);
+  }
+
   get open() {
     return this.ws?.readyState === WebSocket.OPEN;
   }
 
   connect() {
     this.stopped = false;
+    clearTimeout(this.retry);
+    const old = this.ws;
+    this.ws = null;
+    old?.close(4000); // one socket at a time: an orphan would deliver events twice
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     // The token travels in the subprotocol header, never in the URL (which logs keep).
-    const url = `${scheme}://${location.host}/api/v1/ws`;
-    const ws = new WebSocket(url, ["earshot", `bearer.${session.token}`]);
+    const ws = new WebSocket(`${scheme}://${location.host}/api/v1/ws`, ["earshot", `bearer.${session.token}`]);
     ws.binaryType = "arraybuffer";
     this.ws = ws;
     this.onStatus("connecting");
@@ -48,21 +57,36 @@ export class Realtime {
       ws.send(JSON.stringify({ type: "sync", cursors: Object.fromEntries(this.cursors) }));
       this.onStatus("online");
     };
-    ws.onmessage = (frame) => this.receive(frame.data);
+    ws.onmessage = (frame) => this.ws === ws && this.receive(frame.data);
     ws.onclose = (closed) => {
       if (this.ws !== ws) return;
       this.ws = null;
       this.onStatus("offline");
       if (closed.code === 4001) return this.onSignedOut();
-      if (!this.stopped) {
-        setTimeout(() => this.connect(), this.backoff);
-        this.backoff = Math.min(this.backoff * 2, 15000);
-      }
+      this.later();
     };
+  }
+
+  later() {
+    if (this.stopped) return;
+    clearTimeout(this.retry);
+    this.retry = setTimeout(() => this.connect(), navigator.onLine ? this.backoff : 15000);
+    this.backoff = Math.min(this.backoff * 2, 15000);
+  }
+
+  // The network is gone: say so now, and try again when it is back.
+  drop() {
+    if (this.stopped) return;
+    const old = this.ws;
+    this.ws = null;
+    old?.close(4000);
+    this.onStatus("offline");
+    this.later();
   }
 
   stop() {
     this.stopped = true;
+    clearTimeout(this.retry);
     this.ws?.close(1000);
     this.ws = null;
   }

@@ -1,9 +1,9 @@
 // Keeping a group safe: reporting a message, the moderators' report queue, invite
 // links and bans, and the moderation log every member can read. Built from data;
-// main.js owns the state and passes in what each piece needs.
+// the screens own the state and pass in what each piece needs.
 
-import { api } from "./api.js";
-import { h, when } from "./dom.js";
+import { api } from "../api.js";
+import { h, when } from "../dom.js";
 
 // ---- reporting a message -------------------------------------------------------------
 

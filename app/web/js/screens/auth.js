@@ -1,0 +1,51 @@
+// Signing in and creating an account, with each field's rule shown and checked here
+// the way the server checks it.
+
+import { api, session } from "../api.js";
+import { h } from "../dom.js";
+import { RULES } from "../errors.js";
+import { attempt, mount } from "../ui.js";
+import { busy, field, formError, showApiError, showErrors } from "../views/forms.js";
+
+const HANDLE = /^[A-Za-z0-9_.-]{3,32}$/;
+
+function check(fields, signup) {
+  const errors = {};
+  if (!HANDLE.test(fields.handle)) errors.handle = fields.handle ? RULES.handle : "Enter your handle.";
+  if (signup && !fields.display_name.trim()) errors.display_name = "Enter your name.";
+  if (!fields.password) errors.password = "Enter your password.";
+  else if (signup && fields.password.length < 10) errors.password = RULES.password;
+  return errors;
+}
+
+export function showAuth(mode, note, onSignedIn) {
+  const signup = mode === "signup";
+  const form = h("form", { class: "card auth", novalidate: true },
+    h("h1", {}, signup ? "Create your account" : "Sign in"),
+    note ? h("p", { class: "muted" }, note) : null,
+    field("Handle", { name: "handle", autocomplete: "username", required: true, maxlength: "32",
+      autocapitalize: "none", spellcheck: "false" }, signup ? RULES.handle : null),
+    signup ? field("Your name", { name: "display_name", autocomplete: "name", required: true,
+      maxlength: "100" }, "How others see you, e.g. Amy Rivera.") : null,
+    field("Password", { name: "password", type: "password", required: true, maxlength: "1024",
+      autocomplete: signup ? "new-password" : "current-password" }, signup ? RULES.password : null),
+    formError(),
+    h("button", { class: "primary", type: "submit" }, signup ? "Create account" : "Sign in"),
+    h("p", { class: "muted" },
+      signup ? "Already have an account? " : "New here? ",
+      h("a", { href: signup ? "#/login" : "#/signup" }, signup ? "Sign in" : "Create an account")),
+  );
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const fields = Object.fromEntries(new FormData(form));
+    fields.handle = fields.handle.trim();
+    const errors = check(fields, signup);
+    if (Object.keys(errors).length) return showErrors(form, errors);
+    busy(form, () => attempt(async () => {
+      const { user, token } = await api("POST", signup ? "/auth/register" : "/auth/login", fields);
+      session.token = token;
+      await onSignedIn(user);
+    }, (error) => showApiError(form, error)));
+  });
+  mount({ name: "auth" }, h("section", { class: "page" }, form));
+}

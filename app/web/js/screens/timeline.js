@@ -1,0 +1,182 @@
+// A group's timeline: rows keyed by message id, built once and rebuilt only when their
+// message changes (a playing memo is updated in place), so incoming messages cost one
+// row and never take the keyboard focus. Loading earlier messages keeps the message you
+// were reading where it was; a message arriving while you read back shows a pill
+// instead of moving the page. Only the newest rows are built at first; older ones
+// loaded already are built as you scroll up to them, and rows off screen skip layout
+// (CSS content-visibility).
+
+import { h } from "../dom.js";
+import { pendingFor } from "../data/outbox.js";
+import { sorted } from "../data/messages.js";
+import { state } from "../store.js";
+import { messageRow, pendingRow, syncVoice } from "../views/message.js";
+
+const NEAR_BOTTOM_PX = 120;
+const NATIVE_ANCHORING = CSS.supports("overflow-anchor", "auto");
+const FIRST_ROWS = 20; // built when the group opens
+const MORE_ROWS = 25; // built each time you scroll up to the top
+
+function nearBottom() {
+  const page = document.scrollingElement;
+  return page.scrollHeight - page.scrollTop - page.clientHeight < NEAR_BOTTOM_PX;
+}
+
+export function scrollToBottom() {
+  const page = document.scrollingElement;
+  page.scrollTop = page.scrollHeight;
+}
+
+export class Timeline {
+  // `context(message)` gives what a row needs; `onEarlier()` loads an older page.
+  constructor({ groupId, context, onEarlier }) {
+    Object.assign(this, { groupId, context, onEarlier });
+    this.rows = new Map(); // message id -> {el, message, key}
+    this.list = h("ol", { class: "timeline", "aria-label": "Messages" });
+    this.firstSeq = null; // rows are built for messages from this seq on
+    this.moreButton = h("button", { type: "button", onclick: () => this.earlier() }, "Load earlier messages");
+    this.more = h("li", { class: "more" }, this.moreButton);
+    this.watcher = new IntersectionObserver((seen) => {
+      if (seen.some((e) => e.isIntersecting) && this.hidden) this.earlier();
+    }, { rootMargin: "600px 0px 0px 0px" });
+    this.watcher.observe(this.more);
+    this.empty = h("li", { class: "empty" }, "No messages yet. Hold the button and say hello.");
+    this.unseen = 0;
+    this.pill = h("button", { type: "button", class: "new-pill", hidden: true, "data-testid": "new-messages",
+      onclick: () => this.toBottom() });
+    this.onScroll = () => {
+      if (nearBottom()) this.hidePill();
+    };
+    window.addEventListener("scroll", this.onScroll, { passive: true });
+  }
+
+  dispose() {
+    window.removeEventListener("scroll", this.onScroll);
+    this.watcher.disconnect();
+  }
+
+  // Older rows: those loaded already first, then a page from the server.
+  earlier() {
+    const messages = this.messages();
+    const first = messages.findIndex((m) => m.seq >= this.firstSeq);
+    if (first > 0) {
+      this.firstSeq = messages[Math.max(0, first - MORE_ROWS)].seq;
+      return this.render();
+    }
+    return this.onEarlier();
+  }
+
+  // Builds rows from this message on (a search result opened further back).
+  include(seq) {
+    if (this.firstSeq === null || seq < this.firstSeq) this.firstSeq = seq;
+  }
+
+  messages() {
+    return sorted(this.groupId).filter((m) => !state.superseded.has(m.id));
+  }
+
+  row(id) {
+    return this.rows.get(id)?.el;
+  }
+
+  // Redraws what changed. `arrived`: ids that just came in (events), to follow or pill.
+  render({ arrived = [] } = {}) {
+    const stick = nearBottom();
+    const anchor = stick ? null : this.anchor();
+    const all = this.messages();
+    if (this.firstSeq === null && all.length) this.firstSeq = all[Math.max(0, all.length - FIRST_ROWS)].seq;
+    const messages = all.filter((m) => m.seq >= this.firstSeq);
+    this.hidden = all.length - messages.length;
+    const wanted = [];
+    if (this.hidden || state.hasMore.get(this.groupId)) wanted.push(this.more);
+    this.moreButton.textContent = this.hidden ? "Show earlier messages" : "Load earlier messages";
+    const seen = new Set();
+    for (const message of messages) {
+      seen.add(message.id);
+      wanted.push(this.rowFor(message));
+    }
+    for (const [id, row] of this.rows) if (!seen.has(id)) this.rows.delete(id) && row.el.remove();
+    const pending = pendingFor(this.groupId);
+    const online = state.connection === "online" && state.network;
+    wanted.push(...pending.map((entry) => pendingRow(entry, { me: state.me, online })));
+    if (!messages.length && !pending.length) wanted.push(this.empty);
+    this.place(wanted);
+    if (anchor) this.hold(anchor);
+    const mineArrived = arrived.some((id) => this.rows.get(id)?.message.sender.id === state.me.id);
+    if (stick || mineArrived) scrollToBottom();
+    else if (arrived.length) this.showPill(arrived.length);
+  }
+
+  rowFor(message) {
+    const ctx = this.context(message);
+    const key = [ctx.highlight === message.id, ctx.transcriptOpen, ctx.revealed.has(message.id),
+      ctx.isBlocked(message), ctx.liveBlocked && message.voice?.status === "live",
+      ctx.receipts?.length, ctx.replied && `${ctx.replied.id}${ctx.replied.deleted}`, ctx.canModerate].join("|");
+    const known = this.rows.get(message.id);
+    if (known && known.message === message && known.key === key) return known.el;
+    const el = messageRow(message, ctx);
+    if (known) {
+      const focused = known.el.contains(document.activeElement) ? document.activeElement : null;
+      known.el.replaceWith(el);
+      if (focused === known.el) el.focus({ preventScroll: true });
+      else if (focused) { // keyboard users stay on the same control
+        const same = focused.getAttribute("data-testid") || focused.classList[0];
+        el.querySelector(`[data-testid="${same}"], .${same}`)?.focus({ preventScroll: true });
+      }
+    }
+    this.rows.set(message.id, { el, message, key });
+    return el;
+  }
+
+  // Puts the rows in order, moving only those out of place.
+  place(wanted) {
+    const keep = new Set(wanted);
+    for (const child of [...this.list.children]) if (!keep.has(child)) child.remove();
+    let cursor = this.list.firstChild;
+    for (const el of wanted) {
+      if (el === cursor) cursor = cursor.nextSibling;
+      else this.list.insertBefore(el, cursor);
+    }
+  }
+
+  // Keeps a row where it was on screen. Browsers with scroll anchoring keep it there
+  // afterwards (rows that skipped layout get their real height once drawn); for the
+  // others we hold it for a few frames ourselves. Doing both would move it twice.
+  hold(anchor, frames = NATIVE_ANCHORING ? 0 : 4) {
+    const moved = anchor.el.getBoundingClientRect().top - anchor.top;
+    if (Math.abs(moved) > 0.5) window.scrollBy(0, moved);
+    if (frames) requestAnimationFrame(() => this.hold(anchor, frames - 1));
+  }
+
+  // The first message row on screen, and where it is, to keep it there.
+  anchor() {
+    const top = document.querySelector(".group-top")?.getBoundingClientRect().bottom ?? 0;
+    for (const { el } of this.rows.values()) {
+      const box = el.getBoundingClientRect();
+      if (box.bottom > top && box.top < innerHeight && el.isConnected) return { el, top: box.top };
+    }
+    return null;
+  }
+
+  showPill(count) {
+    this.unseen += count;
+    this.pill.textContent = `${this.unseen} new message${this.unseen === 1 ? "" : "s"} ↓`;
+    this.pill.hidden = false;
+  }
+
+  hidePill() {
+    this.unseen = 0;
+    this.pill.hidden = true;
+  }
+
+  toBottom() {
+    this.hidePill();
+    scrollToBottom();
+    this.list.lastElementChild?.querySelector("button, a, [tabindex]")?.focus({ preventScroll: true });
+  }
+
+  syncPlayer(messageId, player) {
+    const row = this.rows.get(messageId);
+    if (row) syncVoice(row.el, row.message, player);
+  }
+}
