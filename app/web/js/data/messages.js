@@ -1,0 +1,135 @@
+// A group's messages as the client holds them: pages loaded, events applied, what is
+// unheard, who listened. Messages are replaced, never mutated in place, so a screen
+// can tell a changed one by identity.
+
+import { api } from "../api.js";
+import { changed, myId, state } from "../store.js";
+import { attempt } from "../ui.js";
+import { reloadGroupsSoon } from "./groups.js";
+
+export const PAGE = 50;
+
+export function sorted(groupId) {
+  return [...(state.messages.get(groupId)?.values() || [])].sort((a, b) => a.seq - b.seq);
+}
+
+export function find(groupId, messageId) {
+  return state.messages.get(groupId)?.get(messageId);
+}
+
+function store(groupId, list) {
+  const messages = state.messages.get(groupId) || new Map();
+  state.messages.set(groupId, messages);
+  for (const m of list) messages.set(m.id, keepMine(messages.get(m.id), m));
+}
+
+// Event payloads say listened_by_me: false for everyone; what we know stays.
+function keepMine(known, fresh) {
+  if (known?.voice?.listened_by_me && fresh.voice && !fresh.voice.listened_by_me) {
+    return { ...fresh, voice: { ...fresh.voice, listened_by_me: true } };
+  }
+  return fresh;
+}
+
+// The newest page (once per group and session; events keep it current after that).
+export async function openGroup(groupId) {
+  if (state.messages.has(groupId)) return true;
+  const page = await attempt(() => api("GET", `/groups/${groupId}/messages?limit=${PAGE}`));
+  if (!page) return false;
+  store(groupId, page.messages);
+  state.hasMore.set(groupId, page.has_more);
+  changed("messages", groupId);
+  for (const m of page.messages) if (m.voice?.listen_count) loadReceipts(m);
+  return true;
+}
+
+export async function loadEarlier(groupId, limit = PAGE) {
+  const first = sorted(groupId)[0];
+  if (!first) return false;
+  const page = await attempt(() => api("GET", `/groups/${groupId}/messages?before=${first.seq}&limit=${limit}`));
+  if (!page || !state.messages.has(groupId)) return false;
+  store(groupId, page.messages);
+  state.hasMore.set(groupId, page.has_more);
+  return true;
+}
+
+// A message from an event or an answer: stored, and "unheard" kept right.
+export function upsert(message, { fromEvent = false } = {}) {
+  const messages = state.messages.get(message.group_id);
+  if (messages) {
+    const isNew = !messages.has(message.id);
+    store(message.group_id, [message]);
+    changed("message", { groupId: message.group_id, id: message.id, isNew, fromEvent });
+  }
+  trackUnheard(messages?.get(message.id) || message);
+}
+
+function trackUnheard(m) {
+  const ids = state.unheard.get(m.group_id);
+  if (!ids || m.kind !== "voice") return;
+  const unheard = !m.deleted && m.voice && m.voice.status !== "failed" && !m.voice.listened_by_me
+    && m.sender.id !== myId();
+  const has = ids.includes(m.id);
+  if (unheard && !has) state.unheard.set(m.group_id, [...ids, m.id]);
+  else if (!unheard && has) state.unheard.set(m.group_id, ids.filter((id) => id !== m.id));
+  else return;
+  changed("unheard", m.group_id);
+}
+
+// Every unheard memo of the group, from the server (not only the pages loaded).
+export async function loadUnheard(groupId) {
+  const body = await api("GET", `/groups/${groupId}/unheard`).catch(() => null);
+  if (!body) return;
+  state.unheard.set(groupId, body.message_ids);
+  changed("unheard", groupId);
+}
+
+export function heardByMe(groupId, messageId) {
+  const ids = state.unheard.get(groupId);
+  if (ids?.includes(messageId)) {
+    state.unheard.set(groupId, ids.filter((id) => id !== messageId));
+    changed("unheard", groupId);
+  }
+  const m = find(groupId, messageId);
+  if (m?.voice && !m.voice.listened_by_me) {
+    upsert({ ...m, voice: { ...m.voice, listened_by_me: true } });
+  }
+}
+
+export async function markListened(message) {
+  if (message.voice.listened_by_me || message.sender.id === myId()) return;
+  heardByMe(message.group_id, message.id);
+  await attempt(() => api("POST", `/messages/${message.id}/listened`, {}));
+  reloadGroupsSoon();
+}
+
+export async function loadReceipts(message) {
+  const body = await api("GET", `/messages/${message.id}/receipts`).catch(() => null);
+  if (!body) return;
+  state.receipts.set(message.id, body.receipts);
+  changed("receipts", message.id);
+}
+
+export function receiptArrived(groupId, data) {
+  if (data.user_id === myId()) heardByMe(groupId, data.message_id);
+  const message = find(groupId, data.message_id);
+  if (!message) return;
+  const member = state.members.get(groupId)?.find((m) => m.user.id === data.user_id);
+  if (!member) return loadReceipts(message);
+  const receipts = state.receipts.get(message.id) || [];
+  if (!receipts.some((r) => r.user.id === data.user_id)) {
+    state.receipts.set(message.id, [...receipts, { user: member.user, listened_at: data.listened_at }]);
+  }
+  upsert({ ...message, voice: { ...message.voice, listen_count: state.receipts.get(message.id).length } });
+}
+
+// The message, from what is loaded or from the server (for play-unheard's queue).
+export async function fetchMessage(groupId, messageId) {
+  const known = find(groupId, messageId);
+  if (known) return known;
+  return api("GET", `/messages/${messageId}`).catch(() => null);
+}
+
+export function deleteMessage(message) {
+  return attempt(() => api("DELETE", `/messages/${message.id}`));
+}
