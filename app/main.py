@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from app.api import auth, errors, groups, health, me, messages, moderation, search, voice, web
+from app.api import auth, docs, errors, groups, health, me, messages, moderation, search, voice, web
 from app.api.links import add_links
 from app.config import Settings, make_private_dir
 from app.db import create_engine, read_session_factory, session_factory
@@ -118,6 +118,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1.0.0",
         summary="Asynchronous voice-memo group chat",
         lifespan=lifespan,
+        docs_url=None,  # app.api.docs serves both, offline, under their own CSP
+        redoc_url=None,
     )
     errors.install(app)
     app.add_middleware(LimitBodies)
@@ -153,6 +155,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(health.metrics_router)
     app.include_router(web.router)
     app.mount("/web", web.static_files(), name="web")
+    app.include_router(docs.router)
+    app.mount("/docs/assets", docs.assets(), name="docs-assets")
     _publish_links(app)
     return app
 

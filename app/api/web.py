@@ -17,5 +17,11 @@ async def index() -> FileResponse:
     return FileResponse(WEB_DIR / "index.html", headers={"Cache-Control": "no-cache"})
 
 
+@router.get("/favicon.ico")
+async def favicon() -> FileResponse:
+    """For clients that ask the conventional path; pages name /web/favicon.svg themselves."""
+    return FileResponse(WEB_DIR / "favicon.svg", media_type="image/svg+xml")
+
+
 def static_files() -> StaticFiles:
     return StaticFiles(directory=WEB_DIR)
