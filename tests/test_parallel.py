@@ -11,4 +11,3 @@ def test_each_worker_gets_its_own_redis_database() -> None:
         "redis://:secret@cache:6380/6?ssl=1"
     )
     assert worker_redis_url("redis://cache", "gw0") == "redis://cache/1"
-
