@@ -2,7 +2,7 @@
 app itself (no CDN), under a Content-Security-Policy with no 'unsafe-inline' that they
 never violate. And the favicon every page names."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -17,14 +17,22 @@ async def operation_count(page: Page) -> int:
     return sum(len(operations) for operations in paths.values())
 
 
+@pytest.fixture(scope="module")
+def docs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """One server for these pages: they only read."""
+    process = ServerProcess(tmp_path_factory.mktemp("docs") / "data").start()
+    yield process
+    process.stop()
+
+
 @pytest.fixture
-async def watched(browser: Browser, server: ServerProcess) -> AsyncIterator[Any]:
+async def watched(browser: Browser, docs_server: ServerProcess) -> AsyncIterator[Any]:
     """A page that notes every console error, script error, CSP violation, failed
     response and request leaving the server's origin."""
     contexts = []
 
     async def open_page(viewport: dict[str, int]) -> tuple[Page, list[str]]:
-        context = await browser.new_context(base_url=server.url, viewport=viewport)
+        context = await browser.new_context(base_url=docs_server.url, viewport=viewport)
         contexts.append(context)
         page = await context.new_page()
         page.set_default_timeout(20_000)
@@ -35,7 +43,7 @@ async def watched(browser: Browser, server: ServerProcess) -> AsyncIterator[Any]
         page.on(
             "request",
             lambda r: (
-                r.url.startswith((server.url, "blob:", "data:"))
+                r.url.startswith((docs_server.url, "blob:", "data:"))
                 or trouble.append(f"left the server: {r.url}")
             ),
         )
