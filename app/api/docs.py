@@ -44,6 +44,7 @@ REDOC_CSP = "; ".join((*_COMMON, f"style-src 'self' {' '.join(REDOC_STYLES)}", "
 # then removes itself), so the pages ask nothing of the outside world.
 REDOCLY_LOGO = b"https://cdn.redoc.ly/redoc/logo-mini.svg"
 
+SWAGGER_PAGE, REDOC_PAGE = "/docs", "/redoc"
 router = APIRouter(include_in_schema=False)
 
 
@@ -54,12 +55,12 @@ def _page(name: str, csp: str) -> FileResponse:
     )
 
 
-@router.get("/docs")
+@router.get(SWAGGER_PAGE)
 async def swagger_ui() -> FileResponse:
     return _page("swagger.html", SWAGGER_CSP)
 
 
-@router.get("/redoc")
+@router.get(REDOC_PAGE)
 async def redoc() -> FileResponse:
     return _page("redoc.html", REDOC_CSP)
 
