@@ -4,9 +4,11 @@ import argparse
 import asyncio
 import os
 import sys
+from importlib.metadata import version
 from typing import Any
 
 import uvicorn
+from uvicorn.config import LOG_LEVELS
 
 from app import logs
 from app.config import Settings
@@ -36,8 +38,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
         migrate(settings.resolved_database_url)
     uvicorn.run(
         create_app(settings),
-        host=args.host,
-        port=args.port,
+        host=settings.host if args.host is None else args.host,
+        port=settings.port if args.port is None else args.port,
         log_level=args.log_level,
         log_config=None,  # uvicorn's loggers go through ours (text or JSON)
         **server_options(settings),
@@ -55,14 +57,40 @@ def _fsck(args: argparse.Namespace, settings: Settings) -> int:
         return 2
 
 
+SETTINGS_NOTE = (
+    "Every other setting comes from EARSHOT_* environment variables (EARSHOT_DATA_DIR, "
+    "EARSHOT_DATABASE_URL, EARSHOT_REDIS_URL, ...; see docs/api.md, Configuration)."
+)
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="earshot", description=__doc__)
+    defaults = Settings.model_fields
+    parser = argparse.ArgumentParser(prog="earshot", description=__doc__, epilog=SETTINGS_NOTE)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version('earshot')}")
     commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="apply pending migrations, then serve HTTP")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve = commands.add_parser(
+        "serve",
+        help="apply pending migrations, then serve HTTP",
+        description="Apply pending database migrations, then serve the API, the websocket "
+        "and the web client.",
+        epilog=SETTINGS_NOTE,
+    )
+    serve.add_argument(
+        "--host",
+        help=f"address to listen on (default: $EARSHOT_HOST, else {defaults['host'].default})",
+    )
+    serve.add_argument(
+        "--port",
+        type=int,
+        help=f"port to listen on (default: $EARSHOT_PORT, else {defaults['port'].default})",
+    )
     serve.add_argument("--no-migrate", action="store_true", help="do not migrate first")
-    serve.add_argument("--log-level", default="info")
+    serve.add_argument(
+        "--log-level",
+        default="info",
+        choices=list(LOG_LEVELS),
+        help="the least severe messages logged (default: %(default)s)",
+    )
     commands.add_parser("migrate", help="apply pending database migrations")
     check = commands.add_parser(
         "fsck",

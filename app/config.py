@@ -32,6 +32,10 @@ def make_private_dir(path: Path) -> None:
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="EARSHOT_", extra="ignore")
 
+    # Where `earshot serve` listens (its --host and --port override these).
+    host: str = "127.0.0.1"
+    port: int = 8000
+
     data_dir: Path = Path("./data")
     database_url: str | None = None
     redis_url: str | None = None

@@ -12,6 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from app.api import (
     auth,
+    docs,
     errors,
     feeds,
     groups,
@@ -119,6 +120,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1.0.0",
         summary="Asynchronous voice-memo group chat",
         lifespan=lifespan,
+        docs_url=None,  # app.api.docs serves both, offline, under their own CSP
+        redoc_url=None,
     )
     errors.install(app)
     app.add_middleware(LimitBodies)
@@ -157,6 +160,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.metrics_token:
         app.include_router(health.metrics_router)
     app.include_router(web.static_router())
+    app.include_router(docs.router)
+    app.mount("/docs/assets", docs.assets(), name="docs-assets")
     _publish_links(app)
     return app
 

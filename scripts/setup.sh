@@ -2,7 +2,8 @@
 # Installs what Earshot needs on a fresh Debian/Ubuntu machine, idempotently:
 # system packages (ffmpeg; with --test also espeak-ng and sox for making speech in
 # tests, pocketsphinx-testdata for its recordings of human speech with transcripts,
-# and chromium for the browser tests) and a virtualenv in .venv. With --test it also
+# and chromium for the browser tests) and a virtualenv in .venv (pip runs only when
+# pyproject.toml changed, so a second run is fast and quiet). With --test it also
 # installs tests/node's npm packages (an OpenID Connect provider, axe-core,
 # Lighthouse) exactly as its lockfile says, when they changed.
 set -euo pipefail
@@ -36,8 +37,18 @@ command -v "$python" >/dev/null || python=python3
 if [[ ! -x .venv/bin/python ]]; then
   "$python" -m venv .venv
 fi
-.venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e ".${extras}"
+# pip runs only when pyproject.toml (or the venv's Python) changed since the last install
+# with these extras: a stamp in .venv remembers what it was made from. The code itself is
+# installed editable, so changing it needs no install.
+wanted="$(sha256sum pyproject.toml | cut -d' ' -f1) $(.venv/bin/python --version)"
+stamps=(.venv/.earshot-installed)
+[[ -n $extras ]] && stamps=(.venv/.earshot-installed-test "${stamps[@]}")
+if [[ ! -f ${stamps[0]} || "$(cat "${stamps[0]}")" != "$wanted" ]]; then
+  echo "Installing Python packages into .venv (pip install -e .${extras})"
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -e ".${extras}"
+  for stamp in "${stamps[@]}"; do echo "$wanted" >"$stamp"; done  # [test] includes the base
+fi
 
 if [[ "${1:-}" == "--test" ]]; then
   # npm ci only when the lockfile (or Node) changed since the last install: a stamp

@@ -4,6 +4,11 @@ The API and service tests run once per database backend: SQLite always, and
 PostgreSQL too when EARSHOT_TEST_DATABASE_URL names one. The PostgreSQL run
 creates a fresh database for the session and drops it at the end; if the server
 cannot be reached, the tests error (they are never skipped).
+
+Under pytest-xdist (`-n N`) each worker is a session of its own: its own PostgreSQL
+database (named after the worker), its own Redis database number (the worker's
+index + 1 past the one EARSHOT_TEST_REDIS_URL names), its own temporary directory
+and its own servers on ports the system picks free. Workers share nothing.
 """
 
 import os
@@ -11,6 +16,7 @@ import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
@@ -23,6 +29,24 @@ from app.db import create_engine, migrate_async
 from app.main import create_app
 from tests.helpers import Api
 from tests.support.browser import browser  # noqa: F401 (one Chromium for the whole run)
+
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")  # "gw0", "gw1"... under pytest-xdist
+
+
+def worker_redis_url(url: str, worker: str) -> str:
+    """`url` with the database number moved past the run's own by the worker's index + 1
+    (redis://host:6379/0 -> /1 for gw0, /2 for gw1...): keys of one worker never meet
+    another's. (Pub/sub channels are not per database, but every channel and event
+    names a random group or user id, which no other worker has.)"""
+    parts = urlsplit(url)
+    base = int(parts.path.strip("/") or 0)
+    return urlunsplit(parts._replace(path=f"/{base + 1 + int(worker.removeprefix('gw'))}"))
+
+
+if WORKER and os.environ.get("EARSHOT_TEST_REDIS_URL"):  # before any test module reads it
+    os.environ["EARSHOT_TEST_REDIS_URL"] = worker_redis_url(
+        os.environ["EARSHOT_TEST_REDIS_URL"], WORKER
+    )
 
 PG_URL = os.environ.get("EARSHOT_TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
@@ -45,7 +69,7 @@ async def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 async def pg_database() -> AsyncIterator[str]:
     assert PG_URL, "EARSHOT_TEST_DATABASE_URL is not set"
-    name = f"earshot_test_{uuid.uuid4().hex[:12]}"
+    name = f"earshot_test_{WORKER or 'main'}_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(_asyncpg_dsn(PG_URL))
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')

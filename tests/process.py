@@ -19,13 +19,25 @@ def free_port() -> int:
 
 class ServerProcess:
     def __init__(
-        self, data_dir: Path, log: Path | None = None, log_level: str = "warning", **settings: str
+        self,
+        data_dir: Path,
+        log: Path | None = None,
+        log_level: str = "warning",
+        host: str = "127.0.0.1",
+        address_in_env: bool = False,
+        **settings: str,
     ) -> None:
+        """`address_in_env`: the host and port are given as EARSHOT_HOST and EARSHOT_PORT
+        rather than as --host and --port."""
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"http://{host}:{self.port}"
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("EARSHOT_")}
         self.env["EARSHOT_DATA_DIR"] = str(data_dir)
         self.env.update({f"EARSHOT_{k.upper()}": v for k, v in settings.items()})
+        self.address = ["--host", host, "--port", str(self.port)]
+        if address_in_env:
+            self.env.update({"EARSHOT_HOST": host, "EARSHOT_PORT": str(self.port)})
+            self.address = []
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = log  # where its output goes (else this process's own stdout/stderr)
         self.log_level = log_level
@@ -33,7 +45,7 @@ class ServerProcess:
     def start(self) -> "ServerProcess":
         output = self.log.open("ab") if self.log else None
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "serve", "--port", str(self.port),
+            [sys.executable, "-m", "app.cli", "serve", *self.address,
              "--log-level", self.log_level],
             env=self.env,
             stdout=output,

@@ -109,4 +109,9 @@ def static_router(release: Release | None = None) -> APIRouter:
             return release.files[path].response(request, REVALIDATE)
         raise HTTPException(404)
 
+    @routes.get("/favicon.ico")
+    async def favicon(request: Request) -> Response:
+        """For clients that ask the conventional path; pages name the icon themselves."""
+        return release.files["favicon.svg"].response(request, REVALIDATE)
+
     return routes

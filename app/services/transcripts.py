@@ -76,8 +76,7 @@ class Transcripts:
     async def _in_worker(self, *args: Any) -> transcribe.Transcript:
         """`transcribe.transcribe(*args)` in a worker process, awaited without blocking."""
         if self._pool is None:  # started on first use: a server with no memos loads no model
-            spawn = multiprocessing.get_context("spawn")  # no copy of our threads
-            self._pool = spawn.Pool(self._rt.settings.transcribe_workers, transcribe.load)
+            self._pool = transcribe.worker_pool(self._rt.settings.transcribe_workers)
         loop = asyncio.get_running_loop()
         done: asyncio.Future[transcribe.Transcript] = loop.create_future()
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 
+from app.api import docs
 from app.config import Settings
 from app.main import API_PREFIX, create_app
 from app.realtime import ws
@@ -58,7 +59,7 @@ def served_calls(app: FastAPI) -> set[str]:
         if method in _HTTP_METHODS
     }
     calls |= {f"GET {API_PREFIX}{route.path}" for route in ws.router.routes}  # type: ignore[attr-defined]
-    calls |= {f"GET {url}" for url in (app.openapi_url, app.docs_url, app.redoc_url) if url}
+    calls |= {f"GET {url}" for url in (app.openapi_url, docs.SWAGGER_PAGE, docs.REDOC_PAGE)}
     return calls
 
 

@@ -62,7 +62,7 @@ async def test_the_api_matches_its_openapi_schema(
                 "--request-timeout", "30",
             ],
             env=env,
-            cwd=repo_root,
+            cwd=tmp_path,  # its caches (.schemathesis, .hypothesis): this run's alone
             capture_output=True,
             text=True,
             timeout=600,
