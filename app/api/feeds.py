@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request, Response
 from app.api.common import Id, errors
 from app.api.deps import CtxDep, CurrentUser, ReadCtxDep
 from app.api.voice import send_audio
-from app.schemas import FeedCreated, FeedsOut
+from app.schemas.notifications import FeedCreated, FeedsOut
 from app.services import feeds, playback
 
 router = APIRouter(tags=["feeds"])

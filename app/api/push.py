@@ -4,7 +4,7 @@ from fastapi import APIRouter, Response
 
 from app.api.common import Id, created_or_repeated, errors
 from app.api.deps import CtxDep, CurrentUser, ReadCtxDep
-from app.schemas import (
+from app.schemas.notifications import (
     NotificationsIn,
     NotificationsOut,
     PushKeyOut,

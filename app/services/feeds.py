@@ -22,7 +22,7 @@ from sqlalchemy import and_, select
 
 from app.errors import Conflict, NotFound
 from app.models import Block, Feed, Group, Membership, Message, User, utcnow
-from app.schemas import FeedOut
+from app.schemas.notifications import FeedOut
 from app.services import signing
 from app.services.context import Ctx
 

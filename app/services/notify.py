@@ -17,7 +17,8 @@ from sqlalchemy import and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Block, Membership, Message, User
-from app.schemas import NotificationsOut, QuietHours
+from app.schemas import QuietHours
+from app.schemas.notifications import NotificationsOut
 from app.services.context import Ctx
 from app.services.groups import require_role
 

@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from app import outbound
 from app.errors import Invalid, NotFound
 from app.models import Message, PushSubscription, User, utcnow
-from app.schemas import PushSubscriptionOut
+from app.schemas.notifications import PushSubscriptionOut
 from app.services import notify, outbox
 from app.services.context import Ctx, Runtime
 
