@@ -12,6 +12,8 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/")
+@router.get("/verify-email")  # the links of mails (?token=...): the client takes it from here
+@router.get("/reset-password")
 async def index() -> FileResponse:
     # Always revalidated, so a new release reaches browsers on their next visit.
     return FileResponse(WEB_DIR / "index.html", headers={"Cache-Control": "no-cache"})
