@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Literal
 
 from cryptography.hazmat.primitives.asymmetric import ec
-from pydantic import field_validator
+from pydantic import SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -123,7 +123,7 @@ class Settings(BaseSettings):
     # offers it) or "smtps://user:password@host:465" (TLS from the first byte);
     # mail_from the From address; public_url the address people open Earshot at, for
     # the links in mails. Without them, email features answer 409 email_not_configured.
-    smtp_url: str | None = None
+    smtp_url: SecretStr | None = None  # a SecretStr: never in a repr or a log
     mail_from: str | None = None
     public_url: str | None = None
     smtp_timeout_s: float = 20.0
@@ -158,10 +158,12 @@ class Settings(BaseSettings):
 
     @field_validator("smtp_url")
     @classmethod
-    def _smtp(cls, value: str | None) -> str | None:
-        if value and not value.startswith(("smtp://", "smtps://")):
+    def _smtp(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        if not value.get_secret_value().startswith(("smtp://", "smtps://")):
             raise ValueError("EARSHOT_SMTP_URL must start with smtp:// or smtps://")
-        return value or None
+        return value
 
     @property
     def email_enabled(self) -> bool:

@@ -75,7 +75,7 @@ class Mailer:
     def __init__(self, settings: Settings, compose: Compose) -> None:
         assert settings.smtp_url
         self._compose = compose
-        self._target = smtp_target(settings.smtp_url)
+        self._target = smtp_target(settings.smtp_url.get_secret_value())
         self._timeout_s = min(settings.smtp_timeout_s, settings.lease_s / 2)
 
     def handlers(self) -> dict[str, outbox.Handler]:
