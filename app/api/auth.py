@@ -64,7 +64,7 @@ async def logout(ctx: CtxDep, user: CurrentUser, token: TokenDep) -> Response:
 
 @router.post("/auth/verify-email", response_model=MeOut, responses=errors(409, 429))
 async def verify_email(body: VerifyEmailIn, request: Request, ctx: CtxDep) -> MeOut:
-    """Confirm an address with the token of the link mailed to it (`400 invalid_token` when
+    """Confirm an address with the token of the link mailed to it (`422 invalid_token` when
     it is unknown, used, expired or for an address the account no longer has)."""
     user = await emails.verify(ctx, body.token, client_address(request))
     return people.me_out(user)

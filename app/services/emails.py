@@ -97,12 +97,12 @@ async def request_reset(ctx: Ctx, login: str, address: str) -> None:
 
 def invalid_token() -> ApiError:
     return ApiError(
-        "This link is not valid any more; ask for a new one.", code="invalid_token", status=400
+        "This link is not valid any more; ask for a new one.", code="invalid_token", status=422
     )
 
 
 async def use_token(ctx: Ctx, token: str, purpose: str, address: str) -> tuple[EmailToken, User]:
-    """The live token `token` of `purpose` and its account (400 invalid_token otherwise),
+    """The live token `token` of `purpose` and its account (422 invalid_token otherwise),
     counted against the caller's address."""
     await ctx.limit("email-token", address)
     row = await ctx.db.get(EmailToken, _hash(token))

@@ -97,7 +97,7 @@ async def test_a_registration_address_is_mailed_a_link_that_verifies_it_once(
     assert (me["id"], me["email_verified"]) == (amy.id, True)
     assert (await api.ok(amy, "GET", "/me"))["email_verified"] is True
     again = await api.call(None, "POST", "/auth/verify-email", json={"token": token})
-    assert_error(again, 400, "invalid_token")
+    assert_error(again, 422, "invalid_token")
 
 
 async def test_a_changed_address_is_unverified_and_only_its_own_link_verifies(
@@ -117,7 +117,7 @@ async def test_a_changed_address_is_unverified_and_only_its_own_link_verifies(
     stale = await api.call(
         None, "POST", "/auth/verify-email", json={"token": link_token(first, "/verify-email")}
     )
-    assert_error(stale, 400, "invalid_token")
+    assert_error(stale, 422, "invalid_token")
     assert (await api.ok(amy, "GET", "/me"))["email_verified"] is False
     await api.ok(
         None, "POST", "/auth/verify-email", json={"token": link_token(second, "/verify-email")}
@@ -199,7 +199,7 @@ async def test_a_reset_mails_only_a_verified_address_and_sets_the_password_once(
     for used in (token, link_token(by_address, "/reset-password")):  # the other was revoked
         body = {"token": used, "new_password": "another long phrase"}
         r = await api.call(None, "POST", "/auth/password-reset/confirm", json=body)
-        assert_error(r, 400, "invalid_token")
+        assert_error(r, 422, "invalid_token")
 
 
 async def test_an_expired_reset_token_is_refused(api: Api, smtp: SmtpServer, app: Any) -> None:
@@ -215,7 +215,7 @@ async def test_an_expired_reset_token_is_refused(api: Api, smtp: SmtpServer, app
         await db.commit()
     body = {"token": link_token(mail, "/reset-password"), "new_password": "maple syrup on snow"}
     r = await api.call(None, "POST", "/auth/password-reset/confirm", json=body)
-    assert_error(r, 400, "invalid_token")
+    assert_error(r, 422, "invalid_token")
     login = {"handle": "amy", "password": "correct horse"}
     assert (await api.client.post("/api/v1/auth/login", json=login)).status_code == 200
 
@@ -314,7 +314,7 @@ async def test_without_smtp_settings_email_features_answer_409_and_the_rest_work
             True,
         )
         r = await api.call(None, "POST", "/auth/verify-email", json={"token": "abc"})
-        assert_error(r, 400, "invalid_token")
+        assert_error(r, 422, "invalid_token")
 
 
 async def test_reset_requests_are_rate_limited_per_login(settings: Settings) -> None:
