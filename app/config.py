@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Literal
 
 from cryptography.hazmat.primitives.asymmetric import ec
-from pydantic import field_validator
+from pydantic import SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -122,6 +122,19 @@ class Settings(BaseSettings):
     # each further one (a Retry-After from the far side wins).
     outbox_retry_s: float = 5.0
 
+    # Email (verification links, password resets), sent through the outbox. All three
+    # are needed: smtp_url "smtp://user:password@host:587" (STARTTLS when the server
+    # offers it) or "smtps://user:password@host:465" (TLS from the first byte);
+    # mail_from the From address; public_url the address people open Earshot at, for
+    # the links in mails. Without them, email features answer 409 email_not_configured.
+    smtp_url: SecretStr | None = None  # a SecretStr: never in a repr or a log
+    mail_from: str | None = None
+    public_url: str | None = None
+    smtp_timeout_s: float = 20.0
+    limit_password_resets_per_hour: int = 10  # per client address, and per login
+    limit_email_tokens_per_hour: int = 30  # verify/reset confirmations, per client address
+    limit_verification_mails_per_hour: int = 5  # per user
+
     # The private podcast feed: voice memos of the last feed_days.
     feed_days: int = 30
 
@@ -146,6 +159,19 @@ class Settings(BaseSettings):
         if not value.startswith(("mailto:", "https://")):
             raise ValueError("EARSHOT_PUSH_CONTACT must be a mailto: or https:// address")
         return value
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        if not value.get_secret_value().startswith(("smtp://", "smtps://")):
+            raise ValueError("EARSHOT_SMTP_URL must start with smtp:// or smtps://")
+        return value
+
+    @property
+    def email_enabled(self) -> bool:
+        return bool(self.smtp_url and self.mail_from and self.public_url)
 
     @property
     def work_dir(self) -> Path:

@@ -34,9 +34,10 @@ from app.metrics import CountRequests, Metrics
 from app.realtime import ws
 from app.realtime.hub import Hub
 from app.security import LimitBodies, SecurityHeaders, content_security_policy
-from app.services import outbox
+from app.services import emails, outbox
 from app.services.context import open_runtime
 from app.services.ingest import Ingest
+from app.services.mail import Mailer
 from app.services.passwords import Passwords
 from app.services.scrub import Scrubber
 from app.services.transcripts import Transcripts
@@ -96,9 +97,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await transcripts.start()
             await ingest.start()
             pusher = WebPush(rt)
+            handlers = pusher.handlers()
+            if settings.email_enabled:
+                handlers |= Mailer(settings, emails.compose).handlers()
             deliveries = outbox.Worker(
                 rt,
-                pusher.handlers(),
+                handlers,
                 concurrency=settings.push_workers,
                 backoff_base_s=settings.outbox_retry_s,
             )

@@ -84,6 +84,14 @@ class User(Base):
     quiet_end: Mapped[int | None] = mapped_column(Integer)
     quiet_time_zone: Mapped[str | None] = mapped_column(String(64))
     quiet_allow_live: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # An optional address (lower-cased), for password resets and later digests; it is
+    # used for resets only once verified (`email_verified_at`), and a new one is not.
+    email: Mapped[str | None] = mapped_column(String(254), index=True)
+    email_verified_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    @property
+    def email_verified(self) -> bool:
+        return self.email is not None and self.email_verified_at is not None
 
 
 class Token(Base):
@@ -92,6 +100,19 @@ class Token(Base):
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class EmailToken(Base):
+    """A one-time token mailed to someone: "verify" (that `email` is theirs) or "reset"
+    (a new password). Only its SHA-256 is stored; it is deleted when used."""
+
+    __tablename__ = "email_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    purpose: Mapped[str] = mapped_column(String(8))
+    email: Mapped[str] = mapped_column(String(254))
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class Group(Base):

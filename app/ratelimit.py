@@ -56,6 +56,20 @@ RULES: dict[str, tuple[str, int, str]] = {
     "invite-create": ("limit_invites_per_hour", 3600, "Too many invite links in an hour."),
     "member-add": ("limit_member_adds_per_hour", 3600, "Too many members added in an hour."),
     "report": ("limit_reports_per_hour", 3600, "Too many reports in an hour."),
+    "password-reset": (
+        "limit_password_resets_per_hour", 3600, "Too many password resets; try again later.",
+    ),
+    "password-reset-login": (
+        "limit_password_resets_per_hour", 3600,
+        "Too many password resets for this account; try again later.",
+    ),
+    "email-token": (
+        "limit_email_tokens_per_hour", 3600, "Too many links tried; try again later.",
+    ),
+    "verification-mail": (
+        "limit_verification_mails_per_hour", 3600,
+        "Too many verification mails in an hour; try again later.",
+    ),
 }  # fmt: skip
 
 

@@ -4,8 +4,18 @@ from fastapi import APIRouter, Request, Response
 
 from app.api.common import errors
 from app.api.deps import CtxDep, CurrentUser, TokenDep
-from app.schemas import AuthOut, LoginIn, PasswordIn, RegisterIn, UserOut
-from app.services import accounts
+from app.schemas import (
+    AuthOut,
+    LoginIn,
+    MeOut,
+    PasswordIn,
+    PasswordResetConfirmIn,
+    PasswordResetIn,
+    RegisterIn,
+    UserOut,
+    VerifyEmailIn,
+)
+from app.services import accounts, emails, people
 
 router = APIRouter(tags=["accounts"])
 
@@ -20,9 +30,10 @@ def client_address(request: Request) -> str:
 )
 async def register(body: RegisterIn, request: Request, ctx: CtxDep) -> AuthOut:
     """Make an account. The password: at least 10 characters, not only spaces, without the
-    handle, and not a common one (`422 weak_password`)."""
+    handle, and not a common one (`422 weak_password`). An `email` is mailed a
+    verification link (409 `email_not_configured` when the server sends no email)."""
     user, token = await accounts.register(
-        ctx, body.handle, body.display_name, body.password, client_address(request)
+        ctx, body.handle, body.display_name, body.password, client_address(request), body.email
     )
     return AuthOut(user=UserOut.model_validate(user), token=token)
 
@@ -52,4 +63,37 @@ async def change_password(
 @router.post("/auth/logout", status_code=204, response_class=Response, responses=errors(401))
 async def logout(ctx: CtxDep, user: CurrentUser, token: TokenDep) -> Response:
     await accounts.logout(ctx, user, token)
+    return Response(status_code=204)
+
+
+@router.post("/auth/verify-email", response_model=MeOut, responses=errors(409, 429))
+async def verify_email(body: VerifyEmailIn, request: Request, ctx: CtxDep) -> MeOut:
+    """Confirm an address with the token of the link mailed to it (`422 invalid_token` when
+    it is unknown, used, expired or for an address the account no longer has)."""
+    user = await emails.verify(ctx, body.token, client_address(request))
+    return people.me_out(user)
+
+
+@router.post(
+    "/auth/password-reset", status_code=202, response_class=Response, responses=errors(409, 429)
+)
+async def password_reset(body: PasswordResetIn, request: Request, ctx: CtxDep) -> Response:
+    """Mail a reset link (valid one hour) to the verified address of the account with this
+    handle or address. Always 202, whether or not there is one."""
+    await emails.request_reset(ctx, body.login, client_address(request))
+    return Response(status_code=202)
+
+
+@router.post(
+    "/auth/password-reset/confirm",
+    status_code=204,
+    response_class=Response,
+    responses=errors(429, 503),
+)
+async def password_reset_confirm(
+    body: PasswordResetConfirmIn, request: Request, ctx: CtxDep
+) -> Response:
+    """Set a new password with a reset token (same rules as registration): every token of
+    the account is revoked and its websockets close; sign in again."""
+    await accounts.reset_password(ctx, body.token, body.new_password, client_address(request))
     return Response(status_code=204)

@@ -15,10 +15,11 @@ async def me(user: CurrentUser) -> MeOut:
     return people.me_out(user)
 
 
-@router.patch("/me", response_model=MeOut, responses=errors(401))
+@router.patch("/me", response_model=MeOut, responses=errors(401, 409, 429))
 async def update_me(body: MePatch, ctx: CtxDep, user: CurrentUser) -> MeOut:
     """`who_can_add_me`: "shared_group" (default) or "anyone"; `notification_previews`;
-    `quiet_hours` (an explicit null turns them off)."""
+    `quiet_hours` (an explicit null turns them off); `email` (a new one is unverified and
+    mailed a link, 409 `email_not_configured` without email; null removes it)."""
     return await people.update_me(ctx, user, body.model_dump(mode="json", exclude_unset=True))
 
 

@@ -13,11 +13,8 @@ from app.schemas import (
     BansOut,
     InvitesOut,
     ModerationLogPage,
-    ReportIn,
-    ReportOut,
-    ReportsPage,
-    ResolveIn,
 )
+from app.schemas.reports import ReportIn, ReportOut, ReportsPage, ResolveIn
 from app.services import bans, invites, moderation, reports
 
 router = APIRouter(tags=["moderation"])

@@ -6,7 +6,8 @@ from fastapi import APIRouter, Query
 
 from app.api.common import Id, errors
 from app.api.deps import CurrentUser, ReadCtxDep
-from app.schemas import STORABLE, SearchOut
+from app.schemas import STORABLE
+from app.schemas.search import SearchOut
 from app.services import search
 
 router = APIRouter(tags=["search"])

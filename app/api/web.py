@@ -94,6 +94,8 @@ def static_router(release: Release | None = None) -> APIRouter:
     routes = APIRouter(include_in_schema=False)
 
     @routes.get("/")
+    @routes.get("/verify-email")  # the links of mails (?token=...): the client takes it from here
+    @routes.get("/reset-password")
     async def index(request: Request) -> Response:
         return release.page.response(request, REVALIDATE)
 

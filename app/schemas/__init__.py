@@ -58,15 +58,37 @@ class Out(BaseModel):
 # Accounts
 
 
+# An address as people type it: one @, no spaces or control characters (so no header
+# injection), a dot in the domain; whether it works is what verification checks.
+EMAIL = r'^[^@\s\x00-\x1f\x7f<>,;:"()\[\]\\]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$'
+Email = Annotated[str, StringConstraints(max_length=254, pattern=EMAIL)]
+
+
 class RegisterIn(BaseModel):
     handle: Handle = Field(description="3–32 of a-z 0-9 _ . - (stored lower-cased)")
     display_name: Name
     password: str = Field(min_length=10, max_length=1024, pattern=STORABLE)
+    email: Email | None = Field(
+        default=None, description="optional; a verification link is mailed to it"
+    )
 
 
 class LoginIn(BaseModel):
     handle: str = Field(max_length=64, pattern=STORABLE)
     password: str = Field(max_length=1024, pattern=STORABLE)
+
+
+class VerifyEmailIn(BaseModel):
+    token: str = Field(max_length=128, pattern=r"^[A-Za-z0-9_-]+$")
+
+
+class PasswordResetIn(BaseModel):
+    login: str = Field(max_length=254, pattern=STORABLE, description="a handle or an address")
+
+
+class PasswordResetConfirmIn(BaseModel):
+    token: str = Field(max_length=128, pattern=r"^[A-Za-z0-9_-]+$")
+    new_password: str = Field(min_length=10, max_length=1024, pattern=STORABLE)
 
 
 class PasswordIn(BaseModel):
@@ -125,9 +147,17 @@ class MeOut(UserOut):
         default=False, description="message text and transcripts in pushes and the podcast feed"
     )
     quiet_hours: QuietHours | None = None
+    email: str | None = Field(default=None, description="your address, if you gave one")
+    email_verified: bool = Field(
+        default=False, description="whether you opened the link mailed to `email`"
+    )
 
 
 class MePatch(BaseModel):
+    email: Email | None = Field(
+        default=None,
+        description="a new address is unverified and mailed a link; an explicit null removes it",
+    )
     who_can_add_me: WhoCanAddMe | None = None
     notification_previews: StrictBool | None = None
     quiet_hours: QuietHours | None = Field(
@@ -372,37 +402,6 @@ class ModerationLogPage(Out):
     has_more: bool
 
 
-# Reports (moderators only)
-
-ReportAction = Literal["dismiss", "delete", "ban"]
-
-
-class ReportIn(BaseModel):
-    reason: str = Field(min_length=1, max_length=1000, pattern=STORABLE)
-
-
-class ResolveIn(BaseModel):
-    action: ReportAction
-
-
-class ReportOut(Out):
-    id: str
-    group_id: str
-    message: MessageOut
-    reporter: UserOut
-    reason: str
-    status: Literal["open", "resolved"]
-    created_at: Timestamp
-    resolved_at: Timestamp | None = None
-    resolved_by: UserOut | None = None
-    resolution: ReportAction | None = None
-
-
-class ReportsPage(Out):
-    reports: list[ReportOut]
-    has_more: bool
-
-
 class ErrorBody(Out):
     code: str
     message: str
@@ -411,26 +410,3 @@ class ErrorBody(Out):
 
 class ErrorOut(Out):
     error: ErrorBody
-
-
-# Search (beyond the contract)
-
-
-class SearchHit(Out):
-    """A message that matches a search; `snippet` marks the matched words (see README)."""
-
-    message_id: str
-    group_id: str
-    seq: int
-    kind: Literal["text", "voice"]
-    created_at: Timestamp
-    sender: UserOut
-    sender_blocked: bool = False  # the caller blocked the sender
-    snippet: str = Field(
-        description="Text around the best match, on one line; each matched word is between "
-        "U+0002 and U+0003, which appear nowhere else in it"
-    )
-
-
-class SearchOut(Out):
-    hits: list[SearchHit]

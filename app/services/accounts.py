@@ -18,6 +18,7 @@ from app.errors import Conflict, Forbidden, Unauthorized
 from app.models import Token, User
 from app.ratelimit import Rule, enforce, rate_limited, sign_in_delays
 from app.realtime.wire import CONTROL_CHANNEL, TokensRevoked, encode_control
+from app.services import emails
 from app.services.context import Ctx
 from app.services.passwords import check_new_password
 
@@ -33,9 +34,16 @@ async def _issue_token(ctx: Ctx, user: User) -> str:
 
 
 async def register(
-    ctx: Ctx, handle: str, display_name: str, password: str, address: str
+    ctx: Ctx,
+    handle: str,
+    display_name: str,
+    password: str,
+    address: str,
+    email: str | None = None,
 ) -> tuple[User, str]:
     check_new_password(password, handle)
+    if email is not None and not ctx.settings.email_enabled:
+        raise emails.not_configured()
     await ctx.limit("register", address)
     taken = Conflict("That handle is taken.", code="handle_taken")
     if await ctx.db.scalar(select(User.id).where(User.handle == handle)):
@@ -48,6 +56,8 @@ async def register(
         await ctx.db.flush()
     except IntegrityError:
         raise taken from None
+    if email is not None:
+        await emails.set_email(ctx, user, email)
     token = await _issue_token(ctx, user)
     await ctx.commit()
     return user, token
@@ -107,13 +117,35 @@ async def change_password(ctx: Ctx, user: User, *, current: str, new: str, addre
     if not await _check_password(ctx, user, user.handle, current, address):
         raise Forbidden("The current password is wrong.", code="wrong_password")
     new_hash = await ctx.rt.passwords.hash(new)
+    return await replace_password(ctx, user, new_hash, new_token=True) or ""
+
+
+async def replace_password(
+    ctx: Ctx, user: User, new_hash: str, *, new_token: bool = False
+) -> str | None:
+    """Store `new_hash` and revoke every token of the account (its websockets close),
+    committing; with `new_token`, returns a fresh token for this client."""
     await ctx.db.execute(update(User).where(User.id == user.id).values(password_hash=new_hash))
     revoked = list(await ctx.db.scalars(select(Token.token_hash).where(Token.user_id == user.id)))
     await ctx.db.execute(delete(Token).where(Token.user_id == user.id))
-    token = await _issue_token(ctx, user)
+    token = await _issue_token(ctx, user) if new_token else None
     await ctx.commit()
     await _announce_revoked(ctx, user, revoked)
     return token
+
+
+async def reset_password(ctx: Ctx, token: str, new: str, address: str) -> None:
+    """Set a new password with a token mailed to the account's verified address; every
+    token of the account is revoked (its websockets close), as on a password change."""
+    _, user = await emails.use_token(ctx, token, "reset", address)
+    if not user.email_verified:
+        raise emails.invalid_token()
+    check_new_password(new, user.handle)
+    await ctx.release()  # no database lock is held while hashing
+    new_hash = await ctx.rt.passwords.hash(new)
+    if not await emails.delete_tokens(ctx, user, "reset"):
+        raise emails.invalid_token()  # a parallel request used it meanwhile
+    await replace_password(ctx, user, new_hash)
 
 
 async def _announce_revoked(ctx: Ctx, user: User, token_hashes: list[str]) -> None:

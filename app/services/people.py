@@ -17,7 +17,7 @@ from sqlalchemy.orm import aliased
 from app.errors import Conflict, Invalid, NotFound
 from app.models import Block, Membership, User, utcnow
 from app.schemas import BlockOut, MeOut
-from app.services import notify, views
+from app.services import emails, notify, views
 from app.services.context import Ctx
 
 MAX_BLOCKS = 1000  # per person: each is a row, and every message list checks them
@@ -47,6 +47,8 @@ def me_out(user: User) -> MeOut:
 
 async def update_me(ctx: Ctx, user: User, changes: dict[str, Any]) -> MeOut:
     """Apply the fields of a PATCH /me body that were sent (`changes`, as JSON values)."""
+    if "email" in changes:
+        await emails.set_email(ctx, user, changes["email"])
     values = notify.preference_columns(changes)
     if changes.get("who_can_add_me") is not None:
         values["who_can_add_me"] = changes["who_can_add_me"]

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from app.errors import Conflict, Invalid, NotFound
 from app.models import Membership, Message, Report, User, utcnow
 from app.realtime.wire import CONTROL_CHANNEL, ControlType, ReportNotice, encode_control
-from app.schemas import ReportOut
+from app.schemas.reports import ReportOut
 from app.services import bans, erasure, moderation, pages, views
 from app.services.context import Ctx
 from app.services.groups import require_role

@@ -38,7 +38,7 @@ from typing import Any
 from sqlalchemy import TextClause, select, text
 
 from app.models import Message, User
-from app.schemas import SearchHit
+from app.schemas.search import SearchHit
 from app.services import views
 from app.services.context import Ctx
 from app.services.groups import require_role

@@ -30,6 +30,8 @@ async def test_register_returns_user_and_working_token(api: Api) -> None:
         "who_can_add_me": "shared_group",
         "notification_previews": False,
         "quiet_hours": None,
+        "email": None,
+        "email_verified": False,
     }
 
 
