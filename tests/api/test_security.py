@@ -106,7 +106,8 @@ async def test_hostile_ids_in_every_path_get_4xx_in_the_one_shape(api: Api, app:
                 method.upper(), path, headers=amy.auth, params={"exp": "1", "sig": "x"}, json={}
             )
             assert 400 <= r.status_code < 500, (method, path, r.status_code, r.text)
-            assert_error(r, r.status_code)
+            if method != "head":  # a HEAD answer has no body, by HTTP's definition
+                assert_error(r, r.status_code)
             assert b"root:" not in r.content and b"SQLite" not in r.content
     page = await api.ok(amy, "GET", f"/groups/{gid}/messages")
     assert [m["text"] for m in page["messages"]] == ["still here"], "nothing changed"
