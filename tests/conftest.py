@@ -48,33 +48,6 @@ if WORKER and os.environ.get("EARSHOT_TEST_REDIS_URL"):  # before any test modul
         os.environ["EARSHOT_TEST_REDIS_URL"], WORKER
     )
 
-# The longest tests (minutes each: `--durations=15` in CI lists them), started first so
-# that under `-n N --dist load` they run beside the many short ones instead of after
-# them. Most expensive first; order within the rest is pytest's own.
-LONGEST_FIRST = (
-    "tests/services/test_crash_rounds.py",
-    "tests/api/test_schema.py",
-    "tests/fuzz/test_upload_probe.py",
-    "tests/services/test_crash.py",
-    "tests/fuzz/test_ws_frames.py",
-    "tests/scale/",
-    "tests/services/test_transcripts.py",
-    "tests/web/test_coach_on_a_phone.py",
-    "tests/api/test_push_processes.py",
-    "tests/web/",
-)
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    def rank(item: pytest.Item) -> int:
-        path = item.nodeid
-        return next(
-            (i for i, p in enumerate(LONGEST_FIRST) if path.startswith(p)), len(LONGEST_FIRST)
-        )
-
-    items.sort(key=rank)  # stable: the rest keep their order
-
-
 PG_URL = os.environ.get("EARSHOT_TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 
