@@ -5,6 +5,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests import audio_samples
 from tests.process import ServerProcess
@@ -27,6 +28,7 @@ def _settled(voice: dict) -> bool:
     return voice["status"] != "processing" and transcript.get("status") != "pending"
 
 
+@pytest.mark.timeout(600)  # its own restart bound is 300 s; leave room for the rest
 def test_memos_processing_at_a_sigkill_are_ready_after_restart(
     tmp_path: Path, samples: Path
 ) -> None:
