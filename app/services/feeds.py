@@ -18,7 +18,7 @@ import xml.etree.ElementTree as ET
 from datetime import timedelta
 from email.utils import format_datetime
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, func, select
 
 from app.errors import Conflict, NotFound
 from app.models import Block, Feed, Group, Membership, Message, User, utcnow
@@ -46,8 +46,10 @@ def feed_not_found() -> NotFound:
 
 async def create_feed(ctx: Ctx, user: User, base_url: str) -> tuple[str, str]:
     """A new feed: its id and its secret URL (the only time the token is seen)."""
-    count = len(list(await ctx.db.scalars(select(Feed.id).where(Feed.user_id == user.id))))
-    if count >= MAX_FEEDS:
+    count = await ctx.db.scalar(
+        select(func.count()).select_from(Feed).where(Feed.user_id == user.id)
+    )
+    if (count or 0) >= MAX_FEEDS:
         raise Conflict(f"You can have at most {MAX_FEEDS} feeds.", code="too_many_feeds")
     token = secrets.token_urlsafe(32)
     feed = Feed(user_id=user.id, token_hash=_hash(token), created_at=utcnow())
