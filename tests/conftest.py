@@ -98,6 +98,12 @@ def backend(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
+# For a test whose subject does not touch the database in a way the backends could
+# differ on (say, each audio format's conversion, once its path through the database is
+# tested on both elsewhere): run it on SQLite only, to keep CI's time for what differs.
+sqlite_only = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+
+
 @pytest.fixture
 def migrated_database(backend: str, request: pytest.FixtureRequest) -> str:
     """The backend's migrated template: a SQLite file path, or a PostgreSQL URL."""
@@ -154,5 +160,13 @@ def repo_root() -> Iterator[Path]:
 
 @pytest.fixture(scope="session")
 def samples(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A directory where audio_samples makes and keeps speech for the whole run."""
-    return tmp_path_factory.mktemp("samples")
+    """A directory where audio_samples makes and keeps speech for the whole run.
+
+    Under pytest-xdist the workers share it (it sits beside their own temporary
+    directories, inside this run's): a file one worker made is not made again by
+    another. audio_samples writes each file under a temporary name and renames it."""
+    if not WORKER:
+        return tmp_path_factory.mktemp("samples")
+    shared = tmp_path_factory.getbasetemp().parent / "samples"
+    shared.mkdir(exist_ok=True)
+    return shared

@@ -6,10 +6,12 @@ from typing import Any
 import pytest
 
 from tests import audio_samples
+from tests.conftest import sqlite_only
 from tests.helpers import Api, assert_error
 from tests.services.helpers import blob_files, ffprobe_stream, processed, upload, work_files
 
 
+@sqlite_only  # the database's part is the same for every format: both run it below
 @pytest.mark.parametrize("kind", list(audio_samples.CLIENT_FORMATS))
 async def test_client_format_becomes_ready_mono_opus(
     api: Api, app: Any, samples: Path, kind: str, tmp_path: Path
@@ -98,6 +100,7 @@ GARBAGE = [
 ]
 
 
+@sqlite_only  # refused by the probe before any write; tests/fuzz does it on both
 @pytest.mark.parametrize("name", GARBAGE)
 async def test_garbage_is_415_and_leaves_nothing(
     api: Api, app: Any, samples: Path, name: str

@@ -20,9 +20,9 @@ from tests.s3server import S3Server, s3_server  # noqa: F401  (a fixture)
 
 
 @pytest.fixture(scope="session")
-def audio_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def audio_dir(samples: Path) -> Path:
     """Where tests.audio_samples makes speech and garbage once, for every storage test."""
-    return tmp_path_factory.mktemp("storage-audio")
+    return samples
 
 
 @dataclass(frozen=True)

@@ -157,6 +157,11 @@ async def test_a_dropped_connection_catches_up_without_reloading(person: Any) ->
     amy, ben = await person(), await person()
     network = await FlakySocket().attach(ben)
     await amy_invites_ben(amy, ben, "Science coaches")
+    # Ben's timeline has loaded and his socket is live before the lid closes (else a
+    # slow first page could load the messages sent while he is offline).
+    await amy.get_by_label("Message text").fill("Morning!")
+    await amy.get_by_label("Message text").press("Enter")
+    await expect(ben.get_by_text("Morning!")).to_be_visible()
 
     await network.cut()  # the laptop lid closes: the socket drops and reconnects fail
     await expect(ben.get_by_text("Offline: reconnecting…")).to_be_visible()
@@ -169,7 +174,7 @@ async def test_a_dropped_connection_catches_up_without_reloading(person: Any) ->
     network.restore()  # back online: the next attempt syncs from its cursors
     await expect(ben.get_by_text("We moved the meeting to Thursday.")).to_be_visible(timeout=20_000)
     texts = await ben.locator("li.message .text").all_inner_texts()
-    assert texts == ["Are you around?", "We moved the meeting to Thursday."]
+    assert texts == ["Morning!", "Are you around?", "We moved the meeting to Thursday."]
     await expect(ben.get_by_text("Offline: reconnecting…")).to_be_hidden()
 
 
