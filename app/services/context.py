@@ -14,9 +14,10 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.config import Settings
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from app.services.scrub import Scrubber
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class Jobs(Protocol):
@@ -163,6 +165,24 @@ class Ctx:
     def after_commit(self, action: Callable[[], Awaitable[None]]) -> None:
         """Run `action` once this transaction has committed (e.g. delete blobs it orphaned)."""
         self._after.append(action)
+
+    async def add_unless_raced(
+        self, row: object, earlier: Callable[[], Awaitable[T | None]]
+    ) -> T | None:
+        """Add `row` and flush it: None. If a concurrent request stored the same unique
+        key first, roll back and return what `earlier()` loads instead, so a repeated
+        request answers with the first one. (After the rollback `row`'s attributes are
+        expired: `earlier` must not read them.) Any other integrity error is raised."""
+        self.db.add(row)
+        try:
+            await self.db.flush()
+        except IntegrityError:
+            await self.db.rollback()
+            found = await earlier()
+            if found is None:
+                raise
+            return found
+        return None
 
     async def commit(self) -> None:
         await self.db.commit()

@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, func, literal, or_, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.errors import Forbidden, Invalid, group_not_found
@@ -53,14 +52,10 @@ async def create_group(
         if existing:
             return existing, False
     group = Group(name=name, description=description, created_by=user.id, client_id=client_id)
-    ctx.db.add(group)
-    try:
-        await ctx.db.flush()
-    except IntegrityError:
-        await ctx.db.rollback()
-        existing = await _group_by_client_id(ctx, user.id, client_id or "")
-        if existing is None:
-            raise
+    existing = await ctx.add_unless_raced(
+        group, lambda: _group_by_client_id(ctx, user.id, client_id or "")
+    )
+    if existing is not None:
         return existing, False
     membership = Membership(group_id=group.id, user_id=user.id, role="owner", added_by=user.id)
     membership.user = await ctx.db.merge(user, load=False)

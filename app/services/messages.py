@@ -4,7 +4,6 @@
 from collections.abc import Callable
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from app.errors import Forbidden, Invalid, NotFound, message_not_found
 from app.kinds import EventType
@@ -58,15 +57,11 @@ async def insert_message(ctx: Ctx, user: User, message: Message) -> MessageOut |
     message.seq = await ctx.next_seq(message.group_id)
     message.sender = await ctx.db.merge(user, load=False)  # `user` itself stays detached
     message.created_at = utcnow()
-    ctx.db.add(message)
-    try:
-        await ctx.db.flush()
-    except IntegrityError:
-        group_id, client_id = message.group_id, message.client_id
-        await ctx.db.rollback()
-        earlier = await earlier_post(ctx, user, group_id, client_id)
-        if earlier is None:
-            raise
+    group_id, client_id = message.group_id, message.client_id
+    earlier = await ctx.add_unless_raced(
+        message, lambda: earlier_post(ctx, user, group_id, client_id)
+    )
+    if earlier is not None:
         return earlier
     group = await ctx.db.get(Group, message.group_id)
     assert group is not None

@@ -11,7 +11,6 @@ private: the blocked person is never told (adding you fails as any refusal does)
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
 from app.errors import Conflict, Invalid, NotFound
@@ -81,15 +80,9 @@ async def block(ctx: Ctx, user: User, *, blocked_id: str) -> tuple[BlockOut, boo
         raise Conflict(f"You can block at most {MAX_BLOCKS} people.", code="too_many_blocks")
     new = Block(user_id=user.id, blocked_id=blocked_id, created_at=utcnow())
     new.blocked = other
-    ctx.db.add(new)
-    try:
-        await ctx.db.flush()
-    except IntegrityError:  # a concurrent repeat won
-        await ctx.db.rollback()
-        earlier = await ctx.db.get(Block, (user.id, blocked_id))
-        if earlier is None:
-            raise
-        return _block_out(earlier), False
+    raced = await ctx.add_unless_raced(new, lambda: ctx.db.get(Block, (user.id, blocked_id)))
+    if raced is not None:
+        return _block_out(raced), False
     out = _block_out(new)
     await ctx.commit()
     return out, True

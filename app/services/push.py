@@ -18,7 +18,6 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid import Vapid
 from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
 
 from app import outbound
 from app.errors import Invalid, NotFound
@@ -118,16 +117,13 @@ async def subscribe(
         auth=auth,
         created_at=utcnow(),
     )
-    ctx.db.add(sub)
-    try:
-        await ctx.db.flush()
-    except IntegrityError:  # the same endpoint, subscribed concurrently: that one stands
-        await ctx.db.rollback()
-        earlier = await ctx.db.scalar(
+    earlier = await ctx.add_unless_raced(  # the same endpoint, subscribed concurrently
+        sub,
+        lambda: ctx.db.scalar(
             select(PushSubscription).where(PushSubscription.endpoint_hash == endpoint_hash)
-        )
-        if earlier is None:
-            raise
+        ),
+    )
+    if earlier is not None:
         return _out(earlier), False
     out = _out(sub)
     await ctx.commit()

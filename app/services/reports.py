@@ -12,7 +12,6 @@ moderation log says a report was resolved and how, never by whom it was made or 
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 
 from app.errors import Conflict, Invalid, NotFound
 from app.models import Membership, Message, Report, User, utcnow
@@ -99,15 +98,9 @@ async def report_message(
         created_at=utcnow(),
     )
     report.reporter = await ctx.db.merge(user, load=False)
-    ctx.db.add(report)
-    try:
-        await ctx.db.flush()
-    except IntegrityError:  # a concurrent repeat won
-        await ctx.db.rollback()
-        earlier = await _open_report(ctx, message_id, user.id)
-        if earlier is None:
-            raise
-        return (await _outs(ctx, user.id, [earlier]))[0], False
+    raced = await ctx.add_unless_raced(report, lambda: _open_report(ctx, message_id, user.id))
+    if raced is not None:
+        return (await _outs(ctx, user.id, [raced]))[0], False
     out = (await _outs(ctx, user.id, [report]))[0]
     brief = {"id": report.id, "message_id": message_id}
     await _tell_moderators(ctx, message.group_id, ControlType.REPORT_CREATED, brief)

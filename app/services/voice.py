@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from app.config import Settings
 from app.errors import ApiError, Invalid, busy, insufficient_storage
@@ -210,14 +209,11 @@ async def mark_listened(
         receipt = Receipt(
             message_id=message_id, user_id=user.id, listened_at=utcnow(), position_ms=position_ms
         )
-        ctx.db.add(receipt)
-        try:
-            await ctx.db.flush()
-        except IntegrityError:  # a concurrent repeat won; its time is the first
-            await ctx.db.rollback()
-            receipt = await ctx.db.get(Receipt, (message_id, user.id))
-            assert receipt is not None
-            return ReceiptOut.model_validate(receipt)
+        earlier = await ctx.add_unless_raced(  # a concurrent repeat's time is the first
+            receipt, lambda: ctx.db.get(Receipt, (message_id, user.id))
+        )
+        if earlier is not None:
+            return ReceiptOut.model_validate(earlier)
         out = ReceiptOut.model_validate(receipt)
         await ctx.emit(message.group_id, EventType.RECEIPT_LISTENED, out.model_dump(mode="json"))
         await ctx.commit()
