@@ -88,6 +88,9 @@ class User(Base):
     # used for resets only once verified (`email_verified_at`), and a new one is not.
     email: Mapped[str | None] = mapped_column(String(254), index=True)
     email_verified_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # When the account was deleted (app.services.deletion): the row stays, shown as
+    # "Deleted user", so tombstones keep a sender; the handle is freed after a grace period.
+    deleted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     @property
     def email_verified(self) -> bool:

@@ -18,7 +18,7 @@ from app.errors import Conflict, Forbidden, Unauthorized
 from app.models import Token, User
 from app.ratelimit import Rule, enforce, rate_limited, sign_in_delays
 from app.realtime.wire import CONTROL_CHANNEL, TokensRevoked, encode_control
-from app.services import emails
+from app.services import emails, invites, registration
 from app.services.context import Ctx
 from app.services.passwords import check_new_password
 
@@ -40,11 +40,15 @@ async def register(
     password: str,
     address: str,
     email: str | None = None,
+    invite_code: str | None = None,
 ) -> tuple[User, str]:
+    """Make an account (the server's registration mode permitting); with `invite_code`
+    it joins that invite's group in the same transaction."""
     check_new_password(password, handle)
     if email is not None and not ctx.settings.email_enabled:
         raise emails.not_configured()
     await ctx.limit("register", address)
+    await registration.check_register(ctx, invite_code)
     taken = Conflict("That handle is taken.", code="handle_taken")
     if await ctx.db.scalar(select(User.id).where(User.handle == handle)):
         raise taken
@@ -58,6 +62,8 @@ async def register(
         raise taken from None
     if email is not None:
         await emails.set_email(ctx, user, email)
+    if invite_code is not None:
+        await invites.join_by_invite(ctx, user, invite_code)
     token = await _issue_token(ctx, user)
     await ctx.commit()
     return user, token
