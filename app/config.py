@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 from cryptography.hazmat.primitives.asymmetric import ec
-from pydantic import SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -142,6 +142,9 @@ class Settings(BaseSettings):
     # Comma-separated domains (district.org,...): an account without a verified address
     # in one of them cannot post until it verifies one. Empty: no such rule.
     registration_email_domains: str = ""
+    # A deleted account's handle stays taken this long (nobody can pose as them at once),
+    # then the sweep frees it.
+    deleted_handle_grace_days: int = Field(default=30, ge=0)
 
     # The private podcast feed: voice memos of the last feed_days.
     feed_days: int = 30

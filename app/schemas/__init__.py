@@ -190,6 +190,10 @@ class MeOut(UserOut):
     )
 
 
+class DeleteMeIn(BaseModel):
+    password: str = Field(max_length=1024, pattern=STORABLE, description="your current password")
+
+
 class MePatch(BaseModel):
     email: Email | None = Field(
         default=None,

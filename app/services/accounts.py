@@ -95,7 +95,7 @@ async def _check_password(
 
 async def login(ctx: Ctx, handle: str, password: str, address: str) -> tuple[User, str]:
     handle = handle.strip().lower()
-    user = await ctx.db.scalar(select(User).where(User.handle == handle))
+    user = await ctx.db.scalar(select(User).where(User.handle == handle, User.deleted_at.is_(None)))
     await ctx.release()  # no database lock is held while hashing
     # An unknown handle costs the same hashing time as a wrong password.
     if not await _check_password(ctx, user, handle, password, address) or user is None:
@@ -114,14 +114,20 @@ async def logout(ctx: Ctx, user: User, token: str) -> None:
     token_hash = hash_token(token)
     await ctx.db.execute(delete(Token).where(Token.token_hash == token_hash))
     await ctx.commit()
-    await _announce_revoked(ctx, user, [token_hash])
+    await announce_revoked(ctx, user, [token_hash])
+
+
+async def require_password(ctx: Ctx, user: User, password: str, address: str) -> None:
+    """403 `wrong_password` unless `password` is the signed-in `user`'s (counted as a
+    sign-in attempt, so guessing it is as slow as guessing at sign-in)."""
+    if not await _check_password(ctx, user, user.handle, password, address):
+        raise Forbidden("The current password is wrong.", code="wrong_password")
 
 
 async def change_password(ctx: Ctx, user: User, *, current: str, new: str, address: str) -> str:
     """Set a new password and sign out every token, this one included; returns a new token."""
     check_new_password(new, user.handle)
-    if not await _check_password(ctx, user, user.handle, current, address):
-        raise Forbidden("The current password is wrong.", code="wrong_password")
+    await require_password(ctx, user, current, address)
     new_hash = await ctx.rt.passwords.hash(new)
     return await replace_password(ctx, user, new_hash, new_token=True) or ""
 
@@ -136,7 +142,7 @@ async def replace_password(
     await ctx.db.execute(delete(Token).where(Token.user_id == user.id))
     token = await _issue_token(ctx, user) if new_token else None
     await ctx.commit()
-    await _announce_revoked(ctx, user, revoked)
+    await announce_revoked(ctx, user, revoked)
     return token
 
 
@@ -154,7 +160,7 @@ async def reset_password(ctx: Ctx, token: str, new: str, address: str) -> None:
     await replace_password(ctx, user, new_hash)
 
 
-async def _announce_revoked(ctx: Ctx, user: User, token_hashes: list[str]) -> None:
+async def announce_revoked(ctx: Ctx, user: User, token_hashes: list[str]) -> None:
     notice = TokensRevoked(user.id, token_hashes)
     await ctx.rt.broker.publish(CONTROL_CHANNEL, encode_control(notice))
 
