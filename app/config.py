@@ -146,6 +146,13 @@ class Settings(BaseSettings):
     # then the sweep frees it.
     deleted_handle_grace_days: int = Field(default=30, ge=0)
 
+    # Data exports (app.services.exports): a zip of at most export_max_bytes, made within
+    # export_timeout_s, kept export_keep_hours; limit_exports_per_day per person.
+    export_max_bytes: int = 1024 * 1024 * 1024
+    export_timeout_s: float = 600.0
+    export_keep_hours: int = 48
+    limit_exports_per_day: int = 5
+
     # The private podcast feed: voice memos of the last feed_days.
     feed_days: int = 30
 

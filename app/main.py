@@ -14,6 +14,7 @@ from app.api import (
     auth,
     docs,
     errors,
+    exports,
     feeds,
     groups,
     health,
@@ -149,6 +150,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (
         auth.router,
         me.router,
+        exports.router,
         groups.router,
         moderation.router,
         messages.router,

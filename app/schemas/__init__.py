@@ -194,6 +194,19 @@ class DeleteMeIn(BaseModel):
     password: str = Field(max_length=1024, pattern=STORABLE, description="your current password")
 
 
+class ExportOut(Out):
+    """The caller's data export: being made, ready to download, or failed."""
+
+    status: Literal["pending", "ready", "failed"]
+    created_at: Timestamp
+    finished_at: Timestamp | None = None
+    expires_at: Timestamp | None = Field(
+        default=None, description="when a ready zip is deleted (download it before)"
+    )
+    size_bytes: int | None = None
+    error: str | None = None
+
+
 class MePatch(BaseModel):
     email: Email | None = Field(
         default=None,

@@ -7,8 +7,8 @@ then in one transaction
 - deletes each group where they are the only member (as its owner's delete would);
 - ends every other membership (`member.left`, and any live memo of theirs ends);
 - removes their tokens (their websockets close with 4001), email tokens, push
-  subscriptions, podcast feeds, blocks (theirs and of them), receipts, the reports
-  they made, and the reasons of bans they made (their words);
+  subscriptions, podcast feeds, data export (and its zip), blocks (theirs and of
+  them), receipts, the reports they made, and the reasons of bans they made;
 - keeps the `users` row, stripped (no name, address or password; `deleted_at` set),
   so their tombstones keep a sender, shown to everyone as "Deleted user" with no
   handle (`app.schemas.UserOut`). The handle stays taken for
@@ -44,7 +44,7 @@ from app.models import (
     utcnow,
 )
 from app.schemas import UserOut
-from app.services import accounts, groups, members
+from app.services import accounts, exports, groups, members
 from app.services.context import Ctx, Runtime, transaction
 from app.services.erasure import erase_message
 
@@ -98,6 +98,7 @@ async def delete_account(ctx: Ctx, user: User, password: str, address: str) -> N
     ):
         await ctx.db.execute(delete(model).where(column == user.id))
     await ctx.db.execute(update(Ban).where(Ban.banned_by == user.id).values(reason=None))
+    await exports.forget(ctx, user.id)
     await ctx.db.execute(
         update(User)
         .where(User.id == user.id)

@@ -11,7 +11,7 @@ import asyncio
 import logging
 
 from app.kinds import VoiceStatus
-from app.services import deletion, leases, retention, voice
+from app.services import deletion, exports, leases, retention, voice
 from app.services.context import Runtime
 from app.services.jobs import JobQueue
 from app.services.live import finish_live
@@ -33,7 +33,8 @@ class Ingest:
 
     async def sweep(self) -> None:
         """Adopt orphaned memos, delete messages past their group's retention, finish
-        account deletions a crash interrupted and free handles past their grace."""
+        account deletions a crash interrupted, free handles past their grace, and
+        delete data exports kept long enough."""
         for orphan in await leases.orphans(self._rt):
             if self._jobs.queued(orphan.message_id):
                 # Queued here behind others; its lease ran out while it waited, so another
@@ -49,6 +50,7 @@ class Ingest:
                 self.submit(orphan.message_id)
         await retention.sweep(self._rt)
         await deletion.sweep(self._rt)
+        await exports.sweep(self._rt)
 
     async def _sweep_forever(self) -> None:
         while True:
