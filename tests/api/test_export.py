@@ -7,14 +7,17 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import update
+from pydantic import SecretStr
+from sqlalchemy import select, update
 
 from app.config import Settings
-from app.models import Export, utcnow
+from app.models import Export, OutboxItem, utcnow
 from app.services import exports
 from tests import audio_samples
-from tests.helpers import Api, Person, assert_error
+from tests.api.test_email import link_token
+from tests.helpers import Api, Person, assert_error, running
 from tests.services.helpers import blob_files, processed, upload
+from tests.support.smtp import running_smtp
 
 
 async def ready_export(api: Api, who: Person) -> dict[str, Any]:
@@ -153,3 +156,40 @@ async def test_a_kept_zip_is_deleted_when_its_time_is_up(app: Any, api: Api) -> 
     await exports.sweep(rt)
     assert_error(await api.call(amy, "GET", "/me/export"), 404, "export_not_found")
     assert [k for k in blob_files(app) if k.startswith("exports/")] == []
+
+
+async def test_a_verified_address_is_mailed_when_the_export_is_ready(
+    settings: Settings, tmp_path: Path
+) -> None:
+    with running_smtp(tmp_path) as smtp:
+        mailing = settings.model_copy(
+            update={
+                "smtp_url": SecretStr(smtp.url),
+                "mail_from": "Earshot <earshot@example.org>",
+                "public_url": "https://earshot.example.org",
+                "outbox_retry_s": 0.2,
+            }
+        )
+        async with running(mailing) as (app, client):
+            api = Api(client)
+            body = {"handle": "amy", "display_name": "Amy", "password": "correct horse"}
+            r = await client.post(
+                "/api/v1/auth/register", json={**body, "email": "amy@example.org"}
+            )
+            amy = Person("amy", r.json()["token"], r.json()["user"]["id"])
+            [verify] = await smtp.wait_for(1)
+            token = link_token(verify, "/verify-email")
+            await api.ok(None, "POST", "/auth/verify-email", json={"token": token})
+            assert (await api.call(amy, "POST", "/me/export")).status_code == 202
+            assert (await ready_export(api, amy))["status"] == "ready"
+            mail = (await smtp.wait_for(2))[-1]
+            assert mail.rcpt_tos == ["amy@example.org"]
+            assert mail.message["Subject"] == "Your Earshot data export is ready"
+            assert "https://earshot.example.org/" in mail.text and "@amy" in mail.text
+
+            ben = await api.register("ben")  # no address: nothing to mail
+            assert (await api.call(ben, "POST", "/me/export")).status_code == 202
+            assert (await ready_export(api, ben))["status"] == "ready"
+            async with app.state.runtime.sessions() as db:
+                kinds = [i.payload["kind"] for i in await db.scalars(select(OutboxItem))]
+            assert "export" not in kinds and len(smtp.messages) == 2
