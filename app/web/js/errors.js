@@ -18,6 +18,8 @@ const SENTENCES = {
   not_audio: "That file isn't audio we can play.",
   invalid_upload: "The recording didn't arrive whole. It will be sent again.",
   invite_expired: "This invite link has expired or has been used up. Ask for a new one.",
+  invalid_token: "This link doesn't work any more: it was used already, or it is too old. Ask for a new one.",
+  email_taken: "Another account has verified that address already.",
   invite_not_found: "This invite link isn't valid. Ask for a new one.",
   invite_revoked: "This invite link no longer works. Ask for a new one.",
   banned: "You can't join this group: its moderators have banned you.",

@@ -16,6 +16,7 @@ import { showAuth } from "./screens/auth.js";
 import { saveRecording } from "./screens/composer.js";
 import { showGroup } from "./screens/group.js";
 import { showGroups } from "./screens/groups.js";
+import { openMailedLink } from "./screens/links.js";
 import { showMembers } from "./screens/members.js";
 import { showLog, showReports } from "./screens/safety.js";
 import { showSettings } from "./screens/settings.js";
@@ -189,6 +190,11 @@ document.addEventListener("keyup", (e) => {
 });
 
 async function start() {
+  const link = openMailedLink({
+    onContinue: () => start(),
+    onPasswordSet: () => signedOut(), // every token was revoked: sign in again
+  });
+  if (link) return;
   if (session.token) {
     const me = await attempt(() => api("GET", "/me"));
     if (me) return signedIn(me);
