@@ -18,6 +18,8 @@ const SENTENCES = {
   not_audio: "That file isn't audio we can play.",
   invalid_upload: "The recording didn't arrive whole. It will be sent again.",
   invite_expired: "This invite link has expired or has been used up. Ask for a new one.",
+  invite_required: "Accounts here are by invitation: open the invite link you were sent.",
+  registration_closed: "This Earshot takes no new accounts.",
   invalid_token: "This link doesn't work any more: it was used already, or it is too old. Ask for a new one.",
   email_taken: "Another account has verified that address already.",
   invite_not_found: "This invite link isn't valid. Ask for a new one.",

@@ -127,7 +127,8 @@ async function signOut() {
 async function join(code) {
   if (!state.me) {
     sessionStorage.setItem(PENDING_INVITE, code);
-    return showAuth("signup", "You're invited to a group on Earshot. Create an account, or sign in, to join.", signedIn);
+    return showAuth("signup", "You're invited to a group on Earshot. Create an account, or sign in, to join.",
+      signedIn, code);
   }
   sessionStorage.removeItem(PENDING_INVITE);
   const member = await attempt(() => api("POST", `/invites/${encodeURIComponent(code)}/accept`));
@@ -148,7 +149,7 @@ function route(reopen) {
   if (!state.me) {
     const invited = sessionStorage.getItem(PENDING_INVITE);
     return showAuth(name === "signup" ? "signup" : "login",
-      invited ? "Sign in or create an account to join the group." : "", signedIn);
+      invited ? "Sign in or create an account to join the group." : "", signedIn, invited);
   }
   if (name === "account") {
     return showAccount({ onSignOut: signOut, onNewToken: () => connection.reconnectNow() });
