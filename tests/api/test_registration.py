@@ -8,6 +8,7 @@ from sqlalchemy import func, select, update
 from app.config import Settings
 from app.models import Membership, User, utcnow
 from tests.helpers import Api, Person, assert_error
+from tests.realtime.conftest import ws, ws_url  # noqa: F401 (websocket fixtures)
 
 PASSWORD = "correct horse"
 
@@ -24,6 +25,15 @@ async def accounts(app: Any) -> int:
 
 async def invite(api: Api, who: Person, gid: str, **body: Any) -> str:
     return str((await api.ok(who, "POST", f"/groups/{gid}/invites", json=body))["code"])
+
+
+async def by_invitation(api: Api, settings: Settings) -> tuple[Person, str, str]:
+    """Amy's group and a one-use invite to it, made before the server turns to `invite`."""
+    amy = await api.register("amy")
+    gid = await api.group(amy)
+    code = await invite(api, amy, gid, max_uses=1)
+    settings.registration = "invite"
+    return amy, gid, code
 
 
 async def test_the_server_says_how_it_takes_accounts(api: Api, settings: Settings) -> None:
@@ -53,10 +63,7 @@ async def test_closed_registration_makes_nobody(app: Any, api: Api, settings: Se
 async def test_invite_registration_needs_a_working_code_and_joins_its_group(
     app: Any, api: Api, settings: Settings
 ) -> None:
-    amy = await api.register("amy")
-    gid = await api.group(amy)
-    code = await invite(api, amy, gid, max_uses=1)
-    settings.registration = "invite"
+    amy, gid, code = await by_invitation(api, settings)
 
     assert_error(await sign_up(api, "ben"), 403, "invite_required")
     assert_error(await sign_up(api, "ben", invite_code="nosuchcode12345"), 404, "invite_not_found")
@@ -85,10 +92,7 @@ async def test_invite_registration_needs_a_working_code_and_joins_its_group(
 async def test_a_handle_taken_keeps_the_invite_unused(
     app: Any, api: Api, settings: Settings
 ) -> None:
-    amy = await api.register("amy")
-    gid = await api.group(amy)
-    code = await invite(api, amy, gid, max_uses=1)
-    settings.registration = "invite"
+    amy, gid, code = await by_invitation(api, settings)
     assert_error(await sign_up(api, amy.handle, invite_code=code), 409, "handle_taken")
     r = await sign_up(api, "ben", invite_code=code)
     assert r.status_code == 201, r.text
@@ -143,3 +147,31 @@ async def test_posting_needs_a_verified_address_in_the_districts_domains(
     assert [
         m["text"] for m in (await api.ok(amy, "GET", f"/groups/{gid}/messages"))["messages"]
     ] == ["hi"]
+
+
+async def test_a_live_memo_needs_the_verified_address_too(
+    app: Any,
+    api: Api,
+    settings: Settings,
+    ws: Any,  # noqa: F811
+) -> None:
+    settings.registration_email_domains = "district.org"
+    amy = await api.register("amy")
+    gid = await api.group(amy)
+    sender = await ws(amy)
+    start = {"type": "live.start", "group_id": gid, "mime": "audio/webm;codecs=opus"}
+    await sender.send(start)
+    error = (await sender.recv_type("error"))["error"]
+    assert (error["code"], error["details"]) == (
+        "email_domain_required",
+        {"domains": ["district.org"]},
+    )
+    async with app.state.runtime.sessions() as db:  # verified since the socket opened
+        await db.execute(
+            update(User)
+            .where(User.id == amy.id)
+            .values(email="amy@district.org", email_verified_at=utcnow())
+        )
+        await db.commit()
+    await sender.send(start)
+    assert (await sender.recv_type("live.started"))["message_id"]
