@@ -37,7 +37,7 @@ from app.storage.keys import audio_key, export_key, export_prefix
 
 log = logging.getLogger(__name__)
 
-_making: set[asyncio.Task[None]] = set()  # this process's exports being made
+_making: dict[asyncio.Task[None], Runtime] = {}  # this process's exports being made
 
 
 def _not_found() -> NotFound:
@@ -72,8 +72,8 @@ async def start(ctx: Ctx, user: User) -> tuple[ExportOut, bool]:
 
     async def begin() -> None:
         task = asyncio.get_running_loop().create_task(make(rt, user.id, export_id))
-        _making.add(task)
-        task.add_done_callback(_making.discard)
+        _making[task] = rt
+        task.add_done_callback(lambda done: _making.pop(done, None))
 
     ctx.after_commit(begin)
     await ctx.commit()
@@ -96,10 +96,13 @@ async def ready_key(ctx: Ctx, user: User) -> tuple[str, int]:
     return export_key(user.id, export.id), out.size_bytes
 
 
-async def idle() -> None:
-    """Wait for this process's exports being made (tests, shutdown)."""
-    while _making:
-        await asyncio.gather(*_making, return_exceptions=True)
+async def stop(rt: Runtime) -> None:
+    """Stop making `rt`'s exports (the server stops): they read `failed` once their time
+    is up, and may be started again."""
+    tasks = [task for task, owner in _making.items() if owner is rt]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def make(rt: Runtime, user_id: str, export_id: str) -> None:
