@@ -152,7 +152,14 @@ function route(reopen) {
       invited ? "Sign in or create an account to join the group." : "", signedIn, invited);
   }
   if (name === "account") {
-    return showAccount({ onSignOut: signOut, onNewToken: () => connection.reconnectNow() });
+    return showAccount({
+      onSignOut: signOut,
+      onNewToken: () => connection.reconnectNow(),
+      onDeleted: () => {
+        signedOut();
+        tell("Your account is deleted.", "ok");
+      },
+    });
   }
   if (name === "g" && id) {
     if (sub === "members") return showMembers(id);
