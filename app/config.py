@@ -7,6 +7,7 @@ in-process broker all live under `data_dir`.
 import base64
 import contextlib
 import os
+import re
 import secrets
 import socket
 from collections.abc import Callable
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 from cryptography.hazmat.primitives.asymmetric import ec
-from pydantic import SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -135,6 +136,23 @@ class Settings(BaseSettings):
     limit_email_tokens_per_hour: int = 30  # verify/reset confirmations, per client address
     limit_verification_mails_per_hour: int = 5  # per user
 
+    # Who may make an account (app.services.registration): "open" (anyone), "invite"
+    # (only with a group invite code, joining that group) or "closed" (nobody).
+    registration: Literal["open", "invite", "closed"] = "open"
+    # Comma-separated domains (district.org,...): an account without a verified address
+    # in one of them cannot post until it verifies one. Empty: no such rule.
+    registration_email_domains: str = ""
+    # A deleted account's handle stays taken this long (nobody can pose as them at once),
+    # then the sweep frees it.
+    deleted_handle_grace_days: int = Field(default=30, ge=0)
+
+    # Data exports (app.services.exports): a zip of at most export_max_bytes, made within
+    # export_timeout_s, kept export_keep_hours; limit_exports_per_day per person.
+    export_max_bytes: int = 1024 * 1024 * 1024
+    export_timeout_s: float = 600.0
+    export_keep_hours: int = 48
+    limit_exports_per_day: int = 5
+
     # The private podcast feed: voice memos of the last feed_days.
     feed_days: int = 30
 
@@ -168,6 +186,19 @@ class Settings(BaseSettings):
         if not value.get_secret_value().startswith(("smtp://", "smtps://")):
             raise ValueError("EARSHOT_SMTP_URL must start with smtp:// or smtps://")
         return value
+
+    @field_validator("registration_email_domains")
+    @classmethod
+    def _domains(cls, value: str) -> str:
+        for domain in _domain_list(value):
+            if "." not in domain or not re.fullmatch(r"[a-z0-9.-]+", domain):
+                raise ValueError(f"EARSHOT_REGISTRATION_EMAIL_DOMAINS: not a domain: {domain!r}")
+        return value
+
+    @property
+    def email_domains(self) -> list[str]:
+        """The domains of `registration_email_domains`, lower-cased ([] for no rule)."""
+        return _domain_list(self.registration_email_domains)
 
     @property
     def email_enabled(self) -> bool:
@@ -218,6 +249,10 @@ class Settings(BaseSettings):
             finally:
                 tmp.unlink()
         return path.read_text().strip()
+
+
+def _domain_list(value: str) -> list[str]:
+    return [d.strip().lower().lstrip("@") for d in value.split(",") if d.strip()]
 
 
 def new_vapid_key() -> str:

@@ -14,6 +14,7 @@ from app.api import (
     auth,
     docs,
     errors,
+    exports,
     feeds,
     groups,
     health,
@@ -36,6 +37,7 @@ from app.realtime.hub import Hub
 from app.security import LimitBodies, SecurityHeaders, content_security_policy
 from app.services import emails, outbox
 from app.services.context import open_runtime
+from app.services.exports import stop as stop_exports
 from app.services.ingest import Ingest
 from app.services.mail import Mailer
 from app.services.passwords import Passwords
@@ -112,6 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 yield
             finally:
                 await hub.stop()
+                await stop_exports(rt)
                 await deliveries.stop()
                 await pusher.aclose()
                 await ingest.stop()
@@ -149,6 +152,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (
         auth.router,
         me.router,
+        exports.router,
         groups.router,
         moderation.router,
         messages.router,

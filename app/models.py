@@ -88,6 +88,9 @@ class User(Base):
     # used for resets only once verified (`email_verified_at`), and a new one is not.
     email: Mapped[str | None] = mapped_column(String(254), index=True)
     email_verified_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # When the account was deleted (app.services.deletion): the row stays, shown as
+    # "Deleted user", so tombstones keep a sender; the handle is freed after a grace period.
+    deleted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     @property
     def email_verified(self) -> bool:
@@ -376,3 +379,22 @@ class Feed(Base):
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Export(Base):
+    """A person's data export (app.services.exports): one per person, the latest.
+
+    `status`: pending (being made), ready (the zip is in the store at `key`), failed."""
+
+    __tablename__ = "exports"
+
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    id: Mapped[str] = mapped_column(String(36), default=new_id)
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    size_bytes: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)

@@ -47,6 +47,12 @@ def test_api_replicas_share_postgres_redis_storage_and_one_secret(
     assert env["AWS_SECRET_ACCESS_KEY"] == minio["MINIO_ROOT_PASSWORD"]
 
 
+def test_production_takes_new_accounts_by_invite(compose: dict[str, Any]) -> None:
+    env = _env(compose["services"]["api"])
+    assert env["EARSHOT_REGISTRATION"] == "${EARSHOT_REGISTRATION:-invite}"
+    assert env["EARSHOT_REGISTRATION_EMAIL_DOMAINS"] == "${EARSHOT_REGISTRATION_EMAIL_DOMAINS:-}"
+
+
 def test_only_the_proxy_is_reachable_from_the_host(compose: dict[str, Any]) -> None:
     published = {name for name, svc in compose["services"].items() if svc.get("ports")}
     assert published == {"proxy"}

@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Request, Response
 
 from app.api.common import errors
-from app.api.deps import CtxDep, CurrentUser, TokenDep
+from app.api.deps import CtxDep, CurrentUser, TokenDep, runtime
 from app.schemas import (
     AuthOut,
     LoginIn,
@@ -12,10 +12,11 @@ from app.schemas import (
     PasswordResetConfirmIn,
     PasswordResetIn,
     RegisterIn,
+    ServerOut,
     UserOut,
     VerifyEmailIn,
 )
-from app.services import accounts, emails, people
+from app.services import accounts, emails, people, registration
 
 router = APIRouter(tags=["accounts"])
 
@@ -25,15 +26,32 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+@router.get("/server", response_model=ServerOut)
+async def server(request: Request) -> ServerOut:
+    """What a client needs before anyone signs in: how this server takes new accounts."""
+    return registration.server_info(runtime(request).settings)
+
+
 @router.post(
-    "/auth/register", status_code=201, response_model=AuthOut, responses=errors(409, 429, 503)
+    "/auth/register",
+    status_code=201,
+    response_model=AuthOut,
+    responses=errors(403, 404, 409, 410, 429, 503),
 )
 async def register(body: RegisterIn, request: Request, ctx: CtxDep) -> AuthOut:
     """Make an account. The password: at least 10 characters, not only spaces, without the
     handle, and not a common one (`422 weak_password`). An `email` is mailed a
-    verification link (409 `email_not_configured` when the server sends no email)."""
+    verification link (409 `email_not_configured` when the server sends no email). With
+    an `invite_code` (required when registration is `invite`) the account joins that
+    group; `403 registration_closed` when the server takes no new accounts."""
     user, token = await accounts.register(
-        ctx, body.handle, body.display_name, body.password, client_address(request), body.email
+        ctx,
+        body.handle,
+        body.display_name,
+        body.password,
+        client_address(request),
+        body.email,
+        body.invite_code,
     )
     return AuthOut(user=UserOut.model_validate(user), token=token)
 

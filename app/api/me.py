@@ -1,11 +1,12 @@
 """The caller's own account: settings, and the people they block."""
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
+from app.api.auth import client_address
 from app.api.common import Id, created_or_repeated, errors, repeated
 from app.api.deps import CtxDep, CurrentUser, ReadCtxDep
-from app.schemas import BlockIn, BlockOut, BlocksOut, MeOut, MePatch
-from app.services import people
+from app.schemas import BlockIn, BlockOut, BlocksOut, DeleteMeIn, MeOut, MePatch
+from app.services import deletion, people
 
 router = APIRouter(tags=["accounts"])
 
@@ -21,6 +22,18 @@ async def update_me(body: MePatch, ctx: CtxDep, user: CurrentUser) -> MeOut:
     `quiet_hours` (an explicit null turns them off); `email` (a new one is unverified and
     mailed a link, 409 `email_not_configured` without email; null removes it)."""
     return await people.update_me(ctx, user, body.model_dump(mode="json", exclude_unset=True))
+
+
+@router.delete(
+    "/me", status_code=204, response_class=Response, responses=errors(401, 403, 409, 429, 503)
+)
+async def delete_me(body: DeleteMeIn, request: Request, ctx: CtxDep, user: CurrentUser) -> Response:
+    """Delete your account for good: every message and memo you posted is erased, you leave
+    every group (one where you are the only member is deleted), every token is revoked.
+    `403 wrong_password`; `409 owner_required` (`details.groups`) while you own a group with
+    other members: make someone else its owner first."""
+    await deletion.delete_account(ctx, user, body.password, client_address(request))
+    return Response(status_code=204)
 
 
 @router.post(

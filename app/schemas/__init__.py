@@ -71,6 +71,24 @@ class RegisterIn(BaseModel):
     email: Email | None = Field(
         default=None, description="optional; a verification link is mailed to it"
     )
+    invite_code: str | None = Field(
+        default=None,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="a group invite code: needed when the server's registration is `invite`; "
+        "the new account joins that group",
+    )
+
+
+class ServerOut(Out):
+    """What a client needs before anyone signs in, to show the right sign-up form."""
+
+    registration: Literal["open", "invite", "closed"] = Field(
+        description="open: anyone signs up; invite: only with a group invite code; closed: nobody"
+    )
+    email_domains: list[str] = Field(
+        description="posting needs a verified address in one of these domains ([]: no rule)"
+    )
 
 
 class LoginIn(BaseModel):
@@ -96,11 +114,30 @@ class PasswordIn(BaseModel):
     new_password: str = Field(min_length=10, max_length=1024, pattern=STORABLE)
 
 
+DELETED_NAME = "Deleted user"
+
+
 class UserOut(Out):
+    """A person as others see them; a deleted account has no handle and no name."""
+
     id: str
-    handle: str
-    display_name: str
+    handle: str | None = Field(description="null once the account is deleted")
+    display_name: str = Field(description='"Deleted user" once the account is deleted')
     created_at: Timestamp
+    deleted: bool = Field(default=False, description="the account was deleted")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _deleted(cls, data: Any) -> Any:
+        if getattr(data, "deleted_at", None) is not None:
+            return {
+                "id": data.id,
+                "handle": None,
+                "display_name": DELETED_NAME,
+                "created_at": data.created_at,
+                "deleted": True,
+            }
+        return data
 
 
 class AuthOut(Out):
@@ -151,6 +188,23 @@ class MeOut(UserOut):
     email_verified: bool = Field(
         default=False, description="whether you opened the link mailed to `email`"
     )
+
+
+class DeleteMeIn(BaseModel):
+    password: str = Field(max_length=1024, pattern=STORABLE, description="your current password")
+
+
+class ExportOut(Out):
+    """The caller's data export: being made, ready to download, or failed."""
+
+    status: Literal["pending", "ready", "failed"]
+    created_at: Timestamp
+    finished_at: Timestamp | None = None
+    expires_at: Timestamp | None = Field(
+        default=None, description="when a ready zip is deleted (download it before)"
+    )
+    size_bytes: int | None = None
+    error: str | None = None
 
 
 class MePatch(BaseModel):

@@ -18,7 +18,7 @@ from app.errors import Conflict, Forbidden, Unauthorized
 from app.models import Token, User
 from app.ratelimit import Rule, enforce, rate_limited, sign_in_delays
 from app.realtime.wire import CONTROL_CHANNEL, TokensRevoked, encode_control
-from app.services import emails
+from app.services import emails, invites, registration
 from app.services.context import Ctx
 from app.services.passwords import check_new_password
 
@@ -40,11 +40,15 @@ async def register(
     password: str,
     address: str,
     email: str | None = None,
+    invite_code: str | None = None,
 ) -> tuple[User, str]:
+    """Make an account (the server's registration mode permitting); with `invite_code`
+    it joins that invite's group in the same transaction."""
     check_new_password(password, handle)
     if email is not None and not ctx.settings.email_enabled:
         raise emails.not_configured()
     await ctx.limit("register", address)
+    await registration.check_register(ctx, invite_code)
     taken = Conflict("That handle is taken.", code="handle_taken")
     if await ctx.db.scalar(select(User.id).where(User.handle == handle)):
         raise taken
@@ -58,6 +62,8 @@ async def register(
         raise taken from None
     if email is not None:
         await emails.set_email(ctx, user, email)
+    if invite_code is not None:
+        await invites.join_by_invite(ctx, user, invite_code)
     token = await _issue_token(ctx, user)
     await ctx.commit()
     return user, token
@@ -89,7 +95,7 @@ async def _check_password(
 
 async def login(ctx: Ctx, handle: str, password: str, address: str) -> tuple[User, str]:
     handle = handle.strip().lower()
-    user = await ctx.db.scalar(select(User).where(User.handle == handle))
+    user = await ctx.db.scalar(select(User).where(User.handle == handle, User.deleted_at.is_(None)))
     await ctx.release()  # no database lock is held while hashing
     # An unknown handle costs the same hashing time as a wrong password.
     if not await _check_password(ctx, user, handle, password, address) or user is None:
@@ -108,14 +114,20 @@ async def logout(ctx: Ctx, user: User, token: str) -> None:
     token_hash = hash_token(token)
     await ctx.db.execute(delete(Token).where(Token.token_hash == token_hash))
     await ctx.commit()
-    await _announce_revoked(ctx, user, [token_hash])
+    await announce_revoked(ctx, user, [token_hash])
+
+
+async def require_password(ctx: Ctx, user: User, password: str, address: str) -> None:
+    """403 `wrong_password` unless `password` is the signed-in `user`'s (counted as a
+    sign-in attempt, so guessing it is as slow as guessing at sign-in)."""
+    if not await _check_password(ctx, user, user.handle, password, address):
+        raise Forbidden("The current password is wrong.", code="wrong_password")
 
 
 async def change_password(ctx: Ctx, user: User, *, current: str, new: str, address: str) -> str:
     """Set a new password and sign out every token, this one included; returns a new token."""
     check_new_password(new, user.handle)
-    if not await _check_password(ctx, user, user.handle, current, address):
-        raise Forbidden("The current password is wrong.", code="wrong_password")
+    await require_password(ctx, user, current, address)
     new_hash = await ctx.rt.passwords.hash(new)
     return await replace_password(ctx, user, new_hash, new_token=True) or ""
 
@@ -130,7 +142,7 @@ async def replace_password(
     await ctx.db.execute(delete(Token).where(Token.user_id == user.id))
     token = await _issue_token(ctx, user) if new_token else None
     await ctx.commit()
-    await _announce_revoked(ctx, user, revoked)
+    await announce_revoked(ctx, user, revoked)
     return token
 
 
@@ -148,7 +160,7 @@ async def reset_password(ctx: Ctx, token: str, new: str, address: str) -> None:
     await replace_password(ctx, user, new_hash)
 
 
-async def _announce_revoked(ctx: Ctx, user: User, token_hashes: list[str]) -> None:
+async def announce_revoked(ctx: Ctx, user: User, token_hashes: list[str]) -> None:
     notice = TokensRevoked(user.id, token_hashes)
     await ctx.rt.broker.publish(CONTROL_CHANNEL, encode_control(notice))
 

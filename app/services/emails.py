@@ -22,9 +22,10 @@ from typing import Any
 from urllib.parse import quote
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import ApiError, Conflict
-from app.models import EmailToken, User, utcnow
+from app.models import EmailToken, Export, User, utcnow
 from app.services import mail, outbox
 from app.services.context import Ctx, Runtime
 
@@ -149,6 +150,8 @@ async def compose(rt: Runtime, item: outbox.Item) -> EmailMessage | None:
     if expires <= utcnow():
         return None
     async with rt.sessions() as db:
+        if payload["kind"] == "export":
+            return await _export_mail(rt, db, payload)
         if payload["kind"] == "verify":
             user = await db.get(User, payload["user_id"])
             if user is None or user.email != payload["email"] or user.email_verified:
@@ -197,17 +200,57 @@ _TEXTS = {
 }
 
 
+def mail_export(ctx: Ctx, user: User, export_id: str, expires_at: datetime) -> None:
+    """Queue the mail that says the person's data export is ready (the caller commits)."""
+    payload = {
+        "kind": "export",
+        "user_id": user.id,
+        "export_id": export_id,
+        "expires_at": expires_at.isoformat(),
+    }
+    outbox.enqueue(ctx, mail.CHANNEL, payload)
+
+
+async def _export_mail(
+    rt: Runtime, db: AsyncSession, payload: dict[str, Any]
+) -> EmailMessage | None:
+    """The export mail, if the export is still there and the address still verified."""
+    user = await db.get(User, payload["user_id"])
+    export = await db.get(Export, payload["user_id"])
+    if user is None or not user.email_verified or user.deleted_at is not None:
+        return None
+    if export is None or export.id != payload["export_id"] or export.status != "ready":
+        return None
+    link = f"{(rt.settings.public_url or '').rstrip('/')}/"
+    subject = "Your Earshot data export is ready"
+    template = (
+        "Hello {name},\n\nThe export of your Earshot data that you asked for is ready. "
+        "Sign in at {link} as @{handle} and download it from your account within "
+        "{hours} hours; after that it is deleted.\n\n"
+        "If you did not ask for it, change your password.\n"
+    )
+    return _compose(rt, user, subject, template, link, hours=rt.settings.export_keep_hours)
+
+
 def _mail(rt: Runtime, kind: str, user: User, token: str) -> EmailMessage:
-    settings = rt.settings
     subject, template, path = _TEXTS[kind]
-    link = f"{(settings.public_url or '').rstrip('/')}{path}?token={quote(token)}"
-    text = template.format(name=user.display_name, handle=user.handle, link=link)
+    link = f"{(rt.settings.public_url or '').rstrip('/')}{path}?token={quote(token)}"
+    return _compose(rt, user, subject, template, link)
+
+
+def _compose(
+    rt: Runtime, user: User, subject: str, template: str, link: str, **extra: Any
+) -> EmailMessage:
+    """A mail of `template` (plain text, and HTML with everything the user wrote escaped)."""
+    handle = user.handle or ""
+    text = template.format(name=user.display_name, handle=handle, link=link, **extra)
     paragraphs = template.format(
         name=html.escape(user.display_name),
-        handle=html.escape(user.handle),
+        handle=html.escape(handle),
         link=f'<a href="{html.escape(link)}">{html.escape(link)}</a>',
+        **extra,
     ).split("\n\n")
     body = "".join(f"<p>{p.strip()}</p>\n" for p in paragraphs if p.strip())
     page = f'<!doctype html>\n<html lang="en"><body>\n{body}</body></html>\n'
     assert user.email is not None
-    return mail.message(settings, user.email, subject, text, page)
+    return mail.message(rt.settings, user.email, subject, text, page)

@@ -168,7 +168,14 @@ async def update_group(ctx: Ctx, user: User, group_id: str, *, changes: dict[str
 async def delete_group(ctx: Ctx, user: User, group_id: str) -> None:
     """Delete the group with its messages, events and audio; members hear `group.deleted`."""
     await require_role(ctx, group_id, user.id, "owner", lock=True)
-    group = await load_group(ctx, group_id)
+    await remove_group(ctx, await load_group(ctx, group_id))
+    await ctx.commit()
+
+
+async def remove_group(ctx: Ctx, group: Group) -> None:
+    """Delete `group` (locked by the caller) with its messages, events and audio once the
+    caller commits; members hear `group.deleted`. Authorization is the caller's."""
+    group_id = group.id
     voice_ids = list(
         await ctx.db.scalars(
             select(Message.id).where(Message.group_id == group_id, Message.kind == "voice")
@@ -183,4 +190,3 @@ async def delete_group(ctx: Ctx, user: User, group_id: str) -> None:
 
     ctx.after_commit(delete_audio)
     ctx.after_commit(ctx.rt.scrubber.request)  # the words leave the index and the WAL too
-    await ctx.commit()

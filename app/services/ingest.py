@@ -11,7 +11,7 @@ import asyncio
 import logging
 
 from app.kinds import VoiceStatus
-from app.services import leases, retention, voice
+from app.services import deletion, exports, leases, retention, voice
 from app.services.context import Runtime
 from app.services.jobs import JobQueue
 from app.services.live import finish_live
@@ -32,7 +32,9 @@ class Ingest:
         self._jobs.also_run(asyncio.create_task(self._sweep_forever()))
 
     async def sweep(self) -> None:
-        """Adopt orphaned memos, then delete messages past their group's retention."""
+        """Adopt orphaned memos, delete messages past their group's retention, finish
+        account deletions a crash interrupted, free handles past their grace, and
+        delete data exports kept long enough."""
         for orphan in await leases.orphans(self._rt):
             if self._jobs.queued(orphan.message_id):
                 # Queued here behind others; its lease ran out while it waited, so another
@@ -47,6 +49,8 @@ class Ingest:
                 log.info("converting memo %s left by %s", orphan.message_id, orphan.owner)
                 self.submit(orphan.message_id)
         await retention.sweep(self._rt)
+        await deletion.sweep(self._rt)
+        await exports.sweep(self._rt)
 
     async def _sweep_forever(self) -> None:
         while True:

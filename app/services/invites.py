@@ -138,8 +138,42 @@ async def revoke_invite(ctx: Ctx, user: User, group_id: str, code: str) -> None:
         await ctx.commit()
 
 
+def _refuse_unusable(invite: Invite, creator_role: str | None) -> None:
+    status = invite_status(invite, creator_role, utcnow())
+    if status in ("revoked", "creator_not_moderator"):
+        raise Gone("That invite link no longer works. Ask for a new one.", code="invite_revoked")
+    if status == "expired":
+        raise Gone("That invite has expired.", code="invite_expired")
+    if status == "used_up":
+        raise Gone("That invite has been used up.", code="invite_expired")
+
+
+async def _creator_role(ctx: Ctx, invite: Invite) -> str | None:
+    return await ctx.db.scalar(
+        select(Membership.role).where(
+            Membership.group_id == invite.group_id, Membership.user_id == invite.created_by
+        )
+    )
+
+
+async def check_invite(ctx: Ctx, code: str) -> None:
+    """Refuse an invite that would not let a newcomer in, as accepting it would (no lock:
+    `join_by_invite` checks again), so a sign-up with a dead code hashes nothing."""
+    invite = await ctx.db.get(Invite, code)
+    if invite is None:
+        raise _invite_not_found()
+    _refuse_unusable(invite, await _creator_role(ctx, invite))
+
+
 async def accept_invite(ctx: Ctx, user: User, code: str) -> MemberOut:
     """Join through an invite; someone already in the group just gets their membership."""
+    out = await join_by_invite(ctx, user, code)
+    await ctx.commit()
+    return out
+
+
+async def join_by_invite(ctx: Ctx, user: User, code: str) -> MemberOut:
+    """Accepting an invite, in the caller's transaction (the caller commits)."""
     # The row lock serializes concurrent accepts, which keeps `max_uses` exact.
     invite = await ctx.db.scalar(
         select(Invite).where(Invite.code == code).with_for_update(of=Invite)
@@ -152,18 +186,7 @@ async def accept_invite(ctx: Ctx, user: User, code: str) -> MemberOut:
         return views.member_out(existing)
     if await ctx.db.get(Ban, (group_id, user.id)):
         raise Forbidden("You are banned from this group.", code="banned")
-    creator_role = await ctx.db.scalar(
-        select(Membership.role).where(
-            Membership.group_id == group_id, Membership.user_id == invite.created_by
-        )
-    )
-    status = invite_status(invite, creator_role, utcnow())
-    if status in ("revoked", "creator_not_moderator"):
-        raise Gone("That invite link no longer works. Ask for a new one.", code="invite_revoked")
-    if status == "expired":
-        raise Gone("That invite has expired.", code="invite_expired")
-    if status == "used_up":
-        raise Gone("That invite has been used up.", code="invite_expired")
+    _refuse_unusable(invite, await _creator_role(ctx, invite))
     if await moderation.removed_since(ctx, group_id, user.id, invite.created_at):
         raise Forbidden(
             "You were removed from this group after this invite was made. "
@@ -172,6 +195,4 @@ async def accept_invite(ctx: Ctx, user: User, code: str) -> MemberOut:
         )
     invite.uses += 1
     membership = await join(ctx, group_id, user, "member", invite.created_by or user.id)
-    out = views.member_out(membership)
-    await ctx.commit()
-    return out
+    return views.member_out(membership)

@@ -24,7 +24,7 @@ from app.kinds import UNFINISHED, VoiceStatus
 from app.models import Group, Membership, Message, User, new_id, utcnow
 from app.realtime.wire import CHUNKS_CHANNEL, chunk_frame, encode_chunk
 from app.schemas import MessageOut
-from app.services import leases, views
+from app.services import leases, registration, views
 from app.services.context import Ctx, Runtime, transaction
 from app.services.groups import require_role
 from app.services.messages import earlier_post, insert_message, load_message, update_memo
@@ -47,6 +47,7 @@ async def start_live(
         )
     await ensure_room(ctx.settings)
     await require_role(ctx, group_id, user.id)
+    await registration.require_may_post(ctx, user)
     if earlier := await earlier_post(ctx, user, group_id, client_id):
         return earlier, False
     await ctx.db.execute(select(User.id).where(User.id == user.id).with_for_update())

@@ -69,7 +69,7 @@ async def add_member(
         )
         if earlier:
             return views.member_out(earlier), False
-    user = await ctx.db.scalar(select(User).where(User.handle == handle))
+    user = await ctx.db.scalar(select(User).where(User.handle == handle, User.deleted_at.is_(None)))
     if user is None:
         raise NotFound("Nobody has that handle.", code="user_not_found")
     if await ctx.db.get(Membership, (group_id, user.id)):

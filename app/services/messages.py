@@ -9,7 +9,7 @@ from app.errors import Forbidden, Invalid, NotFound, message_not_found
 from app.kinds import EventType
 from app.models import Group, Message, User, utcnow
 from app.schemas import MessageOut
-from app.services import erasure, push, views
+from app.services import erasure, push, registration, views
 from app.services.context import Ctx, Runtime, transaction
 from app.services.groups import ROLE_RANK, require_role
 
@@ -81,6 +81,7 @@ async def post_text(
 ) -> tuple[MessageOut, bool]:
     await ctx.limit("text-post", user.id)  # before any query: no lock is held meanwhile
     await require_role(ctx, group_id, user.id)
+    await registration.require_may_post(ctx, user)
     if earlier := await earlier_post(ctx, user, group_id, client_id):
         return earlier, False
     if not text.strip():

@@ -19,7 +19,7 @@ from app.errors import ApiError, Invalid, busy, insufficient_storage
 from app.kinds import EventType, TranscriptStatus, VoiceStatus
 from app.models import Group, Message, Receipt, User, new_id, utcnow
 from app.schemas import ListenerOut, MessageOut, ReceiptOut
-from app.services import leases, transcripts, views
+from app.services import leases, registration, transcripts, views
 from app.services.context import Ctx, Runtime
 from app.services.groups import require_role
 from app.services.messages import (
@@ -41,6 +41,7 @@ async def admit_upload(ctx: Ctx, user: User, group_id: str) -> None:
     """Refuse before the body is read: outsiders (404), too many uploads (429), a server
     short of disk space (507). Holds no lock afterwards."""
     await require_role(ctx, group_id, user.id)
+    await registration.require_may_post(ctx, user)
     await ctx.release()
     await ctx.limit("upload", user.id)
     await ensure_room(ctx.settings)

@@ -15,3 +15,12 @@ def audio_key(message_id: str) -> str:
 
 def mp3_key(message_id: str) -> str:
     return f"voice/{message_id}/audio.mp3"
+
+
+def export_prefix(user_id: str) -> str:
+    """Where a person's data exports live (app.services.exports)."""
+    return f"exports/{user_id}/"
+
+
+def export_key(user_id: str, export_id: str) -> str:
+    return f"exports/{user_id}/{export_id}.zip"

@@ -16,6 +16,7 @@ import { showAuth } from "./screens/auth.js";
 import { saveRecording } from "./screens/composer.js";
 import { showGroup } from "./screens/group.js";
 import { showGroups } from "./screens/groups.js";
+import { openMailedLink } from "./screens/links.js";
 import { showMembers } from "./screens/members.js";
 import { showLog, showReports } from "./screens/safety.js";
 import { showSettings } from "./screens/settings.js";
@@ -126,7 +127,8 @@ async function signOut() {
 async function join(code) {
   if (!state.me) {
     sessionStorage.setItem(PENDING_INVITE, code);
-    return showAuth("signup", "You're invited to a group on Earshot. Create an account, or sign in, to join.", signedIn);
+    return showAuth("signup", "You're invited to a group on Earshot. Create an account, or sign in, to join.",
+      signedIn, code);
   }
   sessionStorage.removeItem(PENDING_INVITE);
   const member = await attempt(() => api("POST", `/invites/${encodeURIComponent(code)}/accept`));
@@ -147,10 +149,17 @@ function route(reopen) {
   if (!state.me) {
     const invited = sessionStorage.getItem(PENDING_INVITE);
     return showAuth(name === "signup" ? "signup" : "login",
-      invited ? "Sign in or create an account to join the group." : "", signedIn);
+      invited ? "Sign in or create an account to join the group." : "", signedIn, invited);
   }
   if (name === "account") {
-    return showAccount({ onSignOut: signOut, onNewToken: () => connection.reconnectNow() });
+    return showAccount({
+      onSignOut: signOut,
+      onNewToken: () => connection.reconnectNow(),
+      onDeleted: () => {
+        signedOut();
+        tell("Your account is deleted.", "ok");
+      },
+    });
   }
   if (name === "g" && id) {
     if (sub === "members") return showMembers(id);
@@ -189,6 +198,11 @@ document.addEventListener("keyup", (e) => {
 });
 
 async function start() {
+  const link = openMailedLink({
+    onContinue: () => start(),
+    onPasswordSet: () => signedOut(), // every token was revoked: sign in again
+  });
+  if (link) return;
   if (session.token) {
     const me = await attempt(() => api("GET", "/me"));
     if (me) return signedIn(me);

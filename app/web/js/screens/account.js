@@ -6,8 +6,9 @@ import { RULES } from "../errors.js";
 import { state } from "../store.js";
 import { attempt, mount, tell } from "../ui.js";
 import { busy, field, formError, showApiError, showErrors } from "../views/forms.js";
+import { deleteCard, exportCard } from "./leaving.js";
 
-export function showAccount({ onSignOut, onNewToken }) {
+export function showAccount({ onSignOut, onNewToken, onDeleted }) {
   const me = state.me;
   const form = h("form", { class: "card", novalidate: true, "aria-labelledby": "password-title" },
     h("h2", { id: "password-title" }, "Change your password"),
@@ -39,11 +40,13 @@ export function showAccount({ onSignOut, onNewToken }) {
       tell("Your password is changed.", "ok");
     }, (error) => showApiError(form, error, "new_password")));
   });
-  mount({ name: "account" }, h("section", { class: "page" },
+  const page = h("section", { class: "page" },
     h("h1", {}, "Your account"),
     h("div", { class: "card who" },
       h("p", {}, "Signed in as ", h("strong", { class: "ellipsis" }, me.display_name)),
       h("p", { class: "muted" }, `@${me.handle}`),
       h("button", { type: "button", onclick: onSignOut }, "Sign out")),
-    form));
+    form);
+  mount({ name: "account" }, page);
+  page.append(exportCard(me), deleteCard(me, { onDeleted })); // their timers belong to this screen
 }

@@ -18,8 +18,27 @@ function check(fields, signup) {
   return errors;
 }
 
-export function showAuth(mode, note, onSignedIn) {
+// How this server takes new accounts (GET /server), asked once.
+let server = null;
+async function registration() {
+  server ??= api("GET", "/server").catch(() => ({ registration: "open" }));
+  return (await server).registration;
+}
+
+// `inviteCode`: the invite link the person came by, if any (needed to sign up on a
+// server whose registration is "invite"; the new account joins its group).
+export async function showAuth(mode, note, onSignedIn, inviteCode = null) {
   const signup = mode === "signup";
+  const taking = signup ? await registration() : "open";
+  if (signup && (taking === "closed" || (taking === "invite" && !inviteCode))) {
+    return mount({ name: "auth" }, h("section", { class: "page" },
+      h("div", { class: "card auth" },
+        h("h1", {}, "Create your account"),
+        h("p", {}, taking === "closed"
+          ? "This Earshot takes no new accounts. Ask whoever runs it to make one for you."
+          : "Accounts on this Earshot are by invitation: open the invite link a group's moderator sent you."),
+        h("p", { class: "muted" }, "Have an account? ", h("a", { href: "#/login" }, "Sign in")))));
+  }
   const form = h("form", { class: "card auth", novalidate: true },
     h("h1", {}, signup ? "Create your account" : "Sign in"),
     note ? h("p", { class: "muted" }, note) : null,
@@ -42,6 +61,8 @@ export function showAuth(mode, note, onSignedIn) {
     const errors = check(fields, signup);
     if (Object.keys(errors).length) return showErrors(form, errors);
     busy(form, () => attempt(async () => {
+      // By invitation, the account is made in the invite's group (else it joins after).
+      if (signup && taking === "invite") fields.invite_code = inviteCode;
       const { user, token } = await api("POST", signup ? "/auth/register" : "/auth/login", fields);
       session.token = token;
       await onSignedIn(user);

@@ -144,7 +144,8 @@ export function banRows(bans, { onUnban }) {
   return bans.map((ban) => h("li", { class: "row", "data-user": ban.user.id },
     h("span", { class: "row-text" },
       h("strong", {}, ban.user.display_name),
-      h("span", { class: "muted" }, `@${ban.user.handle}${ban.reason ? ` · ${ban.reason}` : ""}`)),
+      h("span", { class: "muted" },  // a deleted account has no handle
+        [ban.user.handle && `@${ban.user.handle}`, ban.reason].filter(Boolean).join(" · "))),
     h("button", { type: "button", "aria-label": `Unban ${ban.user.display_name}`,
       onclick: () => onUnban(ban) }, "Unban")));
 }

@@ -1,0 +1,95 @@
+// The account screen's last two cards: a copy of your data (POST /me/export, then the
+// zip when it is ready) and deleting your account (DELETE /me, with your password).
+
+import { api, session } from "../api.js";
+import { h } from "../dom.js";
+import { attempt, screen } from "../ui.js";
+import { busy, field, formError, showApiError, showErrors } from "../views/forms.js";
+
+const POLL_MS = 2000;
+
+function megabytes(bytes) {
+  return `${Math.max(0.1, bytes / 1e6).toFixed(1)} MB`;
+}
+
+async function saveZip(handle) {
+  const response = await fetch("/api/v1/me/export/download", {
+    headers: { Authorization: `Bearer ${session.token}` },
+  }).catch(() => null);
+  if (!response?.ok) return false;
+  const url = URL.createObjectURL(await response.blob());
+  const link = h("a", { href: url, download: `earshot-${handle}.zip`, hidden: true });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+  return true;
+}
+
+export function exportCard(me) {
+  const status = h("p", { role: "status", "data-testid": "export-status" });
+  const prepare = h("button", { type: "button" }, "Prepare a copy of my data");
+  const download = h("button", { type: "button", class: "primary", hidden: true });
+  const owner = screen();
+  let timer = null;
+
+  function show(exp) {
+    clearTimeout(timer);
+    download.hidden = exp?.status !== "ready";
+    prepare.disabled = exp?.status === "pending";
+    if (!exp) status.textContent = "";
+    else if (exp.status === "pending") {
+      status.textContent = "Preparing your data… You can leave this page; it goes on.";
+      timer = setTimeout(refresh, POLL_MS);
+    } else if (exp.status === "failed") status.textContent = exp.error;
+    else {
+      const until = new Date(exp.expires_at).toLocaleString();
+      status.textContent = `Your copy is ready (${megabytes(exp.size_bytes)}), until ${until}.`;
+      download.textContent = "Download my data";
+    }
+  }
+  async function refresh() {
+    if (screen() !== owner) return; // the person left the account screen
+    show(await attempt(() => api("GET", "/me/export"), () => null));
+  }
+  prepare.addEventListener("click", () => attempt(async () => show(await api("POST", "/me/export"))));
+  download.addEventListener("click", async () => {
+    if (!(await saveZip(me.handle))) status.textContent = "The download failed. Try again.";
+  });
+  owner?.disposers.push(() => clearTimeout(timer));
+  refresh();
+  return h("div", { class: "card", "aria-labelledby": "export-title", role: "region" },
+    h("h2", { id: "export-title" }, "A copy of your data"),
+    h("p", { class: "muted" }, "Your profile, groups, messages, transcripts and voice memos, as one zip file."),
+    status, prepare, download);
+}
+
+export function deleteCard(me, { onDeleted }) {
+  const form = h("form", { class: "card danger", novalidate: true, "aria-labelledby": "delete-title" },
+    h("h2", { id: "delete-title" }, "Delete your account"),
+    h("p", {}, "Every message and voice memo you sent is deleted for everyone, you leave every group, "
+      + "and others see you as “Deleted user”. This cannot be undone."),
+    h("input", { type: "text", name: "username", value: me.handle, autocomplete: "username", hidden: true }),
+    field("Password to confirm", { name: "delete_password", type: "password", autocomplete: "current-password",
+      required: true, maxlength: "1024" }),
+    formError(),
+    h("button", { type: "submit", class: "danger" }, "Delete my account"));
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const password = form.elements.delete_password.value;
+    if (!password) return showErrors(form, { delete_password: "Enter your password." });
+    if (!window.confirm("Delete your account and everything you sent, for good?")) return undefined;
+    return busy(form, () => attempt(async () => {
+      await api("DELETE", "/me", { password });
+      onDeleted();
+    }, (error) => {
+      if (error.code === "wrong_password") return showErrors(form, { delete_password: error.message });
+      if (error.code === "owner_required") {
+        const names = (error.details?.groups || []).map((g) => g.name).join(", ");
+        return showErrors(form, {}, `You own ${names}: make someone else its owner first, in its members.`);
+      }
+      return showApiError(form, error, "delete_password");
+    }));
+  });
+  return form;
+}
