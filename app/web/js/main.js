@@ -2,6 +2,7 @@
 // its screen. State lives in store.js; data/* changes it; screens/* draw it.
 
 import { api, session } from "./api.js";
+import { showUnheardTotal } from "./attention.js";
 import { Connection } from "./connection.js";
 import { loadGroups } from "./data/groups.js";
 import { hearLive, liveAudio, unblockLive } from "./data/live.js";
@@ -10,6 +11,7 @@ import { flush, start as startOutbox } from "./data/outbox.js";
 import { loadBlocks } from "./data/people.js";
 import { eventHandlers } from "./events.js";
 import { MemoPlayer } from "./player.js";
+import { forgetPush, offerPush, registerWorker, renewPush, setUpOffer } from "./push.js";
 import { Recorder } from "./recorder.js";
 import { showAccount } from "./screens/account.js";
 import { showAuth } from "./screens/auth.js";
@@ -19,7 +21,7 @@ import { showGroups } from "./screens/groups.js";
 import { showMembers } from "./screens/members.js";
 import { showLog, showReports } from "./screens/safety.js";
 import { showSettings } from "./screens/settings.js";
-import { changed, on, reset, state } from "./store.js";
+import { changed, group, on, reset, state } from "./store.js";
 import { attempt, screen, tell, whenSignedOut } from "./ui.js";
 
 const PENDING_INVITE = "earshot.invite";
@@ -49,9 +51,14 @@ const connection = new Connection({
 
 const player = new MemoPlayer({
   onChange: (id) => changed("player", id),
-  onStarted: (message) => markListened(message),
+  onStarted: (message) => {
+    markListened(message);
+    offerPush();
+  },
   onSpeed: () => changed("speed"),
   lookup: fetchMessage,
+  describe: (message) => ({ title: message.sender.display_name, artist: group(message.group_id)?.name || "" }),
+  nextUnheard: (groupId, currentId) => (state.unheard.get(groupId) || []).find((id) => id !== currentId),
 });
 
 const recorder = new Recorder({
@@ -59,7 +66,10 @@ const recorder = new Recorder({
   onState: (status) => screen()?.composer?.recording(status),
   onTick: (ms, level) => screen()?.composer?.tick(ms, level),
   onError: (text) => tell(text),
-  onSave: saveRecording,
+  onSave: (recording) => {
+    saveRecording(recording);
+    offerPush();
+  },
   onDiscardLive: (messageId) => api("DELETE", `/messages/${messageId}`).catch(() => {}),
 });
 wiring.recorder = recorder;
@@ -100,6 +110,7 @@ async function signedIn(me) {
   for (const g of state.groups) connection.follow(g.id, g.last_seq);
   connection.connect();
   startOutbox();
+  renewPush();
   const code = sessionStorage.getItem(PENDING_INVITE);
   const target = code ? `#/join/${code}`
     : !location.hash || ["#/login", "#/signup"].includes(location.hash) ? "#/" : location.hash;
@@ -113,12 +124,14 @@ function signedOut() {
   reset();
   account.hidden = true;
   renderStatus();
+  showTotal();
   location.hash = "#/login";
   route();
 }
 whenSignedOut(signedOut);
 
 async function signOut() {
+  await forgetPush();
   await api("POST", "/auth/logout").catch(() => {});
   signedOut();
 }
@@ -150,7 +163,10 @@ function route(reopen) {
       invited ? "Sign in or create an account to join the group." : "", signedIn);
   }
   if (name === "account") {
-    return showAccount({ onSignOut: signOut, onNewToken: () => connection.reconnectNow() });
+    return showAccount({ onSignOut: signOut, onNewToken: () => {
+      connection.reconnectNow();
+      renewPush(); // sw.js re-subscribes with the token it keeps
+    } });
   }
   if (name === "g" && id) {
     if (sub === "members") return showMembers(id);
@@ -187,6 +203,10 @@ document.addEventListener("keyup", (e) => {
   e.preventDefault();
   recorder.stop();
 });
+
+const showTotal = showUnheardTotal();
+setUpOffer(tell);
+registerWorker();
 
 async function start() {
   if (session.token) {

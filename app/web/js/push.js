@@ -1,0 +1,98 @@
+// The service worker and Web Push on this device: registering /sw.js, offering
+// notifications once (after a first memo sent or played, never on load), subscribing
+// with the server's VAPID key and telling the server; forgetting it all on sign-out.
+
+import { api, session } from "./api.js";
+
+const ANSWERED = "earshot.push.answered"; // the offer was taken or dismissed: never again
+const SUBSCRIPTION_ID = "earshot.push.subscription"; // the server's id of ours
+const ACCOUNT = "earshot-account"; // shared with sw.js: the token, for re-subscribing
+const TOKEN_KEY = "/sw/token";
+
+const offer = document.getElementById("push-offer");
+
+export function registerWorker() {
+  if (!("serviceWorker" in navigator)) return;
+  navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(() => {});
+  // A click on a notification, while this window is open: go to its group (a hash route).
+  navigator.serviceWorker.addEventListener("message", (event) => {
+    if (event.data?.type !== "open") return;
+    const target = new URL(event.data.url, location.href);
+    if (target.origin === location.origin && target.hash) location.hash = target.hash;
+  });
+  navigator.serviceWorker.startMessages();
+}
+
+const supported = () => "serviceWorker" in navigator && "PushManager" in window && "Notification" in window;
+
+function keyBytes(base64url) {
+  const raw = atob(base64url.replace(/-/g, "+").replace(/_/g, "/"));
+  return Uint8Array.from(raw, (c) => c.charCodeAt(0));
+}
+
+async function rememberToken() {
+  const cache = await caches.open(ACCOUNT);
+  await cache.put(TOKEN_KEY, new Response(session.token || ""));
+}
+
+// Subscribes this browser (again: the server answers the same id for the same endpoint).
+async function subscribe() {
+  const registration = await navigator.serviceWorker.ready;
+  const { public_key: key } = await api("GET", "/push/key");
+  const subscription = await registration.pushManager.subscribe({
+    userVisibleOnly: true, applicationServerKey: keyBytes(key),
+  });
+  const { endpoint, keys } = subscription.toJSON();
+  const saved = await api("POST", "/push/subscriptions", { endpoint, keys });
+  localStorage.setItem(SUBSCRIPTION_ID, saved.id);
+  await rememberToken();
+}
+
+// Signed in: keep the subscription the server knows current (and the token sw.js uses).
+export function renewPush() {
+  if (supported() && Notification.permission === "granted") subscribe().catch(() => {});
+}
+
+// After a first memo sent or played: offer notifications, unless answered before.
+export function offerPush() {
+  if (!supported() || Notification.permission !== "default" || localStorage.getItem(ANSWERED)) return;
+  offer.hidden = false;
+}
+
+function answered() {
+  localStorage.setItem(ANSWERED, "1");
+  offer.hidden = true;
+}
+
+async function turnOn() {
+  answered();
+  const permission = await Notification.requestPermission();
+  if (permission !== "granted") return;
+  try {
+    await subscribe();
+    notify("Notifications are on for this device.", "ok");
+  } catch (error) {
+    notify(`Notifications could not be turned on: ${error.message || error.name}`);
+  }
+}
+
+let notify = () => {};
+
+export function setUpOffer(tell) {
+  notify = tell;
+  offer.querySelector("[data-action=on]").addEventListener("click", turnOn);
+  offer.querySelector("[data-action=dismiss]").addEventListener("click", answered);
+}
+
+// Before signing out (while the token still works): this device stops being pushed.
+export async function forgetPush() {
+  offer.hidden = true;
+  const id = localStorage.getItem(SUBSCRIPTION_ID);
+  localStorage.removeItem(SUBSCRIPTION_ID);
+  if (id) await api("DELETE", `/push/subscriptions/${id}`).catch(() => {});
+  if (!("serviceWorker" in navigator)) return;
+  const registration = await navigator.serviceWorker.getRegistration();
+  const subscription = await registration?.pushManager?.getSubscription().catch(() => null);
+  await subscription?.unsubscribe().catch(() => {});
+  await caches.delete(ACCOUNT).catch(() => {});
+}

@@ -1,0 +1,143 @@
+// Earshot's service worker, served at /sw.js so its scope is the whole site.
+// The server puts `const RELEASE = {version, files}` before this text: the release's
+// version and its static files (under /web/<version>/).
+//
+// - The app shell (the page and this release's files) is cached on install, so the app
+//   opens offline after one visit; older releases' caches are deleted on activate.
+//   Nothing from /api is ever cached here.
+// - A push shows a notification (one per group: a newer one replaces it); a click on it
+//   opens the group at that message, in the window already open if there is one.
+// - When the push service replaces the subscription, the new one is sent to the server.
+
+/* global RELEASE */
+const SHELL_PREFIX = "earshot-shell-";
+const SHELL = SHELL_PREFIX + RELEASE.version;
+const STATIC = `/web/${RELEASE.version}/`;
+const PAGES = ["/", "/verify-email", "/reset-password"]; // addresses that answer the page
+const ACCOUNT = "earshot-account"; // a cache used as a store: the token, for re-subscribing
+const TOKEN_KEY = "/sw/token";
+
+self.addEventListener("install", (event) => {
+  event.waitUntil((async () => {
+    const cache = await caches.open(SHELL);
+    await cache.addAll(["/", ...RELEASE.files.map((name) => STATIC + name)]);
+    await self.skipWaiting();
+  })());
+});
+
+self.addEventListener("activate", (event) => {
+  event.waitUntil((async () => {
+    for (const name of await caches.keys()) {
+      if (name.startsWith(SHELL_PREFIX) && name !== SHELL) await caches.delete(name);
+    }
+    await self.clients.claim();
+  })());
+});
+
+self.addEventListener("fetch", (event) => {
+  const { request } = event;
+  const url = new URL(request.url);
+  if (request.method !== "GET" || url.origin !== location.origin) return;
+  if (request.mode === "navigate" && PAGES.includes(url.pathname)) {
+    event.respondWith(page(request));
+  } else if (url.pathname.startsWith(STATIC)) {
+    event.respondWith(caches.match(request, { cacheName: SHELL }).then((hit) => hit || fetch(request)));
+  }
+});
+
+// The page from the network (it may be a newer release), else the cached one.
+async function page(request) {
+  try {
+    return await fetch(request);
+  } catch (error) {
+    const cached = await caches.match("/", { cacheName: SHELL });
+    if (cached) return cached;
+    throw error;
+  }
+}
+
+// ---- notifications ------------------------------------------------------------------------
+
+function duration(ms) {
+  if (!ms) return "";
+  const s = Math.round(ms / 1000);
+  return ` (${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")})`;
+}
+
+// What a push (the server's payload, docs/api.md) shows. `text` only when the payload has it.
+function notificationOf(data) {
+  const what = data.type === "live" ? "Talking now: tap to listen"
+    : data.type === "reply" ? (data.kind === "voice" ? `Replied to you with a voice memo${duration(data.duration_ms)}` : "Replied to you")
+      : data.kind === "voice" ? `Voice memo${duration(data.duration_ms)}` : "New message";
+  return {
+    title: `${data.sender_name} · ${data.group_name}`,
+    options: {
+      body: data.text ? `${what}: ${data.text}` : what,
+      tag: `group:${data.group_id}`,
+      renotify: true,
+      icon: `${STATIC}icons/icon-192.png`,
+      badge: `${STATIC}icons/icon-192.png`,
+      data: { url: targetOf(data) },
+    },
+  };
+}
+
+function targetOf(data) {
+  if (!data.group_id) return "/";
+  const group = `/#/g/${encodeURIComponent(data.group_id)}`;
+  return data.message_id ? `${group}/m/${encodeURIComponent(data.message_id)}` : group;
+}
+
+self.addEventListener("push", (event) => {
+  let data = {};
+  try {
+    data = event.data ? event.data.json() : {};
+  } catch {
+    data = {};
+  }
+  const { title, options } = data.group_id ? notificationOf(data)
+    : { title: "Earshot", options: { body: "Something new in your groups", tag: "earshot" } };
+  event.waitUntil(self.registration.showNotification(title, options));
+});
+
+// Focus a window of the app and send it to `url` (its hash routes), or open one there.
+async function openTarget(url) {
+  const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
+  const open = windows.find((w) => w.focused) || windows.find((w) => w.visibilityState === "visible")
+    || windows[0];
+  if (!open) return self.clients.openWindow(url);
+  open.postMessage({ type: "open", url });
+  return open.focus().catch(() => open);
+}
+
+self.addEventListener("notificationclick", (event) => {
+  event.notification.close();
+  event.waitUntil(openTarget(event.notification.data?.url || "/"));
+});
+
+// ---- a subscription replaced by the push service --------------------------------------------
+
+function bytesOf(base64url) {
+  const raw = atob(base64url.replace(/-/g, "+").replace(/_/g, "/"));
+  return Uint8Array.from(raw, (c) => c.charCodeAt(0));
+}
+
+async function resubscribe(event) {
+  const token = await (await caches.open(ACCOUNT)).match(TOKEN_KEY).then((r) => r && r.text());
+  if (!token) return; // signed out on this device: nobody to subscribe
+  let subscription = event.newSubscription;
+  if (!subscription) {
+    const key = await (await fetch("/api/v1/push/key")).json();
+    subscription = await self.registration.pushManager.subscribe({
+      userVisibleOnly: true, applicationServerKey: bytesOf(key.public_key),
+    });
+  }
+  const { endpoint, keys } = subscription.toJSON();
+  await fetch("/api/v1/push/subscriptions", {
+    method: "POST",
+    headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+    body: JSON.stringify({ endpoint, keys }),
+  });
+}
+
+self.addEventListener("pushsubscriptionchange", (event) => event.waitUntil(resubscribe(event)));
