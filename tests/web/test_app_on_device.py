@@ -4,6 +4,7 @@ from a push (DevTools `ServiceWorker.deliverPushMessage`), the offer to turn the
 unheard total in the tab's title, and the Media Session while a memo plays."""
 
 import asyncio
+import base64
 import json
 import time
 from collections.abc import AsyncIterator
@@ -17,7 +18,9 @@ from playwright.async_api import BrowserContext, Page, Worker, async_playwright,
 from tests import audio_samples
 from tests.process import ServerProcess
 from tests.support.browser import CHROMIUM, FLAGS, PHONE, axe, screenshot
-from tests.web.seed import Coach, as_, register, upload
+from tests.support.push_service import PushService
+from tests.support.push_service import push_service as push_service  # noqa: F401 (fixture)
+from tests.web.seed import PASSWORD, Coach, as_, post_text, register, upload
 from tests.web.test_coach_on_a_phone import sign_in
 from tests.web.test_web_client import create_group, sign_up
 
@@ -212,3 +215,77 @@ async def hear_then_offered(page: Page) -> None:
     await page.get_by_role("button", name="Play voice memo from Amy Coach").click()
     await expect(page.get_by_role("button", name="Pause voice memo from Amy Coach")).to_be_visible()
     await expect(offer).to_be_hidden()  # answered: not offered again
+
+
+async def test_turning_notifications_on_subscribes_with_the_server_key_and_sign_out_forgets(
+    tmp_path: Path, push_service: PushService
+) -> None:
+    """From the offer to a push the server sends. Chromium's own push service (FCM) is
+    out of reach here, so `PushManager.subscribe` answers a subscription of the test push
+    service (tests/support/push_service.py), made with the server's key; the rest is real:
+    the permission, the client's POST, the server's encrypted push, the sign-out DELETE."""
+    server = ServerProcess(
+        tmp_path / "data",
+        argon2_time_cost="1",
+        argon2_memory_kib="1024",
+        argon2_parallelism="1",
+        rate_limits="false",
+        push_allow_insecure="true",  # the test push service is plain http on loopback
+    ).start()
+    try:
+        await subscribe_then_sign_out(server, push_service, tmp_path / "profile")
+    finally:
+        server.stop()
+
+
+STAND_IN_SUBSCRIBE = """(() => { const info = %s;
+  PushManager.prototype.subscribe = async function (options) {
+    const key = new Uint8Array(options.applicationServerKey);
+    localStorage.setItem('test.key', btoa(String.fromCharCode(...key)));
+    return {endpoint: info.endpoint, toJSON: () => info, unsubscribe: async () => true};
+  }; })();"""
+
+
+async def subscribe_then_sign_out(server: ServerProcess, push: PushService, profile: Path) -> None:
+    async with httpx.AsyncClient(base_url=f"{server.url}/api/v1") as api:
+        amy = await register(api, "amy", "Amy Coach")
+        ben = await register(api, "ben", "Ben Coach")
+        gid = (await api.post("/groups", headers=as_(amy), json={"name": "Math coaches"})).json()
+        gid = gid["id"]
+        code = (await api.post(f"/groups/{gid}/invites", headers=as_(amy), json={})).json()["code"]
+        assert (await api.post(f"/invites/{code}/accept", headers=as_(ben))).is_success
+        key = (await api.get("/push/key")).json()["public_key"]
+        sub = push.subscribe(application_server_key=key)
+
+        async with on_a_profile(server, profile) as page:
+            await page.add_init_script(STAND_IN_SUBSCRIBE % json.dumps(sub.info()))
+            await sign_in(page, "ben")
+            await page.get_by_role("link", name="Math coaches").click()
+            await page.get_by_label("Message text").fill("Hello everyone")
+            await page.get_by_role("button", name="Send", exact=True).click()
+            offer = page.get_by_role("region", name="Get a notification")
+            await expect(offer).to_be_visible()  # after a first message sent
+            await page.context.grant_permissions(["notifications"], origin=server.url)
+            await offer.get_by_role("button", name="Turn on notifications").click()
+            await expect(page.get_by_text("Notifications are on for this device.")).to_be_visible()
+            await expect(offer).to_be_hidden()
+            used = await page.evaluate("() => localStorage.getItem('test.key')")
+            assert base64.b64decode(used) == base64.urlsafe_b64decode(key + "=" * (-len(key) % 4))
+            mine = (await api.get("/push/subscriptions", headers=as_(ben))).json()
+            assert [s["endpoint"] for s in mine["subscriptions"]] == [sub.endpoint]
+            assert await page.evaluate("() => caches.has('earshot-account')")  # for sw.js
+
+            await post_text(api, amy, gid, "Worksheets for Monday")
+            [pushed] = await sub.wait_for(1)
+            assert pushed.json()["sender_name"] == "Amy Coach"
+            assert pushed.json()["group_id"] == gid
+
+            await page.goto("/#/account")
+            await page.get_by_role("button", name="Sign out").click()
+            await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+            assert not await page.evaluate("() => caches.has('earshot-account')")
+        again = (
+            await api.post("/auth/login", json={"handle": "ben", "password": PASSWORD})
+        ).json()["token"]
+        left = await api.get("/push/subscriptions", headers={"Authorization": f"Bearer {again}"})
+        assert left.json()["subscriptions"] == []

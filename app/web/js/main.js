@@ -66,10 +66,7 @@ const recorder = new Recorder({
   onState: (status) => screen()?.composer?.recording(status),
   onTick: (ms, level) => screen()?.composer?.tick(ms, level),
   onError: (text) => tell(text),
-  onSave: (recording) => {
-    saveRecording(recording);
-    offerPush();
-  },
+  onSave: saveRecording,
   onDiscardLive: (messageId) => api("DELETE", `/messages/${messageId}`).catch(() => {}),
 });
 wiring.recorder = recorder;
@@ -202,6 +199,12 @@ document.addEventListener("keyup", (e) => {
   if (e.code !== "Space" || !recorder.recording) return;
   e.preventDefault();
   recorder.stop();
+});
+
+// Notifications are offered once the person has sent something (a memo, live or uploaded,
+// or a text) or played a memo: never on load.
+on("message", ({ groupId, id, isNew }) => {
+  if (isNew && state.messages.get(groupId)?.get(id)?.sender.id === state.me?.id) offerPush();
 });
 
 const showTotal = showUnheardTotal();
