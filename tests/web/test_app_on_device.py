@@ -95,6 +95,15 @@ async def installable_then_offline(page: Page) -> None:
     await expect(page.get_by_label("Handle")).to_be_visible()
     await page.context.set_offline(False)
 
+    # Signed in, opened offline: told so, and the groups open when the network is back.
+    await sign_up(page, "amy", "Amy Coach")
+    await expect(page.get_by_role("heading", name="Your groups")).to_be_visible()
+    await page.context.set_offline(True)
+    await page.reload()
+    await expect(page.get_by_text("You're offline. Your groups open")).to_be_visible()
+    await page.context.set_offline(False)
+    await expect(page.get_by_role("heading", name="Your groups")).to_be_visible(timeout=20_000)
+
 
 async def test_a_push_shows_one_notification_per_group_and_its_click_opens_the_group(
     person: Any, server: ServerProcess

@@ -117,6 +117,7 @@ async function signedIn(me) {
 
 function signedOut() {
   session.token = null;
+  forgetPush(); // signed out elsewhere (401): at least this browser stops being pushed
   connection.stop();
   reset();
   account.hidden = true;
@@ -211,9 +212,30 @@ const showTotal = showUnheardTotal();
 setUpOffer(tell);
 registerWorker();
 
+// Tries again when the browser says it is online, or in a few seconds (browsers do not
+// always know), unless the person signed in meanwhile.
+let retry = null;
+function startAgainSoon() {
+  if (retry) return;
+  const again = () => {
+    window.removeEventListener("online", again);
+    clearTimeout(retry);
+    retry = null;
+    if (!state.me) start();
+  };
+  window.addEventListener("online", again);
+  retry = setTimeout(again, 5000);
+}
+
 async function start() {
   if (session.token) {
-    const me = await attempt(() => api("GET", "/me"));
+    const me = await attempt(() => api("GET", "/me"), (error) => {
+      if (error.status !== 0) return tell(error.message);
+      // Opened offline (from the service worker's cache): still signed in, so try
+      // again as soon as the network is back.
+      tell("You're offline. Your groups open as soon as you're back online.", "ok");
+      startAgainSoon();
+    });
     if (me) return signedIn(me);
   }
   route();
