@@ -280,8 +280,7 @@ async def subscribe_then_sign_out(server: ServerProcess, push: PushService, prof
             await expect(offer).to_be_hidden()
             used = await page.evaluate("() => localStorage.getItem('test.key')")
             assert base64.b64decode(used) == base64.urlsafe_b64decode(key + "=" * (-len(key) % 4))
-            mine = (await api.get("/push/subscriptions", headers=as_(ben))).json()
-            assert [s["endpoint"] for s in mine["subscriptions"]] == [sub.endpoint]
+            assert await subscriptions(api, ben.token) == [sub.endpoint]
             assert await page.evaluate("() => caches.has('earshot-account')")  # for sw.js
 
             await post_text(api, amy, gid, "Worksheets for Monday")
@@ -289,12 +288,42 @@ async def subscribe_then_sign_out(server: ServerProcess, push: PushService, prof
             assert pushed.json()["sender_name"] == "Amy Coach"
             assert pushed.json()["group_id"] == gid
 
+            # The account screen: previews, off and on again.
             await page.goto("/#/account")
+            await expect(page.get_by_test_id("push-status")).to_have_text(
+                "Notifications are on for this device."
+            )
+            await screenshot(page, "account-notifications-phone")
+            assert await axe(page) == []
+            await page.get_by_label("Show the words in notifications").check()
+            await expect_me(api, ben, notification_previews=True)
+            await page.get_by_role("button", name="Turn off notifications").click()
+            await expect(page.get_by_role("button", name="Turn on notifications")).to_be_visible()
+            assert await subscriptions(api, ben.token) == []
+            await page.get_by_role("button", name="Turn on notifications").click()
+            await expect(page.get_by_role("button", name="Turn off notifications")).to_be_visible()
+            assert await subscriptions(api, ben.token) == [sub.endpoint]
+
             await page.get_by_role("button", name="Sign out").click()
             await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
             assert not await page.evaluate("() => caches.has('earshot-account')")
         again = (
             await api.post("/auth/login", json={"handle": "ben", "password": PASSWORD})
         ).json()["token"]
-        left = await api.get("/push/subscriptions", headers={"Authorization": f"Bearer {again}"})
-        assert left.json()["subscriptions"] == []
+        assert await subscriptions(api, again) == []
+
+
+async def subscriptions(api: httpx.AsyncClient, token: str) -> list[str]:
+    answer = await api.get("/push/subscriptions", headers={"Authorization": f"Bearer {token}"})
+    return [s["endpoint"] for s in answer.json()["subscriptions"]]
+
+
+async def expect_me(api: httpx.AsyncClient, who: Coach, **fields: Any) -> None:
+    """Until the server's `me` has these fields (the page's PATCH may still be on its way)."""
+    deadline = time.monotonic() + 15
+    while True:
+        me = (await api.get("/me", headers=as_(who))).json()
+        if all(me[k] == v for k, v in fields.items()):
+            return
+        assert time.monotonic() < deadline, f"me is {me}"
+        await asyncio.sleep(0.1)

@@ -49,8 +49,10 @@ async function subscribe() {
 }
 
 // Signed in: keep the subscription the server knows current (and the token sw.js uses).
+// Only where it was turned on since the last sign-out: the browser's permission belongs
+// to the site, not to the person.
 export function renewPush() {
-  if (supported() && Notification.permission === "granted") subscribe().catch(() => {});
+  if (pushStatus() === "on") subscribe().catch(() => {});
 }
 
 // After a first memo sent or played: offer notifications, unless answered before.
@@ -64,15 +66,26 @@ function answered() {
   offer.hidden = true;
 }
 
-async function turnOn() {
+// "unsupported" (no Web Push here, e.g. Safari outside a Home Screen app), "blocked"
+// (the browser's setting), "on" (this device is subscribed) or "off".
+export function pushStatus() {
+  if (!supported()) return "unsupported";
+  if (Notification.permission === "denied") return "blocked";
+  return Notification.permission === "granted" && localStorage.getItem(SUBSCRIPTION_ID) ? "on" : "off";
+}
+
+// Asks the browser (from a click), subscribes and tells the server. Whether it worked.
+export async function turnOn() {
   answered();
   const permission = await Notification.requestPermission();
-  if (permission !== "granted") return;
+  if (permission !== "granted") return false;
   try {
     await subscribe();
     notify("Notifications are on for this device.", "ok");
+    return true;
   } catch (error) {
     notify(`Notifications could not be turned on: ${error.message || error.name}`);
+    return false;
   }
 }
 
@@ -84,7 +97,8 @@ export function setUpOffer(tell) {
   offer.querySelector("[data-action=dismiss]").addEventListener("click", answered);
 }
 
-// Before signing out (while the token still works): this device stops being pushed.
+// Before signing out (while the token still works), or turned off: this device stops
+// being pushed.
 export async function forgetPush() {
   offer.hidden = true;
   const id = localStorage.getItem(SUBSCRIPTION_ID);
