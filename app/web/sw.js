@@ -16,6 +16,7 @@ const STATIC = `/web/${RELEASE.version}/`;
 const PAGES = ["/", "/verify-email", "/reset-password"]; // addresses that answer the page
 const ACCOUNT = "earshot-account"; // a cache used as a store: the token, for re-subscribing
 const TOKEN_KEY = "/sw/token";
+const RENEWED_KEY = "/sw/subscription"; // the id of a subscription this worker made
 
 self.addEventListener("install", (event) => {
   event.waitUntil((async () => {
@@ -133,11 +134,14 @@ async function resubscribe(event) {
     });
   }
   const { endpoint, keys } = subscription.toJSON();
-  await fetch("/api/v1/push/subscriptions", {
+  const answer = await fetch("/api/v1/push/subscriptions", {
     method: "POST",
     headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
     body: JSON.stringify({ endpoint, keys }),
   });
+  if (!answer.ok) return;
+  const { id } = await answer.json(); // the page deletes it too when turned off
+  await (await caches.open(ACCOUNT)).put(RENEWED_KEY, new Response(id));
 }
 
 self.addEventListener("pushsubscriptionchange", (event) => event.waitUntil(resubscribe(event)));

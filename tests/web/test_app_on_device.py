@@ -283,6 +283,16 @@ async def subscribe_then_sign_out(server: ServerProcess, push: PushService, prof
             assert await subscriptions(api, ben.token) == [sub.endpoint]
             assert await page.evaluate("() => caches.has('earshot-account')")  # for sw.js
 
+            # The push service replaced the subscription: sw.js posts the new one with the
+            # token the page left it. (Chromium never fires `pushsubscriptionchange`; this
+            # runs the handler's work with the event's `newSubscription`.)
+            replaced = push.subscribe(application_server_key=key)
+            worker = await worker_of(page.context)
+            await worker.evaluate(
+                "(info) => resubscribe({newSubscription: {toJSON: () => info}})", replaced.info()
+            )
+            assert await subscriptions(api, ben.token) == [sub.endpoint, replaced.endpoint]
+
             await post_text(api, amy, gid, "Worksheets for Monday")
             [pushed] = await sub.wait_for(1)
             assert pushed.json()["sender_name"] == "Amy Coach"

@@ -8,6 +8,7 @@ const ANSWERED = "earshot.push.answered"; // the offer was taken or dismissed: n
 const SUBSCRIPTION_ID = "earshot.push.subscription"; // the server's id of ours
 const ACCOUNT = "earshot-account"; // shared with sw.js: the token, for re-subscribing
 const TOKEN_KEY = "/sw/token";
+const RENEWED_KEY = "/sw/subscription"; // sw.js re-subscribed: the new one's id
 
 const offer = document.getElementById("push-offer");
 
@@ -101,9 +102,10 @@ export function setUpOffer(tell) {
 // being pushed.
 export async function forgetPush() {
   offer.hidden = true;
-  const id = localStorage.getItem(SUBSCRIPTION_ID);
+  const renewed = await caches.open(ACCOUNT).then((c) => c.match(RENEWED_KEY)).then((r) => r?.text(), () => null);
+  const ids = [localStorage.getItem(SUBSCRIPTION_ID), renewed].filter(Boolean);
   localStorage.removeItem(SUBSCRIPTION_ID);
-  if (id) await api("DELETE", `/push/subscriptions/${id}`).catch(() => {});
+  for (const id of ids) await api("DELETE", `/push/subscriptions/${id}`).catch(() => {});
   if (!("serviceWorker" in navigator)) return;
   const registration = await navigator.serviceWorker.getRegistration();
   const subscription = await registration?.pushManager?.getSubscription().catch(() => null);
