@@ -8,6 +8,8 @@
 // - A push shows a notification (one per group: a newer one replaces it); a click on it
 //   opens the group at that message, in the window already open if there is one.
 // - When the push service replaces the subscription, the new one is sent to the server.
+// - The page names the recent unheard memos to keep (js/data/keep.js): they are kept in
+//   their own cache, capped, and played from there, offline too.
 
 /* global RELEASE */
 const SHELL_PREFIX = "earshot-shell-";
@@ -16,6 +18,9 @@ const STATIC = `/web/${RELEASE.version}/`;
 const PAGES = ["/", "/verify-email", "/reset-password"]; // addresses that answer the page
 const ACCOUNT = "earshot-account"; // a cache used as a store: the token, for re-subscribing
 const TOKEN_KEY = "/sw/token";
+const AUDIO = "earshot-audio"; // unheard memos the page asked to keep (js/data/keep.js)
+const AUDIO_PATH = "/api/v1/audio/";
+const AUDIO_MAX_BYTES = 50 * 1024 * 1024;
 const RENEWED_KEY = "/sw/subscription"; // the id of a subscription this worker made
 
 self.addEventListener("install", (event) => {
@@ -41,6 +46,8 @@ self.addEventListener("fetch", (event) => {
   if (request.method !== "GET" || url.origin !== location.origin) return;
   if (request.mode === "navigate" && PAGES.includes(url.pathname)) {
     event.respondWith(page(request));
+  } else if (url.pathname.startsWith(AUDIO_PATH)) {
+    event.respondWith(keptAudio(request));
   } else if (url.pathname.startsWith(STATIC)) {
     event.respondWith(caches.match(request, { cacheName: SHELL }).then((hit) => hit || fetch(request)));
   }
@@ -55,6 +62,68 @@ async function page(request) {
     if (cached) return cached;
     throw error;
   }
+}
+
+// ---- unheard memos kept for offline -------------------------------------------------------
+// Kept under a key without the URL's signature and expiry: `/kept-audio/<message id>`
+// (+ `.mp3` for the MP3). Only what the page asks for is kept, and only until it asks
+// for a list without it.
+
+function keptKey(address) {
+  const url = new URL(address, location.origin);
+  const id = url.pathname.slice(AUDIO_PATH.length);
+  return `/kept-audio/${id}${url.searchParams.get("format") === "mp3" ? ".mp3" : ""}`;
+}
+
+let keeping = Promise.resolve(); // one update at a time, in the order asked
+
+async function keepAudio(memos) {
+  const cache = await caches.open(AUDIO);
+  const wanted = new Map(memos.map((m) => [keptKey(m.url), m.url]));
+  let total = 0;
+  for (const request of await cache.keys()) {
+    const key = new URL(request.url).pathname;
+    if (!wanted.has(key)) await cache.delete(request);
+    else total += (await (await cache.match(request)).blob()).size;
+  }
+  for (const [key, url] of wanted) { // newest first: the cap leaves out the oldest
+    if (await cache.match(key)) continue;
+    const answer = await fetch(url).catch(() => null);
+    if (answer?.status !== 200) continue;
+    const body = await answer.blob();
+    if (total + body.size > AUDIO_MAX_BYTES) break;
+    total += body.size;
+    await cache.put(key, new Response(body, { headers: { "Content-Type": body.type || "audio/ogg" } }));
+  }
+}
+
+self.addEventListener("message", (event) => {
+  if (event.origin && event.origin !== location.origin) return;
+  if (event.data?.type !== "keep-audio" || !Array.isArray(event.data.memos)) return;
+  keeping = keeping.then(() => keepAudio(event.data.memos)).catch(() => {});
+  event.waitUntil(keeping);
+});
+
+// A kept memo from the cache (a `Range` asked for answered with its part), else the network.
+async function keptAudio(request) {
+  const kept = await caches.match(keptKey(request.url), { cacheName: AUDIO });
+  if (!kept) return fetch(request);
+  const body = await kept.blob();
+  const type = kept.headers.get("Content-Type");
+  const range = /^bytes=(\d*)-(\d*)$/.exec(request.headers.get("Range") || "");
+  if (!range || (!range[1] && !range[2])) {
+    return new Response(body, { headers: { "Content-Type": type, "Accept-Ranges": "bytes" } });
+  }
+  const size = body.size;
+  const start = range[1] ? Number(range[1]) : Math.max(0, size - Number(range[2]));
+  const end = range[1] && range[2] ? Math.min(Number(range[2]), size - 1) : size - 1;
+  if (start >= size || start > end) {
+    return new Response(null, { status: 416, headers: { "Content-Range": `bytes */${size}` } });
+  }
+  return new Response(body.slice(start, end + 1), {
+    status: 206,
+    headers: { "Content-Type": type, "Accept-Ranges": "bytes", "Content-Range": `bytes ${start}-${end}/${size}` },
+  });
 }
 
 // ---- notifications ------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import asyncio
 import base64
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,24 @@ from tests.support.push_service import push_service as push_service  # noqa: F40
 from tests.web.seed import PASSWORD, Coach, as_, post_text, register, upload
 from tests.web.test_coach_on_a_phone import sign_in
 from tests.web.test_web_client import create_group, sign_up
+
+
+async def two_coaches(api: httpx.AsyncClient) -> tuple[Coach, Coach, str]:
+    """Amy and Ben, in Amy's group "Math coaches" (its id)."""
+    amy = await register(api, "amy", "Amy Coach")
+    ben = await register(api, "ben", "Ben Coach")
+    gid = (await api.post("/groups", headers=as_(amy), json={"name": "Math coaches"})).json()["id"]
+    code = (await api.post(f"/groups/{gid}/invites", headers=as_(amy), json={})).json()["code"]
+    assert (await api.post(f"/invites/{code}/accept", headers=as_(ben))).is_success
+    return amy, ben, gid
+
+
+async def until(probe: Callable[[], Awaitable[Any]], wanted: Any, what: str) -> None:
+    """Until `await probe()` equals `wanted` (15 s at most)."""
+    deadline = time.monotonic() + 15
+    while (found := await probe()) != wanted:
+        assert time.monotonic() < deadline, f"{what}: {found!r}, not {wanted!r}"
+        await asyncio.sleep(0.1)
 
 
 async def controlled(page: Page) -> None:
@@ -182,13 +200,7 @@ async def test_unheard_total_in_the_title_media_session_and_the_notification_off
     server: ServerProcess, samples: Path, tmp_path: Path
 ) -> None:
     async with httpx.AsyncClient(base_url=f"{server.url}/api/v1") as api:
-        amy = await register(api, "amy", "Amy Coach")
-        ben: Coach = await register(api, "ben", "Ben Coach")
-        gid = (await api.post("/groups", headers=as_(amy), json={"name": "Math coaches"})).json()[
-            "id"
-        ]
-        code = (await api.post(f"/groups/{gid}/invites", headers=as_(amy), json={})).json()["code"]
-        assert (await api.post(f"/invites/{code}/accept", headers=as_(ben))).is_success
+        amy, ben, gid = await two_coaches(api)
         await upload(api, amy, gid, audio_samples.tone_mp3(samples, 3).read_bytes())
 
     async with on_a_profile(server, tmp_path / "profile") as page:
@@ -257,12 +269,7 @@ STAND_IN_SUBSCRIBE = """(() => { const info = %s;
 
 async def subscribe_then_sign_out(server: ServerProcess, push: PushService, profile: Path) -> None:
     async with httpx.AsyncClient(base_url=f"{server.url}/api/v1") as api:
-        amy = await register(api, "amy", "Amy Coach")
-        ben = await register(api, "ben", "Ben Coach")
-        gid = (await api.post("/groups", headers=as_(amy), json={"name": "Math coaches"})).json()
-        gid = gid["id"]
-        code = (await api.post(f"/groups/{gid}/invites", headers=as_(amy), json={})).json()["code"]
-        assert (await api.post(f"/invites/{code}/accept", headers=as_(ben))).is_success
+        amy, ben, gid = await two_coaches(api)
         key = (await api.get("/push/key")).json()["public_key"]
         sub = push.subscribe(application_server_key=key)
 
@@ -337,3 +344,37 @@ async def expect_me(api: httpx.AsyncClient, who: Coach, **fields: Any) -> None:
             return
         assert time.monotonic() < deadline, f"me is {me}"
         await asyncio.sleep(0.1)
+
+
+KEPT = """async () => (await (await caches.open('earshot-audio')).keys())
+    .map((r) => new URL(r.url).pathname)"""
+
+
+async def test_an_unheard_memo_plays_offline_and_its_receipt_goes_when_back(
+    person: Any, server: ServerProcess, samples: Path
+) -> None:
+    async with httpx.AsyncClient(base_url=f"{server.url}/api/v1") as api:
+        amy, ben, gid = await two_coaches(api)
+        memo = await upload(api, amy, gid, audio_samples.tone_mp3(samples, 3).read_bytes())
+        page = await person(PHONE)
+        await sign_in(page, "ben")
+        await page.get_by_role("link", name="Math coaches").click()
+        await until(lambda: page.evaluate(KEPT), [f"/kept-audio/{memo['id']}"], "kept audio")
+
+        # Only the worker's cache may have it: not the browser's HTTP cache (which the
+        # worker's download filled too).
+        await (await page.context.new_cdp_session(page)).send("Network.clearBrowserCache")
+        await page.context.set_offline(True)
+        await page.get_by_role("button", name="Play voice memo from Amy Coach").click()
+        await expect(page).to_have_title("Earshot")  # it started playing: heard
+        receipts = await page.evaluate("() => localStorage.getItem('earshot.receipts')")
+        assert memo["id"] in receipts
+
+        await page.context.set_offline(False)
+
+        async def heard() -> bool:
+            answer = await api.get(f"/messages/{memo['id']}", headers=as_(ben))
+            return bool(answer.json()["voice"]["listened_by_me"])
+
+        await until(heard, True, "the receipt reached the server")
+        await until(lambda: page.evaluate(KEPT), [], "kept audio once heard")

@@ -5,8 +5,9 @@ import { api, session } from "./api.js";
 import { showUnheardTotal } from "./attention.js";
 import { Connection } from "./connection.js";
 import { loadGroups } from "./data/groups.js";
+import { forgetKeptAudio, keepUnheardAudio } from "./data/keep.js";
 import { hearLive, liveAudio, unblockLive } from "./data/live.js";
-import { fetchMessage, markListened } from "./data/messages.js";
+import { fetchMessage, markListened, sendKeptReceipts } from "./data/messages.js";
 import { flush, start as startOutbox } from "./data/outbox.js";
 import { loadBlocks } from "./data/people.js";
 import { eventHandlers } from "./events.js";
@@ -36,7 +37,10 @@ const connection = new Connection({
   onStatus: (status) => {
     state.connection = status;
     changed("connection");
-    if (status === "online") flush();
+    if (status === "online") {
+      flush();
+      sendKeptReceipts();
+    }
   },
   onSignedOut: async () => {
     if (!state.renewing) return signedOut();
@@ -118,6 +122,7 @@ async function signedIn(me) {
 function signedOut() {
   session.token = null;
   forgetPush(); // signed out elsewhere (401): at least this browser stops being pushed
+  forgetKeptAudio();
   connection.stop();
   reset();
   account.hidden = true;
@@ -209,6 +214,7 @@ on("message", ({ groupId, id, isNew }) => {
 });
 
 const showTotal = showUnheardTotal();
+keepUnheardAudio();
 setUpOffer(tell);
 registerWorker();
 

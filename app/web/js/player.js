@@ -9,6 +9,13 @@ const ARTWORK = [192, 512].map((size) => ({
   src: new URL(`../icons/icon-${size}.png`, import.meta.url).href, sizes: `${size}x${size}`, type: "image/png",
 }));
 
+// The address this browser plays a ready memo from: Ogg Opus, or MP3 where Opus is not
+// played (Safari before 17).
+const canOpus = Boolean(new Audio().canPlayType('audio/ogg; codecs="opus"'));
+export function playableUrl(message) {
+  return canOpus ? message.voice.audio_url : `${message.voice.audio_url}&format=mp3`;
+}
+
 // One <audio> for finished memos. The queue holds message ids, never message objects:
 // a memo changed by an event (a transcript, a receipt) is looked up fresh when its turn
 // comes, and one not loaded is fetched.
@@ -76,8 +83,7 @@ export class MemoPlayer {
     if (previous && previous !== message.id) this.history = [...this.history.slice(-19), this.current];
     this.current = { id: message.id, groupId: message.group_id };
     this.mediaMetadata(message);
-    const canOpus = this.audio.canPlayType('audio/ogg; codecs="opus"');
-    this.audio.src = canOpus ? message.voice.audio_url : `${message.voice.audio_url}&format=mp3`;
+    this.audio.src = playableUrl(message);
     this.audio.playbackRate = this.speed;
     if (at) {
       this.audio.addEventListener("loadedmetadata", () => (this.audio.currentTime = at * this.audio.duration),
