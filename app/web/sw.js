@@ -167,8 +167,17 @@ self.addEventListener("push", (event) => {
   }
   const { title, options } = data.group_id ? notificationOf(data)
     : { title: "Earshot", options: { body: "Something new in your groups", tag: "earshot" } };
-  event.waitUntil(self.registration.showNotification(title, options));
+  const badge = data.kind === "voice" ? markUnheard() : null;
+  event.waitUntil(Promise.all([self.registration.showNotification(title, options), badge]));
 });
+
+// A new memo while no page is in sight to count them: the app icon shows a dot until a
+// page sets the count.
+async function markUnheard() {
+  if (!self.navigator.setAppBadge) return;
+  const windows = await self.clients.matchAll({ type: "window" });
+  if (!windows.some((w) => w.visibilityState === "visible")) await self.navigator.setAppBadge().catch(() => {});
+}
 
 // Focus a window of the app and send it to `url` (its hash routes), or open one there.
 async function openTarget(url) {
