@@ -214,9 +214,10 @@ async def hear_then_offered(page: Page) -> None:
     await expect(page.get_by_role("heading", name="Math coaches")).to_be_visible()
     offer = page.get_by_role("region", name="Get a notification")
     await expect(offer).to_be_hidden()  # never on load
-    play = page.get_by_role("button", name="Play 1 unheard")
-    await expect(play).to_be_visible(timeout=30_000)  # the memo is converted
-    await play.click()
+    # The memo is converted (a ready memo has its own play button).
+    ready = page.get_by_role("button", name="Play voice memo from Amy Coach")
+    await expect(ready).to_be_visible(timeout=30_000)
+    await page.get_by_role("button", name="Play 1 unheard").click()
     await page.wait_for_function("() => navigator.mediaSession.metadata !== null")
     metadata = await page.evaluate(
         """() => { const m = navigator.mediaSession.metadata;
