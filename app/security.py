@@ -25,6 +25,8 @@ def content_security_policy(media_origin: str = "") -> str:
             "img-src 'self' data:",
             f"media-src {media}",
             "connect-src 'self'",
+            "worker-src 'self'",
+            "manifest-src 'self'",
             "object-src 'none'",
             "base-uri 'none'",
             "form-action 'self'",

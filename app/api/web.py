@@ -6,10 +6,16 @@ release has a version, a hash of every file: the page refers to
 new address and a visit after it loads what changed. Relative module imports stay
 under that prefix. The page itself and unversioned `/web/...` addresses are
 revalidated every time (`no-cache` with an `ETag`).
+
+The service worker (`sw.js`) is served at `/sw.js`, so its scope is the whole site,
+also revalidated every time: it starts with the release's version and file list
+(`const RELEASE = {...}`), which it caches as the app shell, so a new release is a
+new worker.
 """
 
 import gzip
 import hashlib
+import json
 import mimetypes
 import re
 from dataclasses import dataclass
@@ -19,6 +25,7 @@ from fastapi import APIRouter, Request, Response
 from starlette.exceptions import HTTPException
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+WORKER = "sw.js"
 YEAR = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
 TYPES = {
@@ -64,6 +71,7 @@ class Release:
     version: str
     files: dict[str, StaticFile]  # path under WEB_DIR ("js/main.js") -> file
     page: StaticFile
+    worker: StaticFile  # sw.js, with the release it caches
 
     @classmethod
     def read(cls, root: Path = WEB_DIR) -> "Release":
@@ -72,9 +80,11 @@ class Release:
             for p in sorted(root.rglob("*"))
             if p.is_file() and p.name != "index.html"
         }
+        worker = raw.pop(WORKER)
         digest = hashlib.sha256()
         for name, body in raw.items():
             digest.update(name.encode() + b"\0" + body)
+        digest.update(WORKER.encode() + b"\0" + worker)
         version = digest.hexdigest()[:12]
         files = {name: StaticFile.of(body, Path(name).suffix) for name, body in raw.items()}
         # Every module is fetched at once (modulepreload), not one import level at a time.
@@ -86,7 +96,11 @@ class Release:
         page = (root / "index.html").read_text()
         page = re.sub(r'(href|src)="/web/', rf'\1="/web/{version}/', page)
         page = page.replace("<!-- modulepreload -->", preloads)
-        return cls(version, files, StaticFile.of(page.encode(), ".html"))
+        shell = json.dumps({"version": version, "files": list(raw)})
+        worker = f"const RELEASE = {shell};\n".encode() + worker
+        return cls(
+            version, files, StaticFile.of(page.encode(), ".html"), StaticFile.of(worker, ".js")
+        )
 
 
 def static_router(release: Release | None = None) -> APIRouter:
@@ -110,6 +124,10 @@ def static_router(release: Release | None = None) -> APIRouter:
         if path in release.files:
             return release.files[path].response(request, REVALIDATE)
         raise HTTPException(404)
+
+    @routes.get("/sw.js")
+    async def service_worker(request: Request) -> Response:
+        return release.worker.response(request, REVALIDATE)
 
     @routes.get("/favicon.ico")
     async def favicon(request: Request) -> Response:

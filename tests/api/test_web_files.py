@@ -2,7 +2,9 @@
 compressed and cacheable."""
 
 import gzip
+import json
 import re
+import struct
 
 import httpx
 
@@ -90,3 +92,36 @@ async def test_api_json_is_gzipped_but_never_auth_answers(api: Api) -> None:
         "/api/v1/auth/login", json={"handle": amy.handle, "password": "correct horse"}, headers=gz
     )
     assert login.status_code == 200 and "content-encoding" not in login.headers  # it holds a token
+
+
+async def test_the_service_worker_and_the_manifest_name_this_release(
+    client: httpx.AsyncClient,
+) -> None:
+    page = await client.get("/")
+    version = re.search(r'src="/web/([0-9a-f]{12})/js/main\.js"', page.text)[1]  # type: ignore[index]
+    csp = page.headers["content-security-policy"]
+    assert "worker-src 'self'" in csp and "manifest-src 'self'" in csp
+    worker = await client.get("/sw.js")
+    assert worker.status_code == 200 and worker.headers["cache-control"] == "no-cache"
+    assert worker.headers["content-type"].startswith("text/javascript")
+    first, _, rest = worker.text.partition("\n")
+    release = json.loads(first.removeprefix("const RELEASE = ").removesuffix(";"))
+    assert release["version"] == version and "js/main.js" in release["files"]
+    assert "sw.js" not in release["files"] and "index.html" not in release["files"]
+    assert 'self.addEventListener("push"' in rest
+    assert (await client.get(f"/web/{version}/sw.js")).status_code == 404  # one address only
+
+    link = re.search(r'rel="manifest" href="([^"]+)"', page.text)[1]  # type: ignore[index]
+    manifest = await client.get(link)
+    assert manifest.headers["content-type"].startswith("application/manifest+json")
+    body = manifest.json()
+    assert body["display"] == "standalone" and body["start_url"] == "/" and body["scope"] == "/"
+    purposes = set()
+    for icon in body["icons"]:  # relative to the manifest: this release's files
+        png = await client.get(link.rsplit("/", 1)[0] + "/" + icon["src"])
+        assert png.status_code == 200 and png.headers["content-type"] == "image/png"
+        width, height = struct.unpack(">II", png.content[16:24])  # the PNG's IHDR
+        assert f"{width}x{height}" == icon["sizes"]
+        purposes.add(icon["purpose"])
+    assert purposes == {"any", "maskable"}
+    assert {icon["sizes"] for icon in body["icons"]} == {"192x192", "512x512"}

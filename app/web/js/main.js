@@ -2,14 +2,17 @@
 // its screen. State lives in store.js; data/* changes it; screens/* draw it.
 
 import { api, session } from "./api.js";
+import { showUnheardTotal } from "./attention.js";
 import { Connection } from "./connection.js";
 import { loadGroups } from "./data/groups.js";
+import { forgetKeptAudio, keepUnheardAudio } from "./data/keep.js";
 import { hearLive, liveAudio, unblockLive } from "./data/live.js";
-import { fetchMessage, markListened } from "./data/messages.js";
+import { fetchMessage, markListened, sendKeptReceipts } from "./data/messages.js";
 import { flush, start as startOutbox } from "./data/outbox.js";
 import { loadBlocks } from "./data/people.js";
 import { eventHandlers } from "./events.js";
 import { MemoPlayer } from "./player.js";
+import { forgetPush, offerPush, registerWorker, renewPush, setUpOffer } from "./push.js";
 import { Recorder } from "./recorder.js";
 import { showAccount } from "./screens/account.js";
 import { showAuth } from "./screens/auth.js";
@@ -20,7 +23,7 @@ import { openMailedLink } from "./screens/links.js";
 import { showMembers } from "./screens/members.js";
 import { showLog, showReports } from "./screens/safety.js";
 import { showSettings } from "./screens/settings.js";
-import { changed, on, reset, state } from "./store.js";
+import { changed, group, on, reset, state } from "./store.js";
 import { attempt, screen, tell, whenSignedOut } from "./ui.js";
 
 const PENDING_INVITE = "earshot.invite";
@@ -35,7 +38,10 @@ const connection = new Connection({
   onStatus: (status) => {
     state.connection = status;
     changed("connection");
-    if (status === "online") flush();
+    if (status === "online") {
+      flush();
+      sendKeptReceipts();
+    }
   },
   onSignedOut: async () => {
     if (!state.renewing) return signedOut();
@@ -50,9 +56,14 @@ const connection = new Connection({
 
 const player = new MemoPlayer({
   onChange: (id) => changed("player", id),
-  onStarted: (message) => markListened(message),
+  onStarted: (message) => {
+    markListened(message);
+    offerPush();
+  },
   onSpeed: () => changed("speed"),
   lookup: fetchMessage,
+  describe: (message) => ({ title: message.sender.display_name, artist: group(message.group_id)?.name || "" }),
+  nextUnheard: (groupId, currentId) => (state.unheard.get(groupId) || []).find((id) => id !== currentId),
 });
 
 const recorder = new Recorder({
@@ -101,6 +112,7 @@ async function signedIn(me) {
   for (const g of state.groups) connection.follow(g.id, g.last_seq);
   connection.connect();
   startOutbox();
+  renewPush();
   const code = sessionStorage.getItem(PENDING_INVITE);
   const target = code ? `#/join/${code}`
     : !location.hash || ["#/login", "#/signup"].includes(location.hash) ? "#/" : location.hash;
@@ -110,16 +122,20 @@ async function signedIn(me) {
 
 function signedOut() {
   session.token = null;
+  forgetPush(); // signed out elsewhere (401): at least this browser stops being pushed
+  forgetKeptAudio();
   connection.stop();
   reset();
   account.hidden = true;
   renderStatus();
+  showTotal();
   location.hash = "#/login";
   route();
 }
 whenSignedOut(signedOut);
 
 async function signOut() {
+  await forgetPush();
   await api("POST", "/auth/logout").catch(() => {});
   signedOut();
 }
@@ -154,7 +170,10 @@ function route(reopen) {
   if (name === "account") {
     return showAccount({
       onSignOut: signOut,
-      onNewToken: () => connection.reconnectNow(),
+      onNewToken: () => {
+        connection.reconnectNow();
+        renewPush(); // sw.js re-subscribes with the token it keeps
+      },
       onDeleted: () => {
         signedOut();
         tell("Your account is deleted.", "ok");
@@ -197,6 +216,32 @@ document.addEventListener("keyup", (e) => {
   recorder.stop();
 });
 
+// Notifications are offered once the person has sent something (a memo, live or uploaded,
+// or a text) or played a memo: never on load.
+on("message", ({ groupId, id, isNew }) => {
+  if (isNew && state.messages.get(groupId)?.get(id)?.sender.id === state.me?.id) offerPush();
+});
+
+const showTotal = showUnheardTotal();
+keepUnheardAudio();
+setUpOffer(tell);
+registerWorker();
+
+// Tries again when the browser says it is online, or in a few seconds (browsers do not
+// always know), unless the person signed in meanwhile.
+let retry = null;
+function startAgainSoon() {
+  if (retry) return;
+  const again = () => {
+    window.removeEventListener("online", again);
+    clearTimeout(retry);
+    retry = null;
+    if (!state.me) start();
+  };
+  window.addEventListener("online", again);
+  retry = setTimeout(again, 5000);
+}
+
 async function start() {
   const link = openMailedLink({
     onContinue: () => start(),
@@ -204,7 +249,13 @@ async function start() {
   });
   if (link) return;
   if (session.token) {
-    const me = await attempt(() => api("GET", "/me"));
+    const me = await attempt(() => api("GET", "/me"), (error) => {
+      if (error.status !== 0) return tell(error.message);
+      // Opened offline (from the service worker's cache): still signed in, so try
+      // again as soon as the network is back.
+      tell("You're offline. Your groups open as soon as you're back online.", "ok");
+      startAgainSoon();
+    });
     if (me) return signedIn(me);
   }
   route();

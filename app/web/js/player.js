@@ -5,17 +5,31 @@ import { liveBytes } from "./api.js";
 
 const SPEEDS = [1, 1.5, 2];
 const SPEED_KEY = "earshot.speed";
+const ARTWORK = [192, 512].map((size) => ({
+  src: new URL(`../icons/icon-${size}.png`, import.meta.url).href, sizes: `${size}x${size}`, type: "image/png",
+}));
+
+// The address this browser plays a ready memo from: Ogg Opus, or MP3 where Opus is not
+// played (Safari before 17).
+const canOpus = Boolean(new Audio().canPlayType('audio/ogg; codecs="opus"'));
+export function playableUrl(message) {
+  return canOpus ? message.voice.audio_url : `${message.voice.audio_url}&format=mp3`;
+}
 
 // One <audio> for finished memos. The queue holds message ids, never message objects:
 // a memo changed by an event (a transcript, a receipt) is looked up fresh when its turn
 // comes, and one not loaded is fetched.
 export class MemoPlayer {
-  constructor({ onChange, onStarted, onSpeed, lookup }) {
+  // `describe(message)` -> {title, artist} for the Media Session; `nextUnheard(groupId,
+  // currentId)` -> the id of the group's next unheard memo (the lock screen's "next").
+  constructor({ onChange, onStarted, onSpeed, lookup, describe, nextUnheard }) {
     this.audio = new Audio();
     this.audio.preload = "auto";
     this.current = null; // {id, groupId} of the memo playing (or paused)
     this.queue = [];
-    Object.assign(this, { onChange, onStarted, onSpeed, lookup });
+    this.history = []; // {id, groupId} of the memos played before this one (the lock screen's "previous")
+    Object.assign(this, { onChange, onStarted, onSpeed, lookup, describe, nextUnheard });
+    this.mediaHandlers();
     this.speed = Number(localStorage.getItem(SPEED_KEY)) || 1;
     for (const type of ["play", "pause", "timeupdate", "ended", "error"]) {
       this.audio.addEventListener(type, () => this.changed(type));
@@ -66,9 +80,10 @@ export class MemoPlayer {
 
   play(message, at = 0) {
     const previous = this.current?.id;
+    if (previous && previous !== message.id) this.history = [...this.history.slice(-19), this.current];
     this.current = { id: message.id, groupId: message.group_id };
-    const canOpus = this.audio.canPlayType('audio/ogg; codecs="opus"');
-    this.audio.src = canOpus ? message.voice.audio_url : `${message.voice.audio_url}&format=mp3`;
+    this.mediaMetadata(message);
+    this.audio.src = playableUrl(message);
     this.audio.playbackRate = this.speed;
     if (at) {
       this.audio.addEventListener("loadedmetadata", () => (this.audio.currentTime = at * this.audio.duration),
@@ -83,6 +98,45 @@ export class MemoPlayer {
     fraction = Math.min(1, Math.max(0, fraction));
     if (this.current?.id !== message.id) return this.play(message, fraction);
     if (this.audio.duration) this.audio.currentTime = fraction * this.audio.duration;
+  }
+
+  // The lock screen, headset and notification shade: what plays, and its buttons.
+  mediaMetadata(message) {
+    if (!("mediaSession" in navigator)) return;
+    navigator.mediaSession.metadata = new MediaMetadata({ ...this.describe(message), album: "Earshot", artwork: ARTWORK });
+  }
+
+  mediaHandlers() {
+    if (!("mediaSession" in navigator)) return;
+    const audio = this.audio;
+    const actions = {
+      play: () => audio.play().catch(() => {}),
+      pause: () => audio.pause(),
+      seekto: ({ seekTime }) => {
+        if (Number.isFinite(seekTime)) audio.currentTime = seekTime;
+      },
+      previoustrack: () => this.skip(this.history.pop()),
+      nexttrack: () => {
+        if (this.queue.length) return this.playNext();
+        const groupId = this.current?.groupId;
+        const id = groupId && this.nextUnheard(groupId, this.current.id);
+        if (id) this.skip({ groupId, id }, false);
+      },
+    };
+    for (const [action, handler] of Object.entries(actions)) {
+      try {
+        navigator.mediaSession.setActionHandler(action, handler);
+      } catch { /* an action this browser does not know */ }
+    }
+  }
+
+  async skip(to, back = true) {
+    if (!to) return;
+    const message = await this.lookup(to.groupId, to.id);
+    if (message?.voice?.status !== "ready" || message.deleted) return;
+    const history = this.history;
+    this.play(message);
+    if (back) this.history = history; // going back does not count as a step forward
   }
 
   nextSpeed() {

@@ -4,7 +4,7 @@
 
 import { api } from "../api.js";
 import { changed, myId, state } from "../store.js";
-import { attempt } from "../ui.js";
+import { attempt, tell } from "../ui.js";
 import { reloadGroupsSoon } from "./groups.js";
 
 export const PAGE = 50;
@@ -99,7 +99,46 @@ export function heardByMe(groupId, messageId) {
 export async function markListened(message) {
   if (message.voice.listened_by_me || message.sender.id === myId()) return;
   heardByMe(message.group_id, message.id);
-  await attempt(() => api("POST", `/messages/${message.id}/listened`, {}));
+  await attempt(() => api("POST", `/messages/${message.id}/listened`, {}), (error) => {
+    if (!error.transient) return tell(error.message);
+    keepReceipt(message.id); // heard offline (a kept memo): said when the network is back
+  });
+  reloadGroupsSoon();
+}
+
+// Receipts of memos heard while offline, per person, until the server has them.
+const RECEIPTS = "earshot.receipts";
+
+function keptReceipts() {
+  try {
+    return JSON.parse(localStorage.getItem(RECEIPTS)) || [];
+  } catch {
+    return [];
+  }
+}
+
+function keepReceipt(messageId) {
+  const kept = keptReceipts().filter((r) => r.messageId !== messageId);
+  localStorage.setItem(RECEIPTS, JSON.stringify([...kept, { userId: myId(), messageId }]));
+}
+
+let sendingReceipts = false;
+export async function sendKeptReceipts() {
+  if (sendingReceipts) return;
+  sendingReceipts = true;
+  try {
+    for (const { userId, messageId } of keptReceipts()) {
+      if (userId !== myId()) continue;
+      try {
+        await api("POST", `/messages/${messageId}/listened`, {});
+      } catch (error) {
+        if (error.transient) return; // still offline: next time
+      } // sent, or refused for good (deleted meanwhile): either way it leaves
+      localStorage.setItem(RECEIPTS, JSON.stringify(keptReceipts().filter((r) => r.messageId !== messageId)));
+    }
+  } finally {
+    sendingReceipts = false;
+  }
   reloadGroupsSoon();
 }
 

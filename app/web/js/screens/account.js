@@ -1,8 +1,10 @@
-// Your account: who you are signed in as, changing your password, signing out.
+// Your account: who you are signed in as, notifications on this device, changing your
+// password, signing out.
 
 import { api, session } from "../api.js";
 import { h } from "../dom.js";
 import { RULES } from "../errors.js";
+import { forgetPush, pushStatus, turnOn } from "../push.js";
 import { state } from "../store.js";
 import { attempt, mount, tell } from "../ui.js";
 import { busy, field, formError, showApiError, showErrors } from "../views/forms.js";
@@ -46,7 +48,44 @@ export function showAccount({ onSignOut, onNewToken, onDeleted }) {
       h("p", {}, "Signed in as ", h("strong", { class: "ellipsis" }, me.display_name)),
       h("p", { class: "muted" }, `@${me.handle}`),
       h("button", { type: "button", onclick: onSignOut }, "Sign out")),
+    notificationsCard(),
     form);
   mount({ name: "account" }, page);
   page.append(exportCard(me), deleteCard(me, { onDeleted })); // their timers belong to this screen
+}
+
+const PUSH_STATUS = {
+  on: "Notifications are on for this device.",
+  off: "Get a notification on this device when someone in your groups sends a message.",
+  blocked: "Notifications are blocked for Earshot in this browser's settings.",
+  unsupported: "This browser cannot show Earshot's notifications. On an iPhone or iPad, "
+    + "add Earshot to your Home Screen (Share, then Add to Home Screen) and open it from there.",
+};
+
+function notificationsCard() {
+  const card = h("div", { class: "card", role: "group", "aria-labelledby": "notifications-title" });
+  const previews = h("input", { type: "checkbox", id: "notification-previews",
+    checked: Boolean(state.me.notification_previews), "aria-describedby": "previews-hint" });
+  previews.addEventListener("change", async () => {
+    const me = await attempt(() => api("PATCH", "/me", { notification_previews: previews.checked }));
+    if (me) state.me = me;
+    previews.checked = Boolean(state.me.notification_previews);
+  });
+  const draw = () => {
+    const status = pushStatus();
+    const toggle = status === "on"
+      ? h("button", { type: "button", onclick: () => forgetPush().then(draw) }, "Turn off notifications")
+      : status === "off" ? h("button", { type: "button", class: "primary", onclick: () => turnOn().then(draw) },
+        "Turn on notifications") : null;
+    card.replaceChildren(
+      h("h2", { id: "notifications-title" }, "Notifications"),
+      h("p", { "data-testid": "push-status" }, PUSH_STATUS[status]), toggle,
+      h("div", { class: "field check" }, previews,
+        h("label", { for: "notification-previews" }, "Show the words in notifications"),
+        h("p", { class: "hint", id: "previews-hint" },
+          "A text's words, or a memo's transcript, on every device you get notifications on. "
+          + "Leave it off if memos name students.")));
+  };
+  draw();
+  return card;
 }
