@@ -102,7 +102,11 @@ export function setUpOffer(tell) {
 // being pushed.
 export async function forgetPush() {
   offer.hidden = true;
-  const renewed = await caches.open(ACCOUNT).then((c) => c.match(RENEWED_KEY)).then((r) => r?.text(), () => null);
+  // `caches` (like service workers) exists only on https or localhost: plain http on a
+  // school network's address must still sign out.
+  const renewed = "caches" in window
+    ? await caches.open(ACCOUNT).then((c) => c.match(RENEWED_KEY)).then((r) => r?.text(), () => null)
+    : null;
   const ids = [localStorage.getItem(SUBSCRIPTION_ID), renewed].filter(Boolean);
   localStorage.removeItem(SUBSCRIPTION_ID);
   for (const id of ids) await api("DELETE", `/push/subscriptions/${id}`).catch(() => {});
