@@ -249,7 +249,7 @@ async def test_errors_say_what_to_fix_under_the_field(person: Any, server: Serve
     await page.get_by_role("button", name="Change password").click()
     await expect(page.get_by_text("Your password is changed.")).to_be_visible()
     await asyncio.sleep(1.5)  # the old token's socket closes; this page stays signed in
-    await expect(page.get_by_role("heading", name="Your account")).to_be_visible()
+    await expect(page.get_by_role("heading", name="Your account", exact=True)).to_be_visible()
     await expect(page.locator("#connection")).to_have_text("")
 
     gid = (
