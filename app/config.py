@@ -98,6 +98,8 @@ class Settings(BaseSettings):
     limit_invites_per_hour: int = 60  # invite links made, per user
     limit_member_adds_per_hour: int = 300  # members added, per user
     limit_reports_per_hour: int = 30  # messages reported, per user
+    # push subscriptions made or renewed, per user (each one resolves a host name it names)
+    limit_push_subscriptions_per_hour: int = 30
 
     # Password hashing runs on executors of its own, so a flood of registrations cannot
     # delay other requests: new hashes (registrations, password changes) on

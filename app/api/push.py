@@ -28,7 +28,7 @@ async def push_key(ctx: ReadCtxDep) -> PushKeyOut:
     status_code=201,
     response_model=PushSubscriptionOut,
     responses={
-        **errors(401),
+        **errors(401, 429),
         200: {"model": PushSubscriptionOut, "description": "This endpoint was stored already"},
     },
 )

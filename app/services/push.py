@@ -79,6 +79,7 @@ async def subscribe(
     """Store a subscription; the same endpoint again is the same one (created False).
 
     An endpoint is one browser: subscribing it for another account moves it there."""
+    await ctx.limit("push-subscribe", user.id)  # counted before the endpoint is resolved
     _check_keys(p256dh, auth)
     try:  # before any query: no transaction waits on DNS
         await outbound.resolve(endpoint, allow_insecure=ctx.settings.push_allow_insecure)

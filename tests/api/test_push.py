@@ -70,6 +70,22 @@ async def test_subscribing_is_idempotent_per_endpoint(api: Api, push_service: Pu
     )
 
 
+async def test_subscribing_is_rate_limited_per_user(
+    api: Api, app: Any, push_service: PushService
+) -> None:
+    """Each subscription makes the server resolve a host the caller names: bounded."""
+    app.state.runtime.settings.limit_push_subscriptions_per_hour = 2
+    amy = await api.register("amy")
+    infos = [push_service.subscribe().info() for _ in range(3)]
+    for info in infos[:2]:
+        assert (await api.call(amy, "POST", "/push/subscriptions", json=info)).status_code == 201
+    r = await api.call(amy, "POST", "/push/subscriptions", json=infos[2])
+    assert_error(r, 429, "rate_limited")
+    assert "retry-after" in r.headers
+    listed = (await api.ok(amy, "GET", "/push/subscriptions"))["subscriptions"]
+    assert [s["endpoint"] for s in listed] == [info["endpoint"] for info in infos[:2]]
+
+
 async def test_bad_keys_are_refused(api: Api, push_service: PushService) -> None:
     amy = await api.register("amy")
     info = push_service.subscribe().info()
