@@ -27,6 +27,7 @@ from app.services import signing
 from app.services.context import Ctx
 
 ITUNES = "http://www.itunes.com/dtds/podcast-1.0.dtd"
+ARTWORK_PATH = "/web/icons/icon-512.png"  # served by app.api.web, as the manifest's icon
 MAX_FEEDS = 10  # per person
 MAX_ITEMS = 500
 MP3_BYTES_PER_MS = 8  # the MP3 rendition is 64 kb/s: its enclosure length, near enough
@@ -126,6 +127,8 @@ async def render(ctx: Ctx, feed: Feed, base_url: str) -> bytes:
         (f"{{{ITUNES}}}explicit", "false"),
     ):
         ET.SubElement(channel, tag).text = text
+    # The artwork podcast apps show (and CarPlay, and the lock screen): the app's icon.
+    ET.SubElement(channel, f"{{{ITUNES}}}image", {"href": f"{base_url}{ARTWORK_PATH}"})
     secret = ctx.settings.resolved_secret
     for message, group_name in rows:
         item = ET.SubElement(channel, "item")

@@ -59,6 +59,8 @@ async def test_the_feed_lists_my_groups_memos_and_every_enclosure_plays(
     feed = await read_feed(client, created["url"])
     assert feed.version == "rss20"
     assert feed.namespaces.get("itunes") == "http://www.itunes.com/dtds/podcast-1.0.dtd"
+    artwork = await client.get(local(feed.feed.image.href))  # the show's artwork
+    assert artwork.status_code == 200 and artwork.content.startswith(b"\x89PNG")
     assert [e.id for e in feed.entries] == [long["id"], short["id"]]  # newest first
     for entry, message in zip(feed.entries, (long, short), strict=True):
         assert entry.title == "Amy in K-5 coaches"
