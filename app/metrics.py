@@ -40,6 +40,10 @@ class Metrics:
             "earshot_processing_seconds", "Time to convert a voice memo", ["result"],
             buckets=(0.25, 0.5, 1, 2, 5, 10, 20, 40, 80, 160), registry=r,
         )  # fmt: skip
+        self.outbox_attempts = Counter(
+            "earshot_outbox_attempts", "Outbox sends (Web Push, mail) by how they went",
+            ["channel", "result"], registry=r,
+        )  # fmt: skip
         self.ffmpeg_failures = Counter(
             "earshot_ffmpeg_failures", "Conversions ffmpeg could not complete", registry=r
         )

@@ -207,6 +207,15 @@ def _put_off(item: Item, outcome: Retry | Failed, base_s: float) -> dict[str, An
     return values
 
 
+def _result(item: Item, outcome: Outcome) -> str:
+    """How an attempt went, for the metrics: sent, retry (due again later) or given_up."""
+    if isinstance(outcome, Sent):
+        return "sent"
+    if isinstance(outcome, Failed) or item.attempts + 1 >= MAX_ATTEMPTS:
+        return "given_up"
+    return "retry"
+
+
 async def purge_failed(rt: Runtime) -> None:
     async with rt.sessions() as db:
         await db.execute(
@@ -278,7 +287,10 @@ class Worker:
 
             async with kept(self._rt, items[0].claim):
                 outcomes = await asyncio.gather(*(attempt(item) for item in items))
-            await settle(self._rt, list(zip(items, outcomes, strict=True)), self._backoff_base_s)
+            results = list(zip(items, outcomes, strict=True))
+            await settle(self._rt, results, self._backoff_base_s)
+            for item, outcome in results:
+                self._rt.metrics.outbox_attempts.labels(item.channel, _result(item, outcome)).inc()
         return len(items)
 
     async def _attempt(self, item: Item) -> Outcome:

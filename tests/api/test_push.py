@@ -17,6 +17,7 @@ from app.services.context import transaction
 from app.services.live import start_live
 from tests import audio_samples
 from tests.api.push_support import drained, pending, subscribed
+from tests.api.test_operations import sample
 from tests.helpers import Api, Person, assert_error, running
 from tests.services.helpers import upload
 from tests.support.push_service import PushService, Subscription
@@ -262,6 +263,12 @@ async def test_busy_push_services_are_retried_until_it_arrives_once(
     await drained(app)
     assert [p.json()["message_id"] for p in ben_sub.messages] == [message["id"]]
     assert [p.json()["message_id"] for p in cat_sub.messages] == [message["id"]]
+    metrics = app.state.runtime.metrics.render().decode()
+    attempts = {
+        result: sample(metrics, "earshot_outbox_attempts_total", channel="push.send", result=result)
+        for result in ("sent", "retry", "given_up")
+    }
+    assert attempts == {"sent": 2, "retry": 4, "given_up": 0}
 
 
 async def test_a_push_that_keeps_failing_is_given_up_and_kept_for_inspection(
@@ -275,6 +282,11 @@ async def test_a_push_that_keeps_failing_is_given_up_and_kept_for_inspection(
         [failed] = (await db.scalars(select(OutboxItem))).all()
     assert failed.failed_at is not None and "400" in (failed.last_error or "")
     assert failed.attempts == 1
+    metrics = app.state.runtime.metrics.render().decode()
+    assert (
+        sample(metrics, "earshot_outbox_attempts_total", channel="push.send", result="given_up")
+        == 1
+    )
 
 
 async def test_a_message_deleted_before_its_push_went_out_is_not_pushed(
