@@ -1,18 +1,20 @@
 """Turn rows into the contract's shapes, batching the per-viewer counts in a few queries."""
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, func, select
 
 from app.kinds import VoiceStatus
-from app.models import Block, Group, Invite, Membership, Message, Receipt, User
+from app.models import Block, Group, Invite, Membership, Message, Reaction, Receipt, User
 from app.schemas import (
     GroupInfo,
     GroupOut,
     InviteOut,
     MemberOut,
     MessageOut,
+    ReactionOut,
     TranscriptOut,
     UserOut,
     VoiceOut,
@@ -58,7 +60,12 @@ def _transcript_out(message: Message) -> TranscriptOut | None:
 
 
 def _message_out(
-    ctx: Ctx, message: Message, listened_by_me: bool, listen_count: int, sender_blocked: bool
+    ctx: Ctx,
+    message: Message,
+    listened_by_me: bool,
+    listen_count: int,
+    sender_blocked: bool,
+    reactions: list[ReactionOut],
 ) -> MessageOut:
     voice = None
     if message.kind == "voice" and message.voice_status:
@@ -90,6 +97,7 @@ def _message_out(
         created_at=message.created_at,
         deleted=message.deleted_at is not None,
         voice=None if message.deleted_at else voice,
+        reactions=reactions,
         sender_blocked=sender_blocked,
     )
 
@@ -105,6 +113,37 @@ async def blocked_among(ctx: Ctx, viewer_id: str, user_ids: set[str]) -> set[str
             )
         )
     )
+
+
+async def reactions_of(
+    ctx: Ctx, viewer_id: str, message_ids: list[str]
+) -> dict[str, list[ReactionOut]]:
+    """Each message's reactions in two queries, in the order each emoji first came."""
+    if not message_ids:
+        return {}
+    rows = await ctx.db.execute(
+        select(Reaction.message_id, Reaction.emoji, func.count(), func.min(Reaction.created_at))
+        .where(Reaction.message_id.in_(message_ids))
+        .group_by(Reaction.message_id, Reaction.emoji)
+    )
+    mine: set[tuple[str, str]] = set()
+    if viewer_id:
+        mine = set(
+            (
+                await ctx.db.execute(
+                    select(Reaction.message_id, Reaction.emoji).where(
+                        Reaction.message_id.in_(message_ids), Reaction.user_id == viewer_id
+                    )
+                )
+            ).all()
+        )
+    found: dict[str, list[tuple[datetime, str, int]]] = {}
+    for mid, emoji, count, first in rows.all():
+        found.setdefault(mid, []).append((first, emoji, count))
+    return {
+        mid: [ReactionOut(emoji=e, count=n, me=(mid, e) in mine) for _, e, n in sorted(each)]
+        for mid, each in found.items()
+    }
 
 
 async def message_outs(ctx: Ctx, viewer_id: str, messages: Sequence[Message]) -> list[MessageOut]:
@@ -127,8 +166,16 @@ async def message_outs(ctx: Ctx, viewer_id: str, messages: Sequence[Message]) ->
             )
         )
     blocked = await blocked_among(ctx, viewer_id, {m.sender_id for m in messages})
+    reactions = await reactions_of(ctx, viewer_id, [m.id for m in messages])
     return [
-        _message_out(ctx, m, m.id in mine, counts.get(m.id, 0), m.sender_id in blocked)
+        _message_out(
+            ctx,
+            m,
+            m.id in mine,
+            counts.get(m.id, 0),
+            m.sender_id in blocked,
+            reactions.get(m.id, []),
+        )
         for m in messages
     ]
 
