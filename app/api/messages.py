@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 
 from app.api.common import Id, created_or_repeated, errors, repeated
 from app.api.deps import CtxDep, CurrentUser
@@ -13,6 +13,9 @@ from app.services import events, messages, reactions
 router = APIRouter(tags=["messages"])
 Seq = Annotated[int | None, Query(ge=0, le=MAX_SEQ)]
 Limit = Annotated[int, Query(ge=1, le=100)]
+Emoji = Annotated[
+    str, Path(description="exactly one emoji, percent-encoded UTF-8 (422 invalid_emoji)")
+]
 
 
 @router.get("/groups/{gid}/messages", response_model=MessagesPage, responses=errors(401, 404))
@@ -76,12 +79,12 @@ async def list_events(
     response_model=MessageOut,
     responses=errors(401, 404, 409, 429),
 )
-async def add_reaction(mid: Id, emoji: str, ctx: CtxDep, user: CurrentUser) -> MessageOut:
+async def add_reaction(mid: Id, emoji: Emoji, ctx: CtxDep, user: CurrentUser) -> MessageOut:
     return await reactions.add_reaction(ctx, user, mid, emoji)
 
 
 @router.delete(
     "/messages/{mid}/reactions/{emoji}", response_model=MessageOut, responses=errors(401, 404, 429)
 )
-async def remove_reaction(mid: Id, emoji: str, ctx: CtxDep, user: CurrentUser) -> MessageOut:
+async def remove_reaction(mid: Id, emoji: Emoji, ctx: CtxDep, user: CurrentUser) -> MessageOut:
     return await reactions.remove_reaction(ctx, user, mid, emoji)

@@ -188,6 +188,8 @@ ACCOUNT_CALLS = [
     ("GET", "/me/blocks", None),
     ("POST", "/me/blocks", {"user_id": "00000000-0000-0000-0000-000000000000"}),
     ("DELETE", "/me/blocks/00000000-0000-0000-0000-000000000000", None),
+    ("GET", "/me/bookmarks", None),
+    ("GET", "/me/bookmarks.md", None),
 ]
 
 
