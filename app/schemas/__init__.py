@@ -372,6 +372,7 @@ class MessageOut(Out):
     deleted: bool
     voice: VoiceOut | None = None
     reactions: list[ReactionOut] = []
+    bookmarked: bool = False  # by the viewer; never set in event payloads
     # Beyond the contract: the viewer blocked the sender (never set in event payloads,
     # which are the same for every member; clients apply GET /me/blocks to those).
     sender_blocked: bool = False

@@ -7,7 +7,17 @@ from typing import Any
 from sqlalchemy import and_, func, select
 
 from app.kinds import VoiceStatus
-from app.models import Block, Group, Invite, Membership, Message, Reaction, Receipt, User
+from app.models import (
+    Block,
+    Bookmark,
+    Group,
+    Invite,
+    Membership,
+    Message,
+    Reaction,
+    Receipt,
+    User,
+)
 from app.schemas import (
     GroupInfo,
     GroupOut,
@@ -66,6 +76,7 @@ def _message_out(
     listen_count: int,
     sender_blocked: bool,
     reactions: list[ReactionOut],
+    bookmarked: bool,
 ) -> MessageOut:
     voice = None
     if message.kind == "voice" and message.voice_status:
@@ -98,6 +109,7 @@ def _message_out(
         deleted=message.deleted_at is not None,
         voice=None if message.deleted_at else voice,
         reactions=reactions,
+        bookmarked=bookmarked,
         sender_blocked=sender_blocked,
     )
 
@@ -146,6 +158,19 @@ async def reactions_of(
     }
 
 
+async def bookmarked_among(ctx: Ctx, viewer_id: str, message_ids: list[str]) -> set[str]:
+    """Which of the messages the viewer has bookmarked."""
+    if not viewer_id or not message_ids:
+        return set()
+    return set(
+        await ctx.db.scalars(
+            select(Bookmark.message_id).where(
+                Bookmark.user_id == viewer_id, Bookmark.message_id.in_(message_ids)
+            )
+        )
+    )
+
+
 async def message_outs(ctx: Ctx, viewer_id: str, messages: Sequence[Message]) -> list[MessageOut]:
     """Messages as `viewer_id` sees them (their own listened flag, senders they blocked)."""
     voice_ids = [m.id for m in messages if m.kind == "voice"]
@@ -167,6 +192,7 @@ async def message_outs(ctx: Ctx, viewer_id: str, messages: Sequence[Message]) ->
         )
     blocked = await blocked_among(ctx, viewer_id, {m.sender_id for m in messages})
     reactions = await reactions_of(ctx, viewer_id, [m.id for m in messages])
+    bookmarked = await bookmarked_among(ctx, viewer_id, [m.id for m in messages])
     return [
         _message_out(
             ctx,
@@ -175,6 +201,7 @@ async def message_outs(ctx: Ctx, viewer_id: str, messages: Sequence[Message]) ->
             counts.get(m.id, 0),
             m.sender_id in blocked,
             reactions.get(m.id, []),
+            m.id in bookmarked,
         )
         for m in messages
     ]

@@ -38,6 +38,10 @@ async def test_bookmarks_are_private_newest_first_and_paged(api: Api) -> None:
     body = r.json()
     assert body["message"]["id"] == mids[-1] and body["note"] == f"try {mids[-1][:4]}"
     assert body["offset_ms"] is None and body["message"]["text"] == "idea 4"
+    assert body["message"]["bookmarked"] is True
+    assert (await api.ok(amy, "GET", f"/messages/{mids[0]}"))["bookmarked"] is False
+    page = await api.ok(ben, "GET", f"/groups/{gid}/messages")
+    assert all(m["bookmarked"] for m in page["messages"])
     assert await api.events(amy, gid) == before  # nothing announced
     assert await ids(api, amy) == []
     first = await api.ok(ben, "GET", "/me/bookmarks", params={"limit": 2})
