@@ -1,6 +1,6 @@
 """Turn rows into the contract's shapes, batching the per-viewer counts in a few queries."""
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -114,17 +114,19 @@ def _message_out(
     )
 
 
+async def _held_by(
+    ctx: Ctx, viewer_id: str, owner: Any, item: Any, ids: Collection[str]
+) -> set[str]:
+    """Which of `ids` (values of the column `item`) the viewer has a row of, the rows
+    whose `owner` column is the viewer (a block, a bookmark, a receipt): one query."""
+    if not viewer_id or not ids:
+        return set()
+    return set(await ctx.db.scalars(select(item).where(owner == viewer_id, item.in_(ids))))
+
+
 async def blocked_among(ctx: Ctx, viewer_id: str, user_ids: set[str]) -> set[str]:
     """Which of `user_ids` the viewer has blocked."""
-    if not viewer_id or not user_ids:
-        return set()
-    return set(
-        await ctx.db.scalars(
-            select(Block.blocked_id).where(
-                Block.user_id == viewer_id, Block.blocked_id.in_(user_ids)
-            )
-        )
-    )
+    return await _held_by(ctx, viewer_id, Block.user_id, Block.blocked_id, user_ids)
 
 
 async def reactions_of(
@@ -158,21 +160,9 @@ async def reactions_of(
     }
 
 
-async def bookmarked_among(ctx: Ctx, viewer_id: str, message_ids: list[str]) -> set[str]:
-    """Which of the messages the viewer has bookmarked."""
-    if not viewer_id or not message_ids:
-        return set()
-    return set(
-        await ctx.db.scalars(
-            select(Bookmark.message_id).where(
-                Bookmark.user_id == viewer_id, Bookmark.message_id.in_(message_ids)
-            )
-        )
-    )
-
-
 async def message_outs(ctx: Ctx, viewer_id: str, messages: Sequence[Message]) -> list[MessageOut]:
-    """Messages as `viewer_id` sees them (their own listened flag, senders they blocked)."""
+    """Messages as `viewer_id` sees them (their own listened flag, senders they blocked,
+    their reactions and bookmarks), in a fixed number of queries however many there are."""
     voice_ids = [m.id for m in messages if m.kind == "voice"]
     counts: dict[str, int] = {}
     mine: set[str] = set()
@@ -183,16 +173,11 @@ async def message_outs(ctx: Ctx, viewer_id: str, messages: Sequence[Message]) ->
             .group_by(Receipt.message_id)
         )
         counts = {mid: n for mid, n in rows.all()}
-        mine = set(
-            await ctx.db.scalars(
-                select(Receipt.message_id).where(
-                    Receipt.message_id.in_(voice_ids), Receipt.user_id == viewer_id
-                )
-            )
-        )
+        mine = await _held_by(ctx, viewer_id, Receipt.user_id, Receipt.message_id, voice_ids)
     blocked = await blocked_among(ctx, viewer_id, {m.sender_id for m in messages})
-    reactions = await reactions_of(ctx, viewer_id, [m.id for m in messages])
-    bookmarked = await bookmarked_among(ctx, viewer_id, [m.id for m in messages])
+    ids = [m.id for m in messages]
+    reactions = await reactions_of(ctx, viewer_id, ids)
+    bookmarked = await _held_by(ctx, viewer_id, Bookmark.user_id, Bookmark.message_id, ids)
     return [
         _message_out(
             ctx,
