@@ -11,7 +11,7 @@ from datetime import datetime
 
 from sqlalchemy import and_, delete, func, or_, select
 
-from app.errors import Conflict, Invalid
+from app.errors import Conflict, Invalid, message_not_found
 from app.models import Bookmark, Group, Membership, Message, User, utcnow
 from app.schemas import BookmarkOut
 from app.services import views
@@ -35,7 +35,8 @@ async def set_bookmark(
             "A place must lie within the voice memo's length.",
             details={"field": "offset_ms"},
         )
-    bookmark = await ctx.db.get(Bookmark, (user.id, message.id))
+    key = (user.id, message_id)
+    bookmark = await ctx.db.get(Bookmark, key)
     if bookmark is None:
         count = await ctx.db.scalar(
             select(func.count()).select_from(Bookmark).where(Bookmark.user_id == user.id)
@@ -46,8 +47,15 @@ async def set_bookmark(
                 code="too_many_bookmarks",
                 details={"max": MAX_BOOKMARKS},
             )
-        bookmark = Bookmark(user_id=user.id, message_id=message.id, created_at=utcnow())
-        ctx.db.add(bookmark)
+        bookmark = Bookmark(user_id=user.id, message_id=message_id, created_at=utcnow())
+        # A concurrent repeat that stored it first wins; this one updates that row.
+        bookmark = (
+            await ctx.add_unless_raced(bookmark, lambda: ctx.db.get(Bookmark, key)) or bookmark
+        )
+        reloaded = await ctx.db.get(Message, message_id)  # after such a race's rollback
+        if reloaded is None:
+            raise message_not_found()
+        message = reloaded
     bookmark.note = note
     bookmark.offset_ms = offset_ms
     await ctx.db.flush()

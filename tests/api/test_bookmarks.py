@@ -1,6 +1,7 @@
 """Bookmarks: private, paged newest first, exported as Markdown, gone with their message
 and hidden once their group is left."""
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,10 @@ async def test_setting_again_replaces_the_note_and_removing_is_idempotent(api: A
     for _ in range(2):
         assert (await api.call(ben, "DELETE", f"/messages/{mid}/bookmark")).status_code == 204
     assert await ids(api, ben) == []
+    retries = await asyncio.gather(*[mark(api, ben, mid, note="retry") for _ in range(5)])
+    assert {r.status_code for r in retries} == {200}
+    page = await api.ok(ben, "GET", "/me/bookmarks")
+    assert [b["note"] for b in page["bookmarks"]] == ["retry"]
 
 
 async def test_bad_input_is_refused_and_changes_nothing(api: Api) -> None:
