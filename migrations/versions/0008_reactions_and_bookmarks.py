@@ -1,7 +1,7 @@
 """reactions and bookmarks: emoji reactions on messages, private bookmarks with a note
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 
 `reactions` (one row per message, person and emoji) and `bookmarks` (one row per
 person and message, with an optional note and a place in a voice memo).
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0007"
-down_revision: str | None = "0006"
+revision: str = "0008"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
