@@ -94,6 +94,7 @@ class Settings(BaseSettings):
     uploads_per_minute: int = 30  # voice uploads per user
     limit_registrations_per_hour: int = 20  # per client address
     limit_text_posts_per_minute: int = 60  # per user
+    limit_reactions_per_minute: int = 120  # reactions added or taken back, per user
     limit_groups_per_hour: int = 20  # groups created, per user
     limit_invites_per_hour: int = 60  # invite links made, per user
     limit_member_adds_per_hour: int = 300  # members added, per user

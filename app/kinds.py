@@ -14,6 +14,8 @@ class EventType:
     MESSAGE_UPDATED: Final = "message.updated"
     MESSAGE_DELETED: Final = "message.deleted"
     RECEIPT_LISTENED: Final = "receipt.listened"
+    REACTION_ADDED: Final = "reaction.added"
+    REACTION_REMOVED: Final = "reaction.removed"
     MEMBER_JOINED: Final = "member.joined"
     MEMBER_ROLE_CHANGED: Final = "member.role_changed"
     MEMBER_LEFT: Final = "member.left"

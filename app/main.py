@@ -12,6 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from app.api import (
     auth,
+    bookmarks,
     docs,
     errors,
     exports,
@@ -138,7 +139,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=origins,
-            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
             expose_headers=["Retry-After", "X-Request-ID", "Content-Range", "Accept-Ranges"],
             max_age=600,
@@ -156,6 +157,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         groups.router,
         moderation.router,
         messages.router,
+        bookmarks.router,
         unheard.router,
         search.router,
         voice.router,

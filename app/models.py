@@ -223,6 +223,38 @@ class Receipt(Base):
     user: Mapped[User] = relationship(lazy="joined")
 
 
+class Reaction(Base):
+    """`user_id` reacted to a message with `emoji` (one row per person and emoji)."""
+
+    __tablename__ = "reactions"
+
+    message_id: Mapped[str] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    emoji: Mapped[str] = mapped_column(String(32), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Bookmark(Base):
+    """A message `user_id` keeps for later, with their own note: private to them."""
+
+    __tablename__ = "bookmarks"
+    __table_args__ = (Index("ix_bookmarks_user_created", "user_id", "created_at"),)
+
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    message_id: Mapped[str] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    note: Mapped[str | None] = mapped_column(Text)
+    offset_ms: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
 class Event(Base):
     __tablename__ = "events"
 

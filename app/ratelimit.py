@@ -52,6 +52,9 @@ RULES: dict[str, tuple[str, int, str]] = {
     "text-post": (
         "limit_text_posts_per_minute", 60, "Too many messages in a minute; wait a little.",
     ),
+    "reaction": (
+        "limit_reactions_per_minute", 60, "Too many reactions in a minute; wait a little.",
+    ),
     "group-create": ("limit_groups_per_hour", 3600, "Too many new groups in an hour."),
     "invite-create": ("limit_invites_per_hour", 3600, "Too many invite links in an hour."),
     "member-add": ("limit_member_adds_per_hour", 3600, "Too many members added in an hour."),

@@ -2,17 +2,20 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 
 from app.api.common import Id, created_or_repeated, errors, repeated
 from app.api.deps import CtxDep, CurrentUser
 from app.models import MAX_SEQ
 from app.schemas import EventsPage, MessageOut, MessagesPage, TextCreate
-from app.services import events, messages
+from app.services import events, messages, reactions
 
 router = APIRouter(tags=["messages"])
 Seq = Annotated[int | None, Query(ge=0, le=MAX_SEQ)]
 Limit = Annotated[int, Query(ge=1, le=100)]
+Emoji = Annotated[
+    str, Path(description="exactly one emoji, percent-encoded UTF-8 (422 invalid_emoji)")
+]
 
 
 @router.get("/groups/{gid}/messages", response_model=MessagesPage, responses=errors(401, 404))
@@ -69,3 +72,19 @@ async def list_events(
 ) -> EventsPage:
     page, has_more = await events.list_events(ctx, user, gid, after=after, limit=limit)
     return EventsPage(events=page, has_more=has_more)
+
+
+@router.put(
+    "/messages/{mid}/reactions/{emoji}",
+    response_model=MessageOut,
+    responses=errors(401, 404, 409, 429),
+)
+async def add_reaction(mid: Id, emoji: Emoji, ctx: CtxDep, user: CurrentUser) -> MessageOut:
+    return await reactions.add_reaction(ctx, user, mid, emoji)
+
+
+@router.delete(
+    "/messages/{mid}/reactions/{emoji}", response_model=MessageOut, responses=errors(401, 404, 429)
+)
+async def remove_reaction(mid: Id, emoji: Emoji, ctx: CtxDep, user: CurrentUser) -> MessageOut:
+    return await reactions.remove_reaction(ctx, user, mid, emoji)

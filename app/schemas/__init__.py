@@ -353,6 +353,12 @@ class VoiceOut(Out):
     transcript: TranscriptOut | None = None  # beyond the contract; once the memo is ready
 
 
+class ReactionOut(Out):
+    emoji: str
+    count: int
+    me: bool
+
+
 class MessageOut(Out):
     id: str
     group_id: str
@@ -365,6 +371,8 @@ class MessageOut(Out):
     created_at: Timestamp
     deleted: bool
     voice: VoiceOut | None = None
+    reactions: list[ReactionOut] = []
+    bookmarked: bool = False  # by the viewer; never set in event payloads
     # Beyond the contract: the viewer blocked the sender (never set in event payloads,
     # which are the same for every member; clients apply GET /me/blocks to those).
     sender_blocked: bool = False
@@ -372,6 +380,25 @@ class MessageOut(Out):
 
 class MessagesPage(Out):
     messages: list[MessageOut]
+    has_more: bool
+
+
+class BookmarkIn(BaseModel):
+    note: str | None = Field(default=None, max_length=1000, pattern=STORABLE)
+    offset_ms: int | None = Field(
+        default=None, ge=0, le=2_147_483_647, description="a place in a voice memo"
+    )
+
+
+class BookmarkOut(Out):
+    message: MessageOut
+    note: str | None = None
+    offset_ms: int | None = None
+    created_at: Timestamp
+
+
+class BookmarksPage(Out):
+    bookmarks: list[BookmarkOut]
     has_more: bool
 
 

@@ -8,7 +8,9 @@ then in one transaction
 - ends every other membership (`member.left`, and any live memo of theirs ends);
 - removes their tokens (their websockets close with 4001), email tokens, push
   subscriptions, podcast feeds, data export (and its zip), blocks (theirs and of
-  them), receipts, the reports they made, and the reasons of bans they made;
+  them), receipts, reactions (counts drop without `reaction.removed` events; a
+  client sees them on its next load), bookmarks with their notes, the reports they
+  made, and the reasons of bans they made;
 - keeps the `users` row, stripped (no name, address or password; `deleted_at` set),
   so their tombstones keep a sender, shown to everyone as "Deleted user" with no
   handle (`app.schemas.UserOut`). The handle stays taken for
@@ -30,6 +32,7 @@ from app.errors import Conflict
 from app.models import (
     Ban,
     Block,
+    Bookmark,
     EmailToken,
     Event,
     Feed,
@@ -37,6 +40,7 @@ from app.models import (
     Membership,
     Message,
     PushSubscription,
+    Reaction,
     Receipt,
     Report,
     Token,
@@ -94,6 +98,8 @@ async def delete_account(ctx: Ctx, user: User, password: str, address: str) -> N
         (Block, Block.user_id),
         (Block, Block.blocked_id),
         (Receipt, Receipt.user_id),
+        (Reaction, Reaction.user_id),
+        (Bookmark, Bookmark.user_id),
         (Report, Report.reporter_id),
     ):
         await ctx.db.execute(delete(model).where(column == user.id))

@@ -4,6 +4,7 @@ Its sender, a moderator (directly or by resolving a report), retention, and the
 deletion of an account all call `erase_message`. In the caller's transaction it
 
 - empties the row: text, transcript, waveform and the other facts of the audio;
+- removes its reactions and everyone's bookmarks of it (with their notes);
 - rewrites every stored event that carried the message (`message.created`,
   `message.updated`: text, transcript) to the tombstone, found by the indexed
   `events.message_id`, so a replay after any cursor gives the tombstone;
@@ -21,10 +22,10 @@ kind, reply_to, client_id, created_at, deleted: true, text: null, voice: null}`.
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from app.kinds import EventType
-from app.models import Event, Group, Message, utcnow
+from app.models import Bookmark, Event, Group, Message, Reaction, utcnow
 from app.services import moderation, views
 from app.services.context import Ctx
 from app.storage.keys import voice_prefix
@@ -56,6 +57,8 @@ async def erase_message(ctx: Ctx, message_id: str, *, actor_id: str | None = Non
     if message is None or message.deleted_at is not None:
         return False
     _empty(message, utcnow())
+    await ctx.db.execute(delete(Reaction).where(Reaction.message_id == message_id))
+    await ctx.db.execute(delete(Bookmark).where(Bookmark.message_id == message_id))
     await ctx.db.flush()
     tombstone = await views.message_payload(ctx, message)
     await ctx.db.execute(

@@ -29,7 +29,17 @@ from sqlalchemy import delete, select
 
 from app.errors import Conflict, NotFound
 from app.kinds import VoiceStatus
-from app.models import Export, Group, Membership, Message, Receipt, User, utcnow
+from app.models import (
+    Bookmark,
+    Export,
+    Group,
+    Membership,
+    Message,
+    Reaction,
+    Receipt,
+    User,
+    utcnow,
+)
 from app.schemas import ExportOut
 from app.services import emails, people
 from app.services.context import Ctx, Runtime, transaction
@@ -174,6 +184,16 @@ async def _records(rt: Runtime, user_id: str) -> tuple[dict[str, Any], list[tupl
                 select(Receipt).where(Receipt.user_id == user_id).order_by(Receipt.listened_at)
             )
         )
+        reactions = list(
+            await ctx.db.scalars(
+                select(Reaction).where(Reaction.user_id == user_id).order_by(Reaction.created_at)
+            )
+        )
+        bookmarks = list(
+            await ctx.db.scalars(
+                select(Bookmark).where(Bookmark.user_id == user_id).order_by(Bookmark.created_at)
+            )
+        )
         profile = people.me_out(user).model_dump(mode="json")
         memos = [m for m in messages if m.kind == "voice" and m.voice_status == VoiceStatus.READY]
         files = {
@@ -201,6 +221,19 @@ async def _records(rt: Runtime, user_id: str) -> tuple[dict[str, Any], list[tupl
             ],
             "receipts.json": [
                 {"message_id": r.message_id, "listened_at": _iso(r.listened_at)} for r in receipts
+            ],
+            "reactions.json": [
+                {"message_id": r.message_id, "emoji": r.emoji, "created_at": _iso(r.created_at)}
+                for r in reactions
+            ],
+            "bookmarks.json": [
+                {
+                    "message_id": b.message_id,
+                    "note": b.note,
+                    "offset_ms": b.offset_ms,
+                    "created_at": _iso(b.created_at),
+                }
+                for b in bookmarks
             ],
         }
         return files, [(m.id, m.size_bytes or 0) for m in memos]

@@ -1,18 +1,30 @@
 """Turn rows into the contract's shapes, batching the per-viewer counts in a few queries."""
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, func, select
 
 from app.kinds import VoiceStatus
-from app.models import Block, Group, Invite, Membership, Message, Receipt, User
+from app.models import (
+    Block,
+    Bookmark,
+    Group,
+    Invite,
+    Membership,
+    Message,
+    Reaction,
+    Receipt,
+    User,
+)
 from app.schemas import (
     GroupInfo,
     GroupOut,
     InviteOut,
     MemberOut,
     MessageOut,
+    ReactionOut,
     TranscriptOut,
     UserOut,
     VoiceOut,
@@ -58,7 +70,13 @@ def _transcript_out(message: Message) -> TranscriptOut | None:
 
 
 def _message_out(
-    ctx: Ctx, message: Message, listened_by_me: bool, listen_count: int, sender_blocked: bool
+    ctx: Ctx,
+    message: Message,
+    listened_by_me: bool,
+    listen_count: int,
+    sender_blocked: bool,
+    reactions: list[ReactionOut],
+    bookmarked: bool,
 ) -> MessageOut:
     voice = None
     if message.kind == "voice" and message.voice_status:
@@ -90,25 +108,61 @@ def _message_out(
         created_at=message.created_at,
         deleted=message.deleted_at is not None,
         voice=None if message.deleted_at else voice,
+        reactions=reactions,
+        bookmarked=bookmarked,
         sender_blocked=sender_blocked,
     )
 
 
+async def _held_by(
+    ctx: Ctx, viewer_id: str, owner: Any, item: Any, ids: Collection[str]
+) -> set[str]:
+    """Which of `ids` (values of the column `item`) the viewer has a row of, the rows
+    whose `owner` column is the viewer (a block, a bookmark, a receipt): one query."""
+    if not viewer_id or not ids:
+        return set()
+    return set(await ctx.db.scalars(select(item).where(owner == viewer_id, item.in_(ids))))
+
+
 async def blocked_among(ctx: Ctx, viewer_id: str, user_ids: set[str]) -> set[str]:
     """Which of `user_ids` the viewer has blocked."""
-    if not viewer_id or not user_ids:
-        return set()
-    return set(
-        await ctx.db.scalars(
-            select(Block.blocked_id).where(
-                Block.user_id == viewer_id, Block.blocked_id.in_(user_ids)
-            )
-        )
+    return await _held_by(ctx, viewer_id, Block.user_id, Block.blocked_id, user_ids)
+
+
+async def reactions_of(
+    ctx: Ctx, viewer_id: str, message_ids: list[str]
+) -> dict[str, list[ReactionOut]]:
+    """Each message's reactions in two queries, in the order each emoji first came."""
+    if not message_ids:
+        return {}
+    rows = await ctx.db.execute(
+        select(Reaction.message_id, Reaction.emoji, func.count(), func.min(Reaction.created_at))
+        .where(Reaction.message_id.in_(message_ids))
+        .group_by(Reaction.message_id, Reaction.emoji)
     )
+    mine: set[tuple[str, str]] = set()
+    if viewer_id:
+        mine = set(
+            (
+                await ctx.db.execute(
+                    select(Reaction.message_id, Reaction.emoji).where(
+                        Reaction.message_id.in_(message_ids), Reaction.user_id == viewer_id
+                    )
+                )
+            ).all()
+        )
+    found: dict[str, list[tuple[datetime, str, int]]] = {}
+    for mid, emoji, count, first in rows.all():
+        found.setdefault(mid, []).append((first, emoji, count))
+    return {
+        mid: [ReactionOut(emoji=e, count=n, me=(mid, e) in mine) for _, e, n in sorted(each)]
+        for mid, each in found.items()
+    }
 
 
 async def message_outs(ctx: Ctx, viewer_id: str, messages: Sequence[Message]) -> list[MessageOut]:
-    """Messages as `viewer_id` sees them (their own listened flag, senders they blocked)."""
+    """Messages as `viewer_id` sees them (their own listened flag, senders they blocked,
+    their reactions and bookmarks), in a fixed number of queries however many there are."""
     voice_ids = [m.id for m in messages if m.kind == "voice"]
     counts: dict[str, int] = {}
     mine: set[str] = set()
@@ -119,16 +173,21 @@ async def message_outs(ctx: Ctx, viewer_id: str, messages: Sequence[Message]) ->
             .group_by(Receipt.message_id)
         )
         counts = {mid: n for mid, n in rows.all()}
-        mine = set(
-            await ctx.db.scalars(
-                select(Receipt.message_id).where(
-                    Receipt.message_id.in_(voice_ids), Receipt.user_id == viewer_id
-                )
-            )
-        )
+        mine = await _held_by(ctx, viewer_id, Receipt.user_id, Receipt.message_id, voice_ids)
     blocked = await blocked_among(ctx, viewer_id, {m.sender_id for m in messages})
+    ids = [m.id for m in messages]
+    reactions = await reactions_of(ctx, viewer_id, ids)
+    bookmarked = await _held_by(ctx, viewer_id, Bookmark.user_id, Bookmark.message_id, ids)
     return [
-        _message_out(ctx, m, m.id in mine, counts.get(m.id, 0), m.sender_id in blocked)
+        _message_out(
+            ctx,
+            m,
+            m.id in mine,
+            counts.get(m.id, 0),
+            m.sender_id in blocked,
+            reactions.get(m.id, []),
+            m.id in bookmarked,
+        )
         for m in messages
     ]
 

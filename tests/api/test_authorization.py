@@ -111,6 +111,7 @@ def _request(c: Cast, action: str) -> tuple[str, str, dict | None]:
         "list bans": ("GET", f"{g}/bans", None),
         "lift ban": ("DELETE", f"{g}/bans/{c.banned.id}", None),
         "report message": ("POST", f"/messages/{c.spare_message}/reports", REASON),
+        "react to message": ("PUT", f"/messages/{c.spare_message}/reactions/👍", None),
         "list reports": ("GET", f"{g}/reports", None),
         "resolve report": ("POST", f"{g}/reports/{c.report}/resolve", {"action": "dismiss"}),
         "read moderation log": ("GET", f"{g}/moderation-log", None),
@@ -141,6 +142,7 @@ MATRIX = {
     "list bans": (404, 403, 200, 200),
     "lift ban": (404, 403, 204, 204),
     "report message": (404, 201, 201, 201),
+    "react to message": (404, 200, 200, 200),
     "list reports": (404, 403, 200, 200),
     "resolve report": (404, 403, 200, 200),
     "read moderation log": (404, 200, 200, 200),
@@ -186,6 +188,8 @@ ACCOUNT_CALLS = [
     ("GET", "/me/blocks", None),
     ("POST", "/me/blocks", {"user_id": "00000000-0000-0000-0000-000000000000"}),
     ("DELETE", "/me/blocks/00000000-0000-0000-0000-000000000000", None),
+    ("GET", "/me/bookmarks", None),
+    ("GET", "/me/bookmarks.md", None),
 ]
 
 

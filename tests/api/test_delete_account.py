@@ -10,7 +10,7 @@ from sqlalchemy import select
 from websockets.exceptions import ConnectionClosed
 
 from app.config import Settings
-from app.models import Membership, Message, Token, User
+from app.models import Bookmark, Membership, Message, Reaction, Token, User
 from app.services import deletion
 from tests import audio_samples
 from tests.erasure import on_disk, replays, stored_anywhere, unique_word
@@ -42,7 +42,9 @@ async def test_a_deleted_account_leaves_no_word_name_or_memo_behind(
     word, kept = unique_word(), unique_word()
     text = await api.post(ben, gid, f"My {word} opinion of the board")
     await api.post(ben, alone, f"Note to self: {word}")
-    await api.post(amy, gid, f"Amy's {kept} reply", reply_to=text["id"])
+    reply = await api.post(amy, gid, f"Amy's {kept} reply", reply_to=text["id"])
+    await api.ok(ben, "PUT", f"/messages/{reply['id']}/reactions/%F0%9F%91%8D")
+    await api.ok(ben, "PUT", f"/messages/{reply['id']}/bookmark", json={"note": f"{word}!"})
     memo = (await upload(api, ben, gid, audio_samples.client_file(samples, "mp3"))).json()
     assert (await processed(app, api, ben, memo["id"]))["voice"]["status"] == "ready"
     assert any(memo["id"] in path for path in blob_files(app))
@@ -78,6 +80,7 @@ async def test_a_deleted_account_leaves_no_word_name_or_memo_behind(
     assert await stored_anywhere(app, word) == []
     assert not any(memo["id"] in path for path in blob_files(app)), "the memo's audio is gone"
     messages = (await api.ok(amy, "GET", f"/groups/{gid}/messages"))["messages"]
+    assert [m["reactions"] for m in messages if m["id"] == reply["id"]] == [[]]
     bens = [m for m in messages if m["sender"]["id"] == ben.id]
     assert [(m["id"], m["deleted"], m["text"], m["voice"]) for m in bens] == [
         (text["id"], True, None, None),
@@ -90,6 +93,8 @@ async def test_a_deleted_account_leaves_no_word_name_or_memo_behind(
     async with app.state.runtime.sessions() as db:
         assert await db.scalar(select(Token).where(Token.user_id == ben.id)) is None
         assert await db.scalar(select(Membership).where(Membership.user_id == ben.id)) is None
+        assert await db.scalar(select(Bookmark).where(Bookmark.user_id == ben.id)) is None
+        assert await db.scalar(select(Reaction).where(Reaction.user_id == ben.id)) is None
         row = await db.get(User, ben.id)
         assert row is not None and (row.display_name, row.email) == ("", None)
     add = await api.call(amy, "POST", f"/groups/{gid}/members", json={"handle": ben.handle})

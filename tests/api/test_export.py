@@ -59,6 +59,8 @@ async def test_the_zip_holds_your_profile_groups_messages_receipts_and_memos(
     memo = await processed(app, api, amy, memo["id"])
     assert memo["voice"]["status"] == "ready"
     await api.ok(amy, "POST", f"/messages/{bens['id']}/listened")
+    await api.ok(amy, "PUT", f"/messages/{bens['id']}/reactions/%F0%9F%91%8D")
+    await api.ok(amy, "PUT", f"/messages/{bens['id']}/bookmark", json={"note": "for PD"})
     assert_error(await api.call(amy, "GET", "/me/export"), 404, "export_not_found")
 
     r = await api.call(amy, "POST", "/me/export")
@@ -75,6 +77,8 @@ async def test_the_zip_holds_your_profile_groups_messages_receipts_and_memos(
             "messages.json",
             "transcripts.json",
             "receipts.json",
+            "reactions.json",
+            "bookmarks.json",
             "export.json",
             f"memos/{memo['id']}.ogg",
         ]
@@ -103,6 +107,10 @@ async def test_the_zip_holds_your_profile_groups_messages_receipts_and_memos(
     assert transcripts[0]["status"] == "off"  # this test server transcribes nothing
     receipts = exported(zf, "receipts.json")
     assert [r["message_id"] for r in receipts] == [bens["id"]]
+    reactions = exported(zf, "reactions.json")
+    assert [(r["message_id"], r["emoji"]) for r in reactions] == [(bens["id"], "👍")]
+    bookmarks = exported(zf, "bookmarks.json")
+    assert [(b["message_id"], b["note"]) for b in bookmarks] == [(bens["id"], "for PD")]
     about = exported(zf, "export.json")
     assert (about["user_id"], about["omitted_memos"]) == (amy.id, [])
     audio = zf.read(f"memos/{memo['id']}.ogg")

@@ -2,7 +2,7 @@
 
 import { forgetGroup, reloadGroupsSoon } from "./data/groups.js";
 import { hearLive, liveOver } from "./data/live.js";
-import { receiptArrived, upsert } from "./data/messages.js";
+import { reactionArrived, receiptArrived, upsert } from "./data/messages.js";
 import { loadMembers } from "./data/people.js";
 import { changed, group, myId, state } from "./store.js";
 import { screen, tell } from "./ui.js";
@@ -28,6 +28,8 @@ export function eventHandlers(app) {
       }
     } else if (type === "receipt.listened") {
       receiptArrived(groupId, data);
+    } else if (type === "reaction.added" || type === "reaction.removed") {
+      return reactionArrived(groupId, type, data);
     } else if (type.startsWith("member.")) {
       if (type === "member.left" && data.user.id === myId()) {
         return removedFrom(groupId, "You are no longer a member of");

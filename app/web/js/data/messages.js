@@ -23,12 +23,28 @@ function store(groupId, list) {
   for (const m of list) messages.set(m.id, keepMine(messages.get(m.id), m));
 }
 
-// Event payloads say listened_by_me: false for everyone; what we know stays.
+// Event payloads are the same for everyone (listened_by_me, bookmarked and each
+// reaction's `me` are false); what we know of our own stays.
 function keepMine(known, fresh) {
-  if (known?.voice?.listened_by_me && fresh.voice && !fresh.voice.listened_by_me) {
-    return { ...fresh, voice: { ...fresh.voice, listened_by_me: true } };
+  if (!known) return fresh;
+  let kept = fresh;
+  if (known.voice?.listened_by_me && fresh.voice && !fresh.voice.listened_by_me) {
+    kept = { ...kept, voice: { ...fresh.voice, listened_by_me: true } };
   }
-  return fresh;
+  const mine = new Set((known.reactions || []).filter((r) => r.me).map((r) => r.emoji));
+  if (mine.size && fresh.reactions?.some((r) => !r.me && mine.has(r.emoji))) {
+    kept = { ...kept, reactions: fresh.reactions.map((r) => ({ ...r, me: r.me || mine.has(r.emoji) })) };
+  }
+  if (known.bookmarked && !fresh.bookmarked && !fresh.deleted) kept = { ...kept, bookmarked: true };
+  return kept;
+}
+
+// A stored message as the server answered for us (its `me` flags are ours).
+function replace(message) {
+  const messages = state.messages.get(message.group_id);
+  if (!messages?.has(message.id)) return;
+  messages.set(message.id, message);
+  changed("message", { groupId: message.group_id, id: message.id, isNew: false, fromEvent: false });
 }
 
 // The newest page (once per group and session; events keep it current after that).
@@ -171,4 +187,34 @@ export async function fetchMessage(groupId, messageId) {
 
 export function deleteMessage(message) {
   return attempt(() => api("DELETE", `/messages/${message.id}`));
+}
+
+// reaction.added / reaction.removed: the new count of one emoji on one message.
+export function reactionArrived(groupId, type, data) {
+  const message = find(groupId, data.message_id);
+  if (!message || message.deleted) return;
+  const reactions = (message.reactions || []).map((r) => ({ ...r }));
+  let reaction = reactions.find((r) => r.emoji === data.emoji);
+  if (!reaction) {
+    reaction = { emoji: data.emoji, count: 0, me: false };
+    reactions.push(reaction);
+  }
+  reaction.count = data.count;
+  if (data.user_id === myId()) reaction.me = type === "reaction.added";
+  replace({ ...message, reactions: reactions.filter((r) => r.count > 0) });
+}
+
+// Adds the reaction if you have not given it, else takes it back.
+export async function toggleReaction(message, emoji) {
+  const mine = message.reactions?.some((r) => r.emoji === emoji && r.me);
+  const path = `/messages/${message.id}/reactions/${encodeURIComponent(emoji)}`;
+  const answer = await attempt(() => api(mine ? "DELETE" : "PUT", path));
+  if (answer) replace(answer);
+}
+
+export async function toggleBookmark(message) {
+  const path = `/messages/${message.id}/bookmark`;
+  const done = await attempt(() => api(message.bookmarked ? "DELETE" : "PUT", path, message.bookmarked ? undefined : {}));
+  const now = find(message.group_id, message.id);
+  if (done !== undefined && now) replace({ ...now, bookmarked: !message.bookmarked });
 }

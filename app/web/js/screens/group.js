@@ -2,7 +2,8 @@
 
 import { api } from "../api.js";
 import { h, icon } from "../dom.js";
-import { deleteMessage, fetchMessage, find, loadEarlier, loadUnheard, openGroup, sorted } from "../data/messages.js";
+import { deleteMessage, fetchMessage, find, loadEarlier, loadUnheard, openGroup, sorted, toggleBookmark,
+  toggleReaction } from "../data/messages.js";
 import { displayName, isBlocked, loadMembers } from "../data/people.js";
 import { changed, group, moderates, on, state } from "../store.js";
 import { announce, mount, screen as current, tell } from "../ui.js";
@@ -90,6 +91,8 @@ export async function showGroup(groupId, focusId, app, force = false) {
         timeline.render();
       },
       onReply: (m) => composer.replyTo(m),
+      onReact: (m, emoji) => toggleReaction(m, emoji),
+      onBookmark: (m) => toggleBookmark(m),
       onUnblockLive: app.unblockLive,
     };
   }

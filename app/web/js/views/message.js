@@ -144,8 +144,30 @@ function replyQuote(message, replied, meId) {
   who ? h("strong", {}, `${who}: `) : null, summary(replied));
 }
 
-function actionButton(label, name, onclick, extra = "") {
-  return h("button", { type: "button", class: `action ${extra}`, "aria-label": label, onclick }, name);
+function actionButton(label, name, onclick, extra = "", pressed = undefined) {
+  return h("button", { type: "button", class: `action ${extra}`, "aria-label": label, onclick,
+    "aria-pressed": pressed === undefined ? undefined : String(pressed) }, name);
+}
+
+// The quick reactions, always offered, then any other emoji people used.
+export const QUICK_REACTIONS = [["👍", "thumbs up"], ["❤️", "heart"], ["😂", "laughing"],
+  ["🙏", "thank you"], ["💡", "idea"]];
+
+// One toggle button per emoji: the count, and pressed when you gave it.
+function reactionBar(message, ctx) {
+  const given = new Map((message.reactions || []).map((r) => [r.emoji, r]));
+  const names = new Map(QUICK_REACTIONS);
+  const emoji = [...names.keys(), ...[...given.keys()].filter((e) => !names.has(e))];
+  return h("div", { class: "reactions", role: "group", "aria-label": "Reactions", "data-testid": "reactions" },
+    emoji.map((e) => {
+      const r = given.get(e);
+      const count = r?.count || 0;
+      return h("button", { type: "button", class: `reaction${r?.me ? " me" : ""}${count ? "" : " none"}`,
+        "aria-pressed": r?.me ? "true" : "false", "data-emoji": e,
+        "aria-label": `${names.get(e) || e}, ${count} reaction${count === 1 ? "" : "s"}`,
+        onclick: () => ctx.onReact(message, e) },
+      h("span", { "aria-hidden": "true" }, e), count ? h("span", { class: "count", "aria-hidden": "true" }, String(count)) : null);
+    }));
 }
 
 export function messageRow(message, ctx) {
@@ -161,6 +183,8 @@ export function messageRow(message, ctx) {
   const live = message.voice?.status === "live";
   const actions = [
     !message.deleted && !folded && !live ? actionButton(`Reply to ${who}`, "Reply", () => ctx.onReply(message), "reply") : null,
+    !message.deleted && !folded && !live ? actionButton(undefined, "Bookmark", () => ctx.onBookmark(message),
+      "bookmark", Boolean(message.bookmarked)) : null,
     !message.deleted && !mine && !folded ? actionButton(`Report this message from ${who}`, "Report",
       () => ctx.onReport(message), "report") : null,
     !message.deleted && (mine || ctx.canModerate) ? actionButton("Delete this message", "Delete",
@@ -177,6 +201,7 @@ export function messageRow(message, ctx) {
       message.reply_to && !message.deleted ? replyQuote(message, ctx.replied, ctx.me.id) : null,
       body,
       message.kind === "voice" && !folded ? transcriptView(message, ctx) : null,
+      !message.deleted && !folded && !live ? reactionBar(message, ctx) : null,
       actions.length ? h("div", { class: "actions" }, actions) : null));
 }
 
