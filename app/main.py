@@ -21,6 +21,7 @@ from app.api import (
     me,
     messages,
     moderation,
+    oidc,
     push,
     search,
     unheard,
@@ -151,6 +152,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestIds)  # outermost: the id covers everything logged
     for router in (
         auth.router,
+        oidc.router,
         me.router,
         exports.router,
         groups.router,

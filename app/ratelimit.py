@@ -66,6 +66,9 @@ RULES: dict[str, tuple[str, int, str]] = {
     "email-token": (
         "limit_email_tokens_per_hour", 3600, "Too many links tried; try again later.",
     ),
+    "oidc-start": (
+        "limit_oidc_starts_per_hour", 3600, "Too many sign-ins started; try again later.",
+    ),
     "export": ("limit_exports_per_day", 86400, "Too many data exports today; try tomorrow."),
     "verification-mail": (
         "limit_verification_mails_per_hour", 3600,

@@ -36,6 +36,7 @@ from app.models import (
     Group,
     Membership,
     Message,
+    OidcSubject,
     PushSubscription,
     Receipt,
     Report,
@@ -89,6 +90,7 @@ async def delete_account(ctx: Ctx, user: User, password: str, address: str) -> N
     for model, column in (
         (Token, Token.user_id),
         (EmailToken, EmailToken.user_id),
+        (OidcSubject, OidcSubject.user_id),
         (PushSubscription, PushSubscription.user_id),
         (Feed, Feed.user_id),
         (Block, Block.user_id),
