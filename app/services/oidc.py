@@ -132,10 +132,19 @@ async def start(ctx: Ctx, name: str, invite_code: str | None, address: str) -> t
     return f"{document['authorization_endpoint']}?{urlencode(params)}", state
 
 
+def _email_verified(provider: OidcProviderConfig, claims: dict[str, Any]) -> bool:
+    """`email_verified`, or for Entra (a `tid` configured and matched) its `xms_edov`:
+    the tenant owns the email's domain (Entra sends no `email_verified`)."""
+    if claims.get("email_verified") is True:
+        return True
+    tenant = provider.tid is not None and claims.get("tid") == provider.tid
+    return tenant and claims.get("xms_edov") is True
+
+
 def _check_claims(provider: OidcProviderConfig, claims: dict[str, Any]) -> str:
     """The verified, lower-cased email of `claims`; 403 when the provider's rules refuse."""
     email = claims.get("email")
-    if claims.get("email_verified") is not True or not isinstance(email, str) or "@" not in email:
+    if not _email_verified(provider, claims) or not isinstance(email, str) or "@" not in email:
         raise Forbidden(
             "The provider did not vouch for an email address of this account.",
             code="oidc_email_unverified",

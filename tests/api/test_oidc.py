@@ -202,6 +202,32 @@ async def test_domains_hd_and_unverified_email_are_refused(
 
 
 @sqlite_only
+async def test_entra_tenant_and_its_email_domain_claim(
+    app: Any,
+    sso: Sso,
+    oidc_provider: Any,
+    settings: Settings,  # noqa: F811
+) -> None:
+    """Entra: an issuer with a path, `tid` checked, `xms_edov` instead of email_verified."""
+    carol = OidcAccount(
+        "carol-oid",
+        "carol@district.org",
+        "Carol",
+        email_verified=False,
+        claims={"tid": "tenant-1", "xms_edov": True},
+    )
+    dave = OidcAccount(
+        "dave-oid", "dave@district.org", "Dave", email_verified=False, claims={"tid": "tenant-2"}
+    )
+    entra = oidc_provider(clients=[CLIENT], accounts=[carol, dave], issuer_path="/tenant-1/v2.0")
+    configure(settings, entra, tid="tenant-1")
+    sso.provider = entra
+    assert_error(await sso.callback(dave), 403, "oidc_email_unverified")
+    assert (await sso.sign_in(carol))["user"]["handle"] == "carol"
+    assert await count(app) == 1
+
+
+@sqlite_only
 async def test_sso_only_mode_refuses_passwords_but_not_the_provider(
     api: Api, sso: Sso, settings: Settings
 ) -> None:
