@@ -205,8 +205,8 @@ async def test_domains_hd_and_unverified_email_are_refused(
 async def test_entra_tenant_and_its_email_domain_claim(
     app: Any,
     sso: Sso,
-    oidc_provider: Any,
-    settings: Settings,  # noqa: F811
+    oidc_provider: Any,  # noqa: F811
+    settings: Settings,
 ) -> None:
     """Entra: an issuer with a path, `tid` checked, `xms_edov` instead of email_verified."""
     carol = OidcAccount(
