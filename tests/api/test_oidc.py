@@ -9,6 +9,7 @@ Earshot from its real token endpoint in place of its own (`replace_next_id_token
 """
 
 import json
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -21,7 +22,13 @@ from app.config import Settings
 from app.models import Membership, OidcSubject, Token, User, utcnow
 from tests.conftest import sqlite_only
 from tests.helpers import Api, assert_error
-from tests.support.oidc import OidcAccount, OidcClient, OidcProvider, oidc_provider  # noqa: F401
+from tests.support.oidc import (  # noqa: F401 (the oidc_provider fixture)
+    OidcAccount,
+    OidcClient,
+    OidcProvider,
+    oidc_provider,
+    running_oidc_provider,
+)
 
 ORIGIN = "http://earshot.test"
 CALLBACK = f"{ORIGIN}/api/v1/auth/oidc/district/callback"
@@ -50,11 +57,19 @@ def configure(settings: Settings, provider: OidcProvider, **extra: Any) -> None:
     )
 
 
+@pytest.fixture(scope="module")
+def shared_district(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OidcProvider]:
+    """One provider for the tests that do not change its keys (a Node process each
+    would cost about a second of CI per test)."""
+    base = tmp_path_factory.mktemp("oidc-district")
+    with running_oidc_provider(base, clients=[CLIENT], accounts=[ALICE, BOB, EVE]) as provider:
+        yield provider
+
+
 @pytest.fixture
-def district(oidc_provider: Any, settings: Settings) -> OidcProvider:  # noqa: F811
-    provider: OidcProvider = oidc_provider(clients=[CLIENT], accounts=[ALICE, BOB, EVE])
-    configure(settings, provider)
-    return provider
+def district(shared_district: OidcProvider, settings: Settings) -> OidcProvider:
+    configure(settings, shared_district)
+    return shared_district
 
 
 class Sso:
@@ -327,8 +342,14 @@ async def test_a_wrong_id_token_is_refused_and_makes_no_account(
 
 @sqlite_only
 async def test_keys_rotated_at_the_provider_are_fetched_again(
-    app: Any, sso: Sso, district: OidcProvider, settings: Settings
+    app: Any,
+    client: httpx.AsyncClient,
+    oidc_provider: Any,  # noqa: F811
+    settings: Settings,
 ) -> None:
+    district: OidcProvider = oidc_provider(clients=[CLIENT], accounts=[ALICE])  # its own keys
+    configure(settings, district)
+    sso = Sso(client, district)
     settings.oidc_jwks_refetch_s = 0
     first = await sso.sign_in(ALICE)
     district.rotate_keys()  # the old key is gone from the JWKS
