@@ -70,7 +70,7 @@ def invalid_code() -> ApiError:
     return ApiError(
         "That sign-in code is unknown, used or expired; sign in again.",
         code="oidc_code_invalid",
-        status=400,
+        status=422,
     )
 
 

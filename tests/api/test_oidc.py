@@ -152,7 +152,7 @@ async def test_codes_and_states_are_single_use_and_bound_to_the_browser(
 ) -> None:
     code = await sso.code(ALICE)
     assert (await sso.exchange(code)).status_code == 200
-    assert_error(await sso.exchange(code), 400, "oidc_code_invalid")
+    assert_error(await sso.exchange(code), 422, "oidc_code_invalid")
     # The provider's redirect replayed, or brought to another browser: refused.
     back = await district.sign_in(await sso.start(), ALICE)
     transport = sso.client._transport  # the same server, but a browser without the cookie
@@ -194,7 +194,7 @@ async def test_a_matching_verified_email_links_only_with_the_password(
     assert linked.status_code == 200, linked.text
     assert linked.json()["user"]["id"] == amy.id
     assert_error(
-        await api.client.post("/api/v1/auth/oidc/link", json=right), 400, "oidc_code_invalid"
+        await api.client.post("/api/v1/auth/oidc/link", json=right), 422, "oidc_code_invalid"
     )
     assert (await sso.sign_in(ALICE))["user"]["id"] == amy.id
     assert await count(app) == 1
