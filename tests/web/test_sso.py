@@ -6,13 +6,12 @@ import json
 import re
 import secrets
 import sqlite3
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import expect
 
 from tests.process import ServerProcess
 from tests.support.browser import DESKTOP, PHONE, axe, screenshot
@@ -30,8 +29,9 @@ AMY = OidcAccount("amy-0002", "amy@district.org", "Amy Owner")
 
 
 @pytest.fixture
-def sso_server(tmp_path: Path, oidc_provider: Any) -> Any:  # noqa: F811
-    """An Earshot server whose one provider is a real OpenID Connect provider."""
+def server(tmp_path: Path, oidc_provider: Any) -> Any:  # noqa: F811
+    """An Earshot server whose one provider is a real OpenID Connect provider (the
+    `person` fixture of tests/web/conftest.py opens browsers on it)."""
     server = ServerProcess(tmp_path / "data", rate_limits="false", **FAST_HASHES)
     client = OidcClient(
         "earshot", secrets.token_urlsafe(16), [f"{server.url}/api/v1/auth/oidc/district/callback"]
@@ -54,26 +54,8 @@ def sso_server(tmp_path: Path, oidc_provider: Any) -> Any:  # noqa: F811
     server.stop()
 
 
-@pytest.fixture
-async def page_for(browser: Browser, sso_server: Any) -> AsyncIterator[Any]:
-    contexts = []
-
-    async def open_page(viewport: dict[str, int]) -> Page:
-        context = await browser.new_context(
-            base_url=sso_server.url, viewport=viewport, bypass_csp=True
-        )
-        contexts.append(context)
-        page = await context.new_page()
-        page.set_default_timeout(15_000)
-        return page
-
-    yield open_page
-    for context in contexts:
-        await context.close()
-
-
-async def test_a_person_signs_in_with_the_district_provider(page_for: Any) -> None:
-    page = await page_for(PHONE)
+async def test_a_person_signs_in_with_the_district_provider(person: Any) -> None:
+    page = await person(PHONE, bypass_csp=True)
     await page.goto("/#/login")
     button = page.get_by_role("link", name="Sign in with District Google")
     await expect(button).to_be_visible()
@@ -89,18 +71,16 @@ async def test_a_person_signs_in_with_the_district_provider(page_for: Any) -> No
     await screenshot(page, "sso-signed-in-phone")
 
 
-async def test_an_existing_account_is_linked_with_its_password(
-    page_for: Any, sso_server: Any
-) -> None:
+async def test_an_existing_account_is_linked_with_its_password(person: Any, server: Any) -> None:
     body = {"handle": "amy", "display_name": "Amy Owner", "password": "correct horse"}
-    async with httpx.AsyncClient(base_url=sso_server.url) as http:
+    async with httpx.AsyncClient(base_url=server.url) as http:
         assert (await http.post("/api/v1/auth/register", json=body)).status_code == 201
     # Amy's address is verified at Earshot (as by the mailed link): set in the database.
-    with sqlite3.connect(Path(sso_server.env["EARSHOT_DATA_DIR"]) / "earshot.db") as db:
+    with sqlite3.connect(Path(server.env["EARSHOT_DATA_DIR"]) / "earshot.db") as db:
         db.execute(
             "UPDATE users SET email = ?, email_verified_at = CURRENT_TIMESTAMP", (AMY.email,)
         )
-    page = await page_for(DESKTOP)
+    page = await person(DESKTOP, bypass_csp=True)
     await page.goto("/#/login")
     await page.get_by_role("link", name="Sign in with District Google").click()
     await fill_sign_in(page, AMY)
