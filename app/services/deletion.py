@@ -45,7 +45,7 @@ from app.models import (
     utcnow,
 )
 from app.schemas import UserOut
-from app.services import accounts, exports, groups, members
+from app.services import accounts, exports, groups, members, oidc
 from app.services.context import Ctx, Runtime, transaction
 from app.services.erasure import erase_message
 
@@ -55,9 +55,14 @@ BATCH = 50  # messages erased per transaction
 FREED = "~"  # a freed handle: "~" and 31 hex digits, which no sign-up can take
 
 
-async def delete_account(ctx: Ctx, user: User, password: str, address: str) -> None:
-    """Delete the signed-in `user`'s account, everything they posted and every trace."""
-    await accounts.require_password(ctx, user, password, address)
+async def delete_account(ctx: Ctx, user: User, password: str, token: str, address: str) -> None:
+    """Delete the signed-in `user`'s account, everything they posted and every trace. An
+    account made through SSO has no password: a sign-in through its provider in the last
+    15 minutes stands for it."""
+    if user.password_hash == "":
+        await oidc.require_recent_sso(ctx, user, token)
+    else:
+        await accounts.require_password(ctx, user, password, address)
     memberships = list(
         await ctx.db.scalars(
             select(Membership)

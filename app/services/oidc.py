@@ -211,6 +211,27 @@ async def callback(
     return exchange
 
 
+REAUTH_WINDOW = timedelta(minutes=15)
+
+
+async def require_recent_sso(ctx: Ctx, user: User, token: str) -> None:
+    """For an account without a password (made through SSO): 403
+    `reauthentication_required` unless `token` came from the provider in the last 15
+    minutes, so a stolen older token cannot delete the account."""
+    issued = await ctx.db.scalar(
+        select(Token.created_at).where(
+            Token.token_hash == accounts.hash_token(token),
+            Token.user_id == user.id,
+            Token.expires_at.is_not(None),
+        )
+    )
+    if issued is None or utcnow() - issued > REAUTH_WINDOW:
+        raise Forbidden(
+            "Sign in through your organisation again, then try within 15 minutes.",
+            code="reauthentication_required",
+        )
+
+
 async def _issue(ctx: Ctx, user: User) -> str:
     token = secrets.token_urlsafe(32)
     expires_at = utcnow() + timedelta(hours=ctx.settings.oidc_session_hours)

@@ -162,6 +162,24 @@ async def test_codes_and_states_are_single_use_and_bound_to_the_browser(
     assert_error(await sso.client.get(back.removeprefix(ORIGIN)), 400, "oidc_state_invalid")
 
 
+async def test_an_sso_account_is_deleted_after_a_fresh_sign_in(
+    app: Any, sso: Sso, client: httpx.AsyncClient
+) -> None:
+    signed_in = await sso.sign_in(ALICE)
+    auth = {"authorization": f"Bearer {signed_in['token']}"}
+    async with app.state.runtime.sessions() as db:  # signed in 20 minutes ago
+        await db.execute(update(Token).values(created_at=utcnow() - timedelta(minutes=20)))
+        await db.commit()
+    stale = await client.request("DELETE", "/api/v1/me", json={"password": ""}, headers=auth)
+    assert_error(stale, 403, "reauthentication_required")
+    fresh = {"authorization": f"Bearer {(await sso.sign_in(ALICE))['token']}"}
+    deleted = await client.request("DELETE", "/api/v1/me", json={"password": ""}, headers=fresh)
+    assert deleted.status_code == 204, deleted.text
+    assert await count(app, OidcSubject) == 0 and await count(app, Token) == 0
+    # The provider's identity is free again: signing in makes a new account.
+    assert (await sso.sign_in(ALICE))["user"]["id"] != signed_in["user"]["id"]
+
+
 @sqlite_only
 async def test_the_sso_session_ends_after_its_lifetime(
     app: Any, sso: Sso, client: httpx.AsyncClient, settings: Settings
