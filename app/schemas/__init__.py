@@ -205,6 +205,9 @@ class MeOut(UserOut):
     email_verified: bool = Field(
         default=False, description="whether you opened the link mailed to `email`"
     )
+    has_password: bool = Field(
+        default=True, description="false: an account made through SSO, which signs in there only"
+    )
 
 
 class DeleteMeIn(BaseModel):

@@ -141,6 +141,7 @@ async def test_first_sign_in_makes_an_account_and_the_next_finds_it(
     assert first["user"]["display_name"] == ALICE.name and first["user"]["handle"] == "alice"
     profile = (await me(client, first["token"])).json()
     assert profile["email"] == ALICE.email and profile["email_verified"] is True
+    assert profile["has_password"] is False
     again = await sso.sign_in(ALICE)
     assert again["user"]["id"] == first["user"]["id"] and again["token"] != first["token"]
     assert await count(app) == 1 and await count(app, OidcSubject) == 1

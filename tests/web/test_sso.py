@@ -2,6 +2,7 @@
 real provider's login page (panva's oidc-provider on loopback), and back, signed in,
 with no code or token left in the address; then linking an existing account."""
 
+import asyncio
 import json
 import re
 import secrets
@@ -69,6 +70,16 @@ async def test_a_person_signs_in_with_the_district_provider(person: Any) -> None
     await expect(page.locator("#account .account-name")).to_have_text(ALICE.name)
     assert "oidc_code" not in page.url and "token" not in page.url
     await screenshot(page, "sso-signed-in-phone")
+    # No password to change; deleting the account needs none (the sign-in is fresh).
+    await page.get_by_role("link", name="Your account").click()
+    await expect(page.get_by_text("this account has no password")).to_be_visible()
+    await expect(page.get_by_role("heading", name="Change your password")).to_have_count(0)
+    assert await axe(page) == []
+    await screenshot(page, "sso-account-phone")
+    page.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+    await page.get_by_role("button", name="Delete my account").click()
+    await expect(page.get_by_text("Your account is deleted.")).to_be_visible()
+    await expect(page.get_by_role("link", name="Sign in with District Google")).to_be_visible()
 
 
 async def test_an_existing_account_is_linked_with_its_password(person: Any, server: Any) -> None:

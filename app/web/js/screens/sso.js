@@ -42,7 +42,7 @@ async function exchange(code, onSignedIn, onCancel) {
   await attempt(async () => {
     const { user, token } = await api("POST", "/auth/oidc/exchange", { code });
     session.token = token;
-    await onSignedIn(user);
+    await onSignedIn(await api("GET", "/me").catch(() => user));
   }, (error) => {
     if (error.code === "link_required") return showLink(error.details, onSignedIn, back);
     card("We couldn't sign you in", h("p", { role: "alert" }, error.message), back());
@@ -62,7 +62,7 @@ function showLink({ link_code: code, handle }, onSignedIn, back) {
     busy(form, () => attempt(async () => {
       const { user, token } = await api("POST", "/auth/oidc/link", { code, password });
       session.token = token;
-      await onSignedIn(user);
+      await onSignedIn(await api("GET", "/me").catch(() => user));
     }, (error) => showApiError(form, error)));
   });
   card("Link your account",
