@@ -302,6 +302,19 @@ async def test_registration_modes_apply_to_new_sso_accounts(
 
 
 @sqlite_only
+async def test_starts_are_rate_limited_and_a_wrong_issuer_is_refused(
+    api: Api, district: OidcProvider, settings: Settings
+) -> None:
+    start = "/api/v1/auth/oidc/district/start"
+    configure(settings, district, issuer=f"{district.issuer}/")  # not what discovery names
+    assert_error(await api.client.get(start), 502, "oidc_provider_unavailable")
+    configure(settings, district)
+    settings.limit_oidc_starts_per_hour = 2  # the refused start above counted as one
+    assert (await api.client.get(start)).status_code == 302
+    assert_error(await api.client.get(start), 429, "rate_limited")
+
+
+@sqlite_only
 async def test_cancelling_at_the_provider_makes_nothing(
     app: Any, sso: Sso, district: OidcProvider
 ) -> None:
