@@ -20,8 +20,9 @@ from sqlalchemy import func, select, update
 
 from app.config import Settings
 from app.models import Membership, OidcSubject, Token, User, utcnow
+from tests.api.test_export import download, exported, ready_export
 from tests.conftest import sqlite_only
-from tests.helpers import Api, assert_error
+from tests.helpers import Api, Person, assert_error
 from tests.support.oidc import (  # noqa: F401 (the oidc_provider fixture)
     OidcAccount,
     OidcClient,
@@ -179,6 +180,17 @@ async def test_an_sso_account_is_deleted_after_a_fresh_sign_in(
     assert await count(app, OidcSubject) == 0 and await count(app, Token) == 0
     # The provider's identity is free again: signing in makes a new account.
     assert (await sso.sign_in(ALICE))["user"]["id"] != signed_in["user"]["id"]
+
+
+@sqlite_only
+async def test_the_data_export_names_the_sign_in_identity(api: Api, sso: Sso) -> None:
+    signed_in = await sso.sign_in(ALICE)
+    alice = Person(signed_in["user"]["handle"], signed_in["token"], signed_in["user"]["id"])
+    await api.ok(alice, "POST", "/me/export")
+    assert (await ready_export(api, alice))["status"] == "ready"
+    profile = exported(await download(api, alice), "profile.json")
+    [identity] = profile["sign_in_identities"]
+    assert (identity["provider"], identity["subject"]) == ("district", ALICE.sub)
 
 
 @sqlite_only
