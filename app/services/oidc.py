@@ -74,6 +74,13 @@ def invalid_code() -> ApiError:
     )
 
 
+def already_linked() -> ApiError:
+    return Conflict(
+        "This identity was linked to an account meanwhile: sign in again.",
+        code="oidc_already_linked",
+    )
+
+
 async def _put(ctx: Ctx, kind: str, provider: str, data: dict[str, Any], ttl: timedelta) -> str:
     secret = secrets.token_urlsafe(32)
     ctx.db.add(
@@ -105,6 +112,7 @@ async def start(ctx: Ctx, name: str, invite_code: str | None, address: str) -> t
     await ctx.limit("oidc-start", address)
     if invite_code is not None:
         await invites.check_invite(ctx, invite_code)
+    await ctx.release()  # no database transaction is held while the provider answers
     document = await discovery(ctx.settings, ctx.rt.oidc, provider)
     await ctx.db.execute(delete(OidcPending).where(OidcPending.expires_at <= utcnow()))
     nonce, verifier = secrets.token_urlsafe(24), secrets.token_urlsafe(48)
@@ -259,12 +267,13 @@ async def _new_account(ctx: Ctx, name: str, identity: dict[str, Any]) -> User:
         email=identity["email"],
         email_verified_at=utcnow(),
     )
-    ctx.db.add(user)
-    try:
+    try:  # a parallel first sign-in of the same person (or to the same handle) fails here
+        ctx.db.add(user)
+        await ctx.db.flush()
+        ctx.db.add(OidcSubject(provider=name, subject=identity["sub"], user_id=user.id))
         await ctx.db.flush()
     except IntegrityError:
-        raise Conflict("Try signing in again.", code="handle_taken") from None
-    ctx.db.add(OidcSubject(provider=name, subject=identity["sub"], user_id=user.id))
+        raise already_linked() from None
     if invite_code is not None:
         await invites.join_by_invite(ctx, user, invite_code)
     return user
@@ -326,9 +335,7 @@ async def link(ctx: Ctx, code: str, password: str, address: str) -> tuple[User, 
     try:
         await ctx.db.flush()
     except IntegrityError:
-        raise Conflict(
-            "This identity is already linked to an account.", code="oidc_already_linked"
-        ) from None
+        raise already_linked() from None
     token = await _issue(ctx, user)
     await ctx.commit()
     return user, token
