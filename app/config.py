@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 if TYPE_CHECKING:
     from app.services.oidc_config import OidcProviderConfig
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -221,6 +221,14 @@ class Settings(BaseSettings):
 
         parse_providers(value)
         return value
+
+    @model_validator(mode="after")
+    def _oidc_needs_public_url(self) -> "Settings":
+        if self.oidc and not self.public_url:
+            raise ValueError(
+                "EARSHOT_OIDC_PROVIDERS needs EARSHOT_PUBLIC_URL (for the callback URL)"
+            )
+        return self
 
     @property
     def email_domains(self) -> list[str]:

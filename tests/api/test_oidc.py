@@ -73,6 +73,25 @@ def district(shared_district: OidcProvider, settings: Settings) -> OidcProvider:
     return shared_district
 
 
+def test_the_providers_setting_is_checked_when_the_server_starts() -> None:
+    one = {
+        "name": "district",
+        "issuer": "https://accounts.google.com",
+        "client_id": "id",
+        "client_secret": "s3cr3t-value",
+        "display_name": "Google",
+    }
+    providers = json.dumps([one])
+    settings = Settings(oidc_providers=providers, public_url="https://earshot.district.org")
+    assert settings.oidc["district"].client_secret.get_secret_value() == "s3cr3t-value"
+    assert "s3cr3t" not in repr(settings.oidc)
+    with pytest.raises(ValueError, match="EARSHOT_PUBLIC_URL"):
+        Settings(oidc_providers=providers)
+    for wrong in ("{", json.dumps([one, one]), json.dumps([one | {"name": "Bad Name"}])):
+        with pytest.raises(ValueError, match="EARSHOT_OIDC_PROVIDERS"):
+            Settings(oidc_providers=wrong, public_url="https://earshot.district.org")
+
+
 class Sso:
     """A browser signing in: Earshot's client (with its cookies) and the provider's."""
 
