@@ -30,10 +30,11 @@ AMY = OidcAccount("amy-0002", "amy@district.org", "Amy Owner")
 
 
 @pytest.fixture
-def server(tmp_path: Path, oidc_provider: Any) -> Any:  # noqa: F811
+def server(tmp_path: Path, oidc_provider: Any, request: pytest.FixtureRequest) -> Any:  # noqa: F811
     """An Earshot server whose one provider is a real OpenID Connect provider (the
     `person` fixture of tests/web/conftest.py opens browsers on it)."""
-    server = ServerProcess(tmp_path / "data", rate_limits="false", **FAST_HASHES)
+    extra = getattr(request, "param", {})  # more settings, by indirect parametrization
+    server = ServerProcess(tmp_path / "data", rate_limits="false", **FAST_HASHES, **extra)
     client = OidcClient(
         "earshot", secrets.token_urlsafe(16), [f"{server.url}/api/v1/auth/oidc/district/callback"]
     )
@@ -105,3 +106,17 @@ async def test_an_existing_account_is_linked_with_its_password(person: Any, serv
     await page.get_by_role("button", name="Link and sign in").click()
     await expect(page.locator("#account .account-name")).to_have_text("Amy Owner")
     assert not re.search(r"oidc_code|token", page.url)
+
+
+@pytest.mark.parametrize("server", [{"password_login": "false"}], indirect=True)
+async def test_an_sso_only_server_offers_only_its_provider(person: Any) -> None:
+    page = await person(PHONE, bypass_csp=True)
+    await page.goto("/#/login")
+    await expect(page.get_by_role("link", name="Sign in with District Google")).to_be_visible()
+    await expect(page.get_by_label("Password")).to_have_count(0)
+    await expect(page.get_by_role("link", name="Create an account")).to_have_count(0)
+    assert await axe(page) == []
+    await screenshot(page, "sso-only-phone")
+    await page.get_by_role("link", name="Sign in with District Google").click()
+    await fill_sign_in(page, ALICE)
+    await expect(page.locator("#account .account-name")).to_have_text(ALICE.name)
