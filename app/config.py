@@ -13,10 +13,14 @@ import socket
 from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from cryptography.hazmat.primitives.asymmetric import ec
-from pydantic import Field, SecretStr, field_validator
+
+if TYPE_CHECKING:
+    from app.services.oidc_config import OidcProviderConfig
+
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -145,6 +149,21 @@ class Settings(BaseSettings):
     # Comma-separated domains (district.org,...): an account without a verified address
     # in one of them cannot post until it verifies one. Empty: no such rule.
     registration_email_domains: str = ""
+    # Passwords: false makes the server SSO-only (password sign-in and registration
+    # answer 403 password_login_disabled; linking an SSO identity still asks for it once).
+    password_login: bool = True
+    # OpenID Connect sign-in (app.services.oidc): a JSON list of providers, each
+    # {"name", "issuer", "client_id", "client_secret", "display_name", "allowed_domains"?,
+    # "hd"?, "tid"?}; the callback is {public_url}/api/v1/auth/oidc/{name}/callback.
+    oidc_providers: str = "[]"
+    # A token issued through SSO stops working after this many hours: the person goes
+    # through the provider again (a district account disabled there cannot come back).
+    oidc_session_hours: float = Field(default=12.0, gt=0)
+    oidc_timeout_s: float = 10.0  # each request to a provider
+    # An ID token with a kid not in the cached JWKS refetches it, at most this often.
+    oidc_jwks_refetch_s: float = 60.0
+    limit_oidc_starts_per_hour: int = 120  # sign-ins started, per client address
+
     # A deleted account's handle stays taken this long (nobody can pose as them at once),
     # then the sweep frees it.
     deleted_handle_grace_days: int = Field(default=30, ge=0)
@@ -198,10 +217,33 @@ class Settings(BaseSettings):
                 raise ValueError(f"EARSHOT_REGISTRATION_EMAIL_DOMAINS: not a domain: {domain!r}")
         return value
 
+    @field_validator("oidc_providers")
+    @classmethod
+    def _oidc(cls, value: str) -> str:
+        from app.services.oidc_config import parse_providers  # the one home of the format
+
+        parse_providers(value)
+        return value
+
+    @model_validator(mode="after")
+    def _oidc_needs_public_url(self) -> "Settings":
+        if self.oidc and not self.public_url:
+            raise ValueError(
+                "EARSHOT_OIDC_PROVIDERS needs EARSHOT_PUBLIC_URL (for the callback URL)"
+            )
+        return self
+
     @property
     def email_domains(self) -> list[str]:
         """The domains of `registration_email_domains`, lower-cased ([] for no rule)."""
         return _domain_list(self.registration_email_domains)
+
+    @property
+    def oidc(self) -> "dict[str, OidcProviderConfig]":
+        """The OpenID Connect providers of `oidc_providers`, by name (parsed once)."""
+        from app.services.oidc_config import parse_providers
+
+        return parse_providers(self.oidc_providers)
 
     @property
     def email_enabled(self) -> bool:

@@ -22,6 +22,7 @@ from app.api import (
     me,
     messages,
     moderation,
+    oidc,
     push,
     search,
     unheard,
@@ -152,6 +153,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestIds)  # outermost: the id covers everything logged
     for router in (
         auth.router,
+        oidc.router,
         me.router,
         exports.router,
         groups.router,

@@ -103,6 +103,35 @@ class Token(Base):
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # Tokens issued through SSO stop working then (EARSHOT_OIDC_SESSION_HOURS); None: never.
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class OidcSubject(Base):
+    """An account's identity at an OpenID Connect provider: (provider, `sub`), never the
+    email alone. One per provider and account."""
+
+    __tablename__ = "oidc_subjects"
+
+    provider: Mapped[str] = mapped_column(String(32), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(255), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class OidcPending(Base):
+    """A step of an SSO sign-in, found by the SHA-256 of its one-time secret and deleted
+    when used or expired: "flow" (state -> nonce, PKCE verifier, invite code), "exchange"
+    (the code the browser brings back -> the verified identity) and "link" (the code that,
+    with the existing account's password, links the identity to it)."""
+
+    __tablename__ = "oidc_pending"
+
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    provider: Mapped[str] = mapped_column(String(32))
+    data: Mapped[str] = mapped_column(Text)  # JSON
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
 
 
 class EmailToken(Base):

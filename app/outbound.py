@@ -109,12 +109,17 @@ async def post(
         headers={**headers, "Host": host},
         extensions={"sni_hostname": target.host} if target.scheme == "https" else {},
     )
+    return await send_capped(http, request, MAX_RESPONSE_BYTES)
+
+
+async def send_capped(http: httpx.AsyncClient, request: httpx.Request, limit: int) -> Answer:
+    """Send `request`; read at most `limit` bytes of the (raw) body back."""
     response = await http.send(request, stream=True)
     try:
         data = bytearray()
         async for chunk in response.aiter_raw():
-            data += chunk[: MAX_RESPONSE_BYTES - len(data)]
-            if len(data) >= MAX_RESPONSE_BYTES:
+            data += chunk[: limit - len(data)]
+            if len(data) >= limit:
                 break
     finally:
         await response.aclose()

@@ -4,7 +4,7 @@ from fastapi import APIRouter, Request, Response
 
 from app.api.auth import client_address
 from app.api.common import Id, created_or_repeated, errors, repeated
-from app.api.deps import CtxDep, CurrentUser, ReadCtxDep
+from app.api.deps import CtxDep, CurrentUser, ReadCtxDep, TokenDep
 from app.schemas import BlockIn, BlockOut, BlocksOut, DeleteMeIn, MeOut, MePatch
 from app.services import deletion, people
 
@@ -27,12 +27,16 @@ async def update_me(body: MePatch, ctx: CtxDep, user: CurrentUser) -> MeOut:
 @router.delete(
     "/me", status_code=204, response_class=Response, responses=errors(401, 403, 409, 429, 503)
 )
-async def delete_me(body: DeleteMeIn, request: Request, ctx: CtxDep, user: CurrentUser) -> Response:
+async def delete_me(
+    body: DeleteMeIn, request: Request, ctx: CtxDep, user: CurrentUser, token: TokenDep
+) -> Response:
     """Delete your account for good: every message and memo you posted is erased, you leave
     every group (one where you are the only member is deleted), every token is revoked.
     `403 wrong_password`; `409 owner_required` (`details.groups`) while you own a group with
-    other members: make someone else its owner first."""
-    await deletion.delete_account(ctx, user, body.password, client_address(request))
+    other members: make someone else its owner first. An account made through SSO (no
+    password): `403 reauthentication_required` unless this token came from its provider
+    in the last 15 minutes (the password is then ignored)."""
+    await deletion.delete_account(ctx, user, body.password, token, client_address(request))
     return Response(status_code=204)
 
 

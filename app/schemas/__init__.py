@@ -89,6 +89,23 @@ class ServerOut(Out):
     email_domains: list[str] = Field(
         description="posting needs a verified address in one of these domains ([]: no rule)"
     )
+    password_login: bool = Field(
+        default=True, description="false: sign-in only through the providers (SSO-only)"
+    )
+
+
+class ProviderOut(Out):
+    name: str = Field(description="in the sign-in URLs: /api/v1/auth/oidc/{name}/start")
+    display_name: str = Field(description='for the button: "Sign in with <display_name>"')
+
+
+class OidcCodeIn(BaseModel):
+    code: str = Field(max_length=128, pattern=r"^[A-Za-z0-9_-]+$")
+
+
+class OidcLinkIn(BaseModel):
+    code: str = Field(max_length=128, pattern=r"^[A-Za-z0-9_-]+$")
+    password: str = Field(max_length=1024, pattern=STORABLE)
 
 
 class LoginIn(BaseModel):
@@ -187,6 +204,9 @@ class MeOut(UserOut):
     email: str | None = Field(default=None, description="your address, if you gave one")
     email_verified: bool = Field(
         default=False, description="whether you opened the link mailed to `email`"
+    )
+    has_password: bool = Field(
+        default=True, description="false: an account made through SSO, which signs in there only"
     )
 
 

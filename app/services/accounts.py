@@ -10,12 +10,12 @@ and earn growing delays there (`app.ratelimit`), so nobody can lock anyone else 
 import hashlib
 import secrets
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import Conflict, Forbidden, Unauthorized
-from app.models import Token, User
+from app.models import Token, User, utcnow
 from app.ratelimit import Rule, enforce, rate_limited, sign_in_delays
 from app.realtime.wire import CONTROL_CHANNEL, TokensRevoked, encode_control
 from app.services import emails, invites, registration
@@ -44,6 +44,7 @@ async def register(
 ) -> tuple[User, str]:
     """Make an account (the server's registration mode permitting); with `invite_code`
     it joins that invite's group in the same transaction."""
+    require_password_login(ctx)
     check_new_password(password, handle)
     if email is not None and not ctx.settings.email_enabled:
         raise emails.not_configured()
@@ -94,6 +95,7 @@ async def _check_password(
 
 
 async def login(ctx: Ctx, handle: str, password: str, address: str) -> tuple[User, str]:
+    require_password_login(ctx)
     handle = handle.strip().lower()
     user = await ctx.db.scalar(select(User).where(User.handle == handle, User.deleted_at.is_(None)))
     await ctx.release()  # no database lock is held while hashing
@@ -166,8 +168,21 @@ async def announce_revoked(ctx: Ctx, user: User, token_hashes: list[str]) -> Non
 
 
 async def user_for_token(db: AsyncSession, token: str) -> User | None:
+    """The token's user, unless the token was revoked or (an SSO token) has expired."""
     return await db.scalar(
         select(User)
         .join(Token, Token.user_id == User.id)
-        .where(Token.token_hash == hash_token(token))
+        .where(
+            Token.token_hash == hash_token(token),
+            or_(Token.expires_at.is_(None), Token.expires_at > utcnow()),
+        )
     )
+
+
+def require_password_login(ctx: Ctx) -> None:
+    """403 `password_login_disabled` on an SSO-only server (EARSHOT_PASSWORD_LOGIN=false)."""
+    if not ctx.settings.password_login:
+        raise Forbidden(
+            "This server signs people in through their organisation only: use its button.",
+            code="password_login_disabled",
+        )

@@ -27,6 +27,7 @@ from app.models import Event, Group, utcnow
 from app.ratelimit import Limiter, MemoryLimiter, enforce, open_limiter, rule
 from app.realtime.broker import Broker, open_broker
 from app.realtime.wire import EVENTS_CHANNEL, encode_event
+from app.services.oidc_provider import ProviderCache
 from app.services.passwords import Passwords
 from app.storage.blobs import BlobStore, open_blob_store
 from app.storage.ffmpeg import Slots
@@ -68,6 +69,7 @@ class Runtime:
     process_id: str = field(default_factory=new_process_id)
     metrics: Metrics = field(default_factory=Metrics)
     limiter: Limiter = field(default_factory=MemoryLimiter)
+    oidc: ProviderCache = field(default_factory=ProviderCache)  # discovery and JWKS
     wake_outbox: Callable[[], None] = _nothing  # this process's outbox worker looks now
 
 

@@ -39,6 +39,7 @@ from app.models import (
     Group,
     Membership,
     Message,
+    OidcSubject,
     PushSubscription,
     Reaction,
     Receipt,
@@ -48,7 +49,7 @@ from app.models import (
     utcnow,
 )
 from app.schemas import UserOut
-from app.services import accounts, exports, groups, members
+from app.services import accounts, exports, groups, members, oidc
 from app.services.context import Ctx, Runtime, transaction
 from app.services.erasure import erase_message
 
@@ -58,9 +59,14 @@ BATCH = 50  # messages erased per transaction
 FREED = "~"  # a freed handle: "~" and 31 hex digits, which no sign-up can take
 
 
-async def delete_account(ctx: Ctx, user: User, password: str, address: str) -> None:
-    """Delete the signed-in `user`'s account, everything they posted and every trace."""
-    await accounts.require_password(ctx, user, password, address)
+async def delete_account(ctx: Ctx, user: User, password: str, token: str, address: str) -> None:
+    """Delete the signed-in `user`'s account, everything they posted and every trace. An
+    account made through SSO has no password: a sign-in through its provider in the last
+    15 minutes stands for it."""
+    if user.password_hash == "":
+        await oidc.require_recent_sso(ctx, user, token)
+    else:
+        await accounts.require_password(ctx, user, password, address)
     memberships = list(
         await ctx.db.scalars(
             select(Membership)
@@ -93,6 +99,7 @@ async def delete_account(ctx: Ctx, user: User, password: str, address: str) -> N
     for model, column in (
         (Token, Token.user_id),
         (EmailToken, EmailToken.user_id),
+        (OidcSubject, OidcSubject.user_id),
         (PushSubscription, PushSubscription.user_id),
         (Feed, Feed.user_id),
         (Block, Block.user_id),

@@ -9,7 +9,8 @@ replaces it, and when the account is deleted. If the address is verified and mai
 set up, a mail says it is ready. An export whose process died stays `pending` until
 twice the time bound has passed, then reads as `failed` and may be started again.
 
-The zip: `profile.json` (the account and its settings), `groups.json` (the groups
+The zip: `profile.json` (the account and its settings, and its sign-in identities
+at OpenID Connect providers), `groups.json` (the groups
 you are in, your role), `messages.json` (every message you sent that is not
 deleted), `transcripts.json` (of your voice memos), `receipts.json` (the memos you
 marked listened), `memos/<message id>.ogg` (your ready voice memos, as stored), and
@@ -35,6 +36,7 @@ from app.models import (
     Group,
     Membership,
     Message,
+    OidcSubject,
     Reaction,
     Receipt,
     User,
@@ -195,6 +197,15 @@ async def _records(rt: Runtime, user_id: str) -> tuple[dict[str, Any], list[tupl
             )
         )
         profile = people.me_out(user).model_dump(mode="json")
+        identities = await ctx.db.scalars(
+            select(OidcSubject)
+            .where(OidcSubject.user_id == user_id)
+            .order_by(OidcSubject.created_at)
+        )
+        profile["sign_in_identities"] = [
+            {"provider": i.provider, "subject": i.subject, "linked_at": _iso(i.created_at)}
+            for i in identities
+        ]
         memos = [m for m in messages if m.kind == "voice" and m.voice_status == VoiceStatus.READY]
         files = {
             "profile.json": profile,

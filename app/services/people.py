@@ -41,6 +41,7 @@ async def may_add(ctx: Ctx, actor_id: str, person: User) -> bool:
 def me_out(user: User) -> MeOut:
     out = MeOut.model_validate(user)
     out.quiet_hours = notify.quiet_hours_out(user)
+    out.has_password = user.password_hash != ""
     return out
 
 

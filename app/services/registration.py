@@ -18,7 +18,11 @@ from app.services.context import Ctx
 
 
 def server_info(settings: Settings) -> ServerOut:
-    return ServerOut(registration=settings.registration, email_domains=settings.email_domains)
+    return ServerOut(
+        registration=settings.registration,
+        email_domains=settings.email_domains,
+        password_login=settings.password_login,
+    )
 
 
 async def check_register(ctx: Ctx, invite_code: str | None) -> None:

@@ -32,6 +32,7 @@ async def test_register_returns_user_and_working_token(api: Api) -> None:
         "quiet_hours": None,
         "email": None,
         "email_verified": False,
+        "has_password": True,
     }
 
 

@@ -37,13 +37,18 @@ async def by_invitation(api: Api, settings: Settings) -> tuple[Person, str, str]
 
 
 async def test_the_server_says_how_it_takes_accounts(api: Api, settings: Settings) -> None:
-    assert await api.ok(None, "GET", "/server") == {"registration": "open", "email_domains": []}
+    assert await api.ok(None, "GET", "/server") == {
+        "registration": "open",
+        "email_domains": [],
+        "password_login": True,
+    }
     settings.registration = "invite"
     settings.registration_email_domains = "district.org,Schools.District.org"
     body = await api.ok(None, "GET", "/server")
     assert body == {
         "registration": "invite",
         "email_domains": ["district.org", "schools.district.org"],
+        "password_login": True,
     }
 
 

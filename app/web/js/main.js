@@ -16,6 +16,7 @@ import { forgetPush, offerPush, registerWorker, renewPush, setUpOffer } from "./
 import { Recorder } from "./recorder.js";
 import { showAccount } from "./screens/account.js";
 import { showAuth } from "./screens/auth.js";
+import { finishSso } from "./screens/sso.js";
 import { saveRecording } from "./screens/composer.js";
 import { showGroup } from "./screens/group.js";
 import { showGroups } from "./screens/groups.js";
@@ -248,6 +249,7 @@ async function start() {
     onPasswordSet: () => signedOut(), // every token was revoked: sign in again
   });
   if (link) return;
+  if (finishSso(signedIn, () => route())) return;
   if (session.token) {
     const me = await attempt(() => api("GET", "/me"), (error) => {
       if (error.status !== 0) return tell(error.message);

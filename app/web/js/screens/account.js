@@ -49,7 +49,9 @@ export function showAccount({ onSignOut, onNewToken, onDeleted }) {
       h("p", { class: "muted" }, `@${me.handle}`),
       h("button", { type: "button", onclick: onSignOut }, "Sign out")),
     notificationsCard(),
-    form);
+    me.has_password === false
+      ? h("p", { class: "card muted" }, "You sign in through your organisation: this account has no password.")
+      : form);
   mount({ name: "account" }, page);
   page.append(exportCard(me), deleteCard(me, { onDeleted })); // their timers belong to this screen
 }

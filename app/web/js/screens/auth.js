@@ -6,6 +6,7 @@ import { h } from "../dom.js";
 import { RULES } from "../errors.js";
 import { attempt, mount } from "../ui.js";
 import { busy, field, formError, showApiError, showErrors } from "../views/forms.js";
+import { providerButtons } from "./sso.js";
 
 const HANDLE = /^[A-Za-z0-9_.-]{3,32}$/;
 
@@ -18,18 +19,27 @@ function check(fields, signup) {
   return errors;
 }
 
-// How this server takes new accounts (GET /server), asked once.
+// How this server takes new accounts and whether passwords sign in (GET /server), asked once.
 let server = null;
-async function registration() {
-  server ??= api("GET", "/server").catch(() => ({ registration: "open" }));
-  return (await server).registration;
+async function serverInfo() {
+  server ??= api("GET", "/server").catch(() => ({ registration: "open", password_login: true }));
+  return server;
 }
 
 // `inviteCode`: the invite link the person came by, if any (needed to sign up on a
 // server whose registration is "invite"; the new account joins its group).
 export async function showAuth(mode, note, onSignedIn, inviteCode = null) {
+  const info = await serverInfo();
+  const sso = await providerButtons(inviteCode);
+  if (info.password_login === false) {
+    return mount({ name: "auth" }, h("section", { class: "page" },
+      h("div", { class: "card auth" },
+        h("h1", {}, "Sign in"),
+        note ? h("p", { class: "muted" }, note) : null,
+        sso ?? h("p", {}, "This Earshot signs people in through their organisation, and none is set up yet."))));
+  }
   const signup = mode === "signup";
-  const taking = signup ? await registration() : "open";
+  const taking = signup ? info.registration : "open";
   if (signup && (taking === "closed" || (taking === "invite" && !inviteCode))) {
     return mount({ name: "auth" }, h("section", { class: "page" },
       h("div", { class: "card auth" },
@@ -50,6 +60,8 @@ export async function showAuth(mode, note, onSignedIn, inviteCode = null) {
       autocomplete: signup ? "new-password" : "current-password" }, signup ? RULES.password : null),
     formError(),
     h("button", { class: "primary", type: "submit" }, signup ? "Create account" : "Sign in"),
+    sso ? h("p", { class: "muted or" }, "or") : null,
+    sso,
     h("p", { class: "muted" },
       signup ? "Already have an account? " : "New here? ",
       h("a", { href: signup ? "#/login" : "#/signup" }, signup ? "Sign in" : "Create an account")),

@@ -65,19 +65,22 @@ export function exportCard(me) {
 }
 
 export function deleteCard(me, { onDeleted }) {
+  const sso = me.has_password === false; // no password: a fresh sign-in at the provider stands for it
   const form = h("form", { class: "card danger", novalidate: true, "aria-labelledby": "delete-title" },
     h("h2", { id: "delete-title" }, "Delete your account"),
     h("p", {}, "Every message and voice memo you sent is deleted for everyone, you leave every group, "
       + "and others see you as “Deleted user”. This cannot be undone."),
     h("input", { type: "text", name: "username", value: me.handle, autocomplete: "username", hidden: true }),
-    field("Password to confirm", { name: "delete_password", type: "password", autocomplete: "current-password",
-      required: true, maxlength: "1024" }),
+    sso ? h("p", { class: "muted" }, "You signed in through your organisation: "
+      + "if that was more than 15 minutes ago, sign out and in again first.")
+      : field("Password to confirm", { name: "delete_password", type: "password",
+        autocomplete: "current-password", required: true, maxlength: "1024" }),
     formError(),
     h("button", { type: "submit", class: "danger" }, "Delete my account"));
   form.addEventListener("submit", (e) => {
     e.preventDefault();
-    const password = form.elements.delete_password.value;
-    if (!password) return showErrors(form, { delete_password: "Enter your password." });
+    const password = sso ? "" : form.elements.delete_password.value;
+    if (!sso && !password) return showErrors(form, { delete_password: "Enter your password." });
     if (!window.confirm("Delete your account and everything you sent, for good?")) return undefined;
     return busy(form, () => attempt(async () => {
       await api("DELETE", "/me", { password });
