@@ -96,6 +96,7 @@ async def test_catch_up_plays_every_group_s_unheard_memos_oldest_first(
     await expect(panel.get_by_role("button", name="Next")).to_be_hidden()  # the last one
     await panel.get_by_role("button", name="Stop").click()
     await expect(panel).to_be_hidden()
+    await expect(page.get_by_test_id("catch-up")).to_be_focused()
     assert await page.evaluate("navigator.mediaSession.metadata") is None
     third.set()
     await expect(page.get_by_role("button", name="Catch up (1)")).to_be_visible(timeout=15_000)

@@ -34,10 +34,10 @@ export function catchUp(player) {
 
   function render() {
     const playing = player.queued;
-    const hadFocus = [start, panel].find((el) => el.contains(document.activeElement));
+    const focused = [start, next, stop].find((el) => el === document.activeElement);
     const total = unheardTotal();
     start.hidden = playing || !total;
-    start.replaceChildren(icon("play"), `Catch up (${total})`);
+    if (start.textContent !== `Catch up (${total})`) start.replaceChildren(icon("play"), `Catch up (${total})`);
     panel.hidden = !playing;
     next.hidden = !player.queue.length;
     const now = player.current && player.nowPlaying;
@@ -45,8 +45,11 @@ export function catchUp(player) {
     const text = [now ? `Playing ${now.title}` : "Catch up", now ? `in ${now.artist}${more}` : more.slice(3)];
     if (who.textContent !== text[0]) who.textContent = text[0];
     if (where.textContent !== text[1]) where.textContent = text[1];
-    // The control pressed went away (started, stopped): focus goes to the one in its place.
-    if (hadFocus && hadFocus.hidden) (playing ? stop : start.hidden ? null : start)?.focus();
+    // The control pressed went away (started, stopped, the last one): focus goes to the
+    // one in its place, else the screen's heading.
+    if (focused && (focused.hidden || panel.hidden && focused !== start)) {
+      (playing ? stop : start.hidden ? start.parentElement.querySelector("h1") : start)?.focus();
+    }
   }
 
   const disposers = ["player", "groups", "unheard"].map((topic) => on(topic, render));
