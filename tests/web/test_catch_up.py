@@ -13,7 +13,7 @@ from playwright.async_api import Page, Route, expect
 
 from tests import audio_samples
 from tests.process import ServerProcess
-from tests.support.browser import PHONE, axe, no_horizontal_overflow, screenshot
+from tests.support.browser import DESKTOP, PHONE, axe, no_horizontal_overflow, screenshot
 from tests.web.seed import Coach, as_, register, statuses, upload
 from tests.web.test_coach_on_a_phone import api_get, sign_in
 
@@ -77,6 +77,10 @@ async def test_catch_up_plays_every_group_s_unheard_memos_oldest_first(
     await expect(start).to_be_visible(timeout=15_000)
     assert await axe(page) == []
     await screenshot(page, "catch-up-start-phone", full_page=False)
+    await page.set_viewport_size(DESKTOP)
+    await no_horizontal_overflow(page)
+    await screenshot(page, "catch-up-start-desktop", full_page=False)
+    await page.set_viewport_size(PHONE)
 
     await start.click()
     panel = page.get_by_role("region", name="Now playing")
