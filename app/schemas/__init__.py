@@ -463,6 +463,22 @@ class ReceiptsOut(Out):
     receipts: list[ListenerOut]
 
 
+class UnheardPage(Out):
+    message_ids: list[str]
+    has_more: bool
+
+
+class UnheardItem(Out):
+    message_id: str
+    group_id: str
+    created_at: Timestamp
+
+
+class CatchUpPage(Out):
+    items: list[UnheardItem]
+    has_more: bool
+
+
 class EventOut(Out):
     type: str
     group_id: str

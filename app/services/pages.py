@@ -5,7 +5,7 @@ Times alone may tie; the id breaks ties, so no row is skipped or repeated betwee
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, TypeVarTuple
 
 from sqlalchemy import Select, and_, or_
 from sqlalchemy.orm import InstrumentedAttribute
@@ -13,17 +13,18 @@ from sqlalchemy.orm import InstrumentedAttribute
 from app.services.context import Ctx
 
 T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
 
 
 def keyset(
-    query: Select[Any],
+    query: Select[*Ts],
     when: InstrumentedAttribute[datetime],
     key: InstrumentedAttribute[str],
     cursor: tuple[datetime, str] | None,
     *,
     newest_first: bool,
     limit: int,
-) -> Select[Any]:
+) -> Select[*Ts]:
     """`query` limited to the rows after `cursor` (its row's time and id), one more than
     `limit` so the caller can tell whether another page follows."""
     if cursor is not None:

@@ -29,7 +29,7 @@ from app.schemas import (
     UserOut,
     VoiceOut,
 )
-from app.services import signing
+from app.services import signing, unheard
 from app.services.context import Ctx
 
 
@@ -241,21 +241,11 @@ async def group_outs(
             )
         ).all()
     )
-    heard = select(Receipt.message_id).where(
-        Receipt.message_id == Message.id, Receipt.user_id == viewer_id
-    )
-    unheard = dict(
+    unheard_counts = dict(
         (
             await ctx.db.execute(
                 select(Message.group_id, func.count())
-                .where(
-                    Message.group_id.in_(ids),
-                    Message.kind == "voice",
-                    Message.sender_id != viewer_id,
-                    Message.deleted_at.is_(None),
-                    Message.voice_status != VoiceStatus.FAILED,
-                    ~heard.exists(),
-                )
+                .where(Message.group_id.in_(ids), unheard.unheard_by(viewer_id))
                 .group_by(Message.group_id)
             )
         ).all()
@@ -285,7 +275,7 @@ async def group_outs(
             retention_days=g.retention_days,
             transcripts=g.transcripts,
             role=role,
-            unheard_count=unheard.get(g.id, 0),
+            unheard_count=unheard_counts.get(g.id, 0),
             last_message=latest_out.get(g.id),
         )
         for g, role in groups

@@ -42,3 +42,74 @@ async def test_lists_every_unheard_memo_of_others_oldest_first(
     assert_error(await api.call(eve, "GET", path), 404, "group_not_found")
     assert_error(await api.call(ben, "GET", path, params={"limit": 0}), 422, "validation_error")
     assert_error(await api.call(None, "GET", path), 401, "unauthorized")
+
+
+async def test_catch_up_lists_every_group_s_unheard_memos_oldest_first(
+    api: Api, app: Any, samples: Path
+) -> None:
+    """`GET /me/unheard`: one queue across groups, in the order the memos were sent."""
+    amy, ben, cat = await api.register("amy"), await api.register("ben"), await api.register("cat")
+    math, chess, left = [await api.group(amy, n) for n in ("Math", "Chess", "Left")]
+    for gid in (math, chess, left):
+        await api.add(amy, gid, ben)
+    await api.add(amy, math, cat)
+    memo = audio_samples.client_file(samples, "mp3")
+
+    async def send(who: Any, gid: str) -> str:
+        r = await upload(api, who, gid, memo)
+        assert r.status_code == 202, r.text
+        return str(r.json()["id"])
+
+    queue = [
+        (await send(amy, math), math),
+        (await send(amy, chess), chess),
+        (await send(amy, left), left),
+        (await send(cat, math), math),  # blocked below
+        (await send(amy, math), math),
+        (await send(amy, chess), chess),
+    ]
+    mine = await send(ben, chess)
+    await processed(app, api, amy, queue[-1][0])
+    path = "/me/unheard"
+
+    body = await api.ok(ben, "GET", path)
+    assert [(i["message_id"], i["group_id"]) for i in body["items"]] == queue
+    assert body["has_more"] is False
+    times = [i["created_at"] for i in body["items"]]
+    assert times == sorted(times) and all(t.endswith("Z") for t in times)
+    amys = await api.ok(amy, "GET", path)
+    assert [i["message_id"] for i in amys["items"]] == [queue[3][0], mine]
+
+    # Leaving a group takes its memos out; blocking someone takes out theirs,
+    # from every unheard list and count; heard and deleted memos go.
+    await api.ok(ben, "DELETE", f"/groups/{left}/members/{ben.id}")
+    await api.ok(ben, "POST", "/me/blocks", json={"user_id": cat.id})
+    await api.ok(ben, "POST", f"/messages/{queue[0][0]}/listened")
+    await api.ok(amy, "DELETE", f"/messages/{queue[1][0]}")
+    rest = [queue[4], queue[5]]
+    body = await api.ok(ben, "GET", path)
+    assert [(i["message_id"], i["group_id"]) for i in body["items"]] == rest
+    assert (await api.ok(ben, "GET", f"/groups/{math}/unheard"))["message_ids"] == [rest[0][0]]
+    assert (await api.ok(ben, "GET", f"/groups/{math}"))["unheard_count"] == 1
+
+    # Pages: `after` is the last message id of the page before.
+    await api.ok(ben, "DELETE", f"/me/blocks/{cat.id}")
+    again = [queue[3], *rest]
+    assert await api.every_page(ben, path, "items", "after", "message_id", limit=1) == [
+        mid for mid, _ in again
+    ]
+    page = await api.ok(ben, "GET", path, params={"limit": 2})
+    assert [i["message_id"] for i in page["items"]] == [queue[3][0], queue[4][0]]
+    assert page["has_more"] is True
+    # A heard memo still marks a place.
+    page = await api.ok(ben, "GET", path, params={"after": queue[0][0]})
+    assert [i["message_id"] for i in page["items"]] == [mid for mid, _ in again]
+
+    # A place outside one's groups is no place: a memo of a group left, or no memo.
+    for after in (queue[2][0], "nope"):
+        r = await api.call(ben, "GET", path, params={"after": after})
+        assert_error(r, 404, "message_not_found")
+    for limit in (0, 501):
+        r = await api.call(ben, "GET", path, params={"limit": limit})
+        assert_error(r, 422, "validation_error")
+    assert_error(await api.call(None, "GET", path), 401, "unauthorized")

@@ -189,7 +189,7 @@ function route(reopen) {
     // #/g/<group>/m/<message>: open at a message
     return showGroup(id, sub === "m" ? extra : null, app, reopen === id);
   }
-  showGroups({ follow: (group) => connection.follow(group.id, group.last_seq) });
+  showGroups({ follow: (group) => connection.follow(group.id, group.last_seq), player });
 }
 
 window.addEventListener("hashchange", () => route());

@@ -26,7 +26,9 @@ export class MemoPlayer {
     this.audio = new Audio();
     this.audio.preload = "auto";
     this.current = null; // {id, groupId} of the memo playing (or paused)
+    this.nowPlaying = null; // describe(message) of that memo: who, in which group
     this.queue = [];
+    this.queued = false; // playing a queue ("play unheard", "Catch up") until it ends or stops
     this.history = []; // {id, groupId} of the memos played before this one (the lock screen's "previous")
     Object.assign(this, { onChange, onStarted, onSpeed, lookup, describe, nextUnheard });
     this.mediaHandlers();
@@ -56,6 +58,7 @@ export class MemoPlayer {
 
   toggle(message) {
     this.queue = [];
+    this.queued = false;
     if (this.current?.id === message.id) {
       if (this.audio.paused) this.audio.play().catch(() => {});
       else this.audio.pause();
@@ -66,7 +69,13 @@ export class MemoPlayer {
 
   // Plays these memos (ids) one after another, skipping any no longer playable.
   playAll(groupId, ids) {
-    this.queue = ids.map((id) => ({ groupId, id }));
+    this.playQueue(ids.map((id) => ({ groupId, id })));
+  }
+
+  // The same for memos of any groups ({groupId, id}), in this order.
+  playQueue(items) {
+    this.queue = [...items];
+    this.queued = true;
     this.playNext();
   }
 
@@ -76,12 +85,36 @@ export class MemoPlayer {
       const message = await this.lookup(groupId, id);
       if (message?.voice?.status === "ready" && !message.deleted) return this.play(message);
     }
+    if (this.queued && !this.current) {
+      this.queued = false;
+      this.onChange(null, "queue");
+    }
+  }
+
+  // The next memo: the queue's, else the group's next unheard one.
+  next() {
+    if (this.queue.length) return this.playNext();
+    const groupId = this.current?.groupId;
+    const id = groupId && this.nextUnheard(groupId, this.current.id);
+    if (id) this.skip({ groupId, id }, false);
+  }
+
+  // Stop for good: nothing plays, nothing queued, the lock screen cleared.
+  stop() {
+    const id = this.current?.id;
+    Object.assign(this, { queue: [], queued: false, current: null, nowPlaying: null });
+    this.audio.pause();
+    this.audio.removeAttribute("src");
+    this.audio.load();
+    if ("mediaSession" in navigator) navigator.mediaSession.metadata = null;
+    this.onChange(id, "stop");
   }
 
   play(message, at = 0) {
     const previous = this.current?.id;
     if (previous && previous !== message.id) this.history = [...this.history.slice(-19), this.current];
     this.current = { id: message.id, groupId: message.group_id };
+    this.nowPlaying = this.describe(message);
     this.mediaMetadata(message);
     this.audio.src = playableUrl(message);
     this.audio.playbackRate = this.speed;
@@ -103,7 +136,7 @@ export class MemoPlayer {
   // The lock screen, headset and notification shade: what plays, and its buttons.
   mediaMetadata(message) {
     if (!("mediaSession" in navigator)) return;
-    navigator.mediaSession.metadata = new MediaMetadata({ ...this.describe(message), album: "Earshot", artwork: ARTWORK });
+    navigator.mediaSession.metadata = new MediaMetadata({ ...this.nowPlaying, album: "Earshot", artwork: ARTWORK });
   }
 
   mediaHandlers() {
@@ -116,12 +149,7 @@ export class MemoPlayer {
         if (Number.isFinite(seekTime)) audio.currentTime = seekTime;
       },
       previoustrack: () => this.skip(this.history.pop()),
-      nexttrack: () => {
-        if (this.queue.length) return this.playNext();
-        const groupId = this.current?.groupId;
-        const id = groupId && this.nextUnheard(groupId, this.current.id);
-        if (id) this.skip({ groupId, id }, false);
-      },
+      nexttrack: () => this.next(),
     };
     for (const [action, handler] of Object.entries(actions)) {
       try {
@@ -135,6 +163,8 @@ export class MemoPlayer {
     const message = await this.lookup(to.groupId, to.id);
     if (message?.voice?.status !== "ready" || message.deleted) return;
     const history = this.history;
+    // Back in a queue: the memo left comes again after this one.
+    if (back && this.queued && this.current) this.queue.unshift(this.current);
     this.play(message);
     if (back) this.history = history; // going back does not count as a step forward
   }

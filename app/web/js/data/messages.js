@@ -6,6 +6,7 @@ import { api } from "../api.js";
 import { changed, myId, state } from "../store.js";
 import { attempt, tell } from "../ui.js";
 import { reloadGroupsSoon } from "./groups.js";
+import { isBlocked } from "./people.js";
 
 export const PAGE = 50;
 
@@ -84,7 +85,7 @@ function trackUnheard(m) {
   const ids = state.unheard.get(m.group_id);
   if (!ids || m.kind !== "voice") return;
   const unheard = !m.deleted && m.voice && m.voice.status !== "failed" && !m.voice.listened_by_me
-    && m.sender.id !== myId();
+    && m.sender.id !== myId() && !isBlocked(m); // as the server counts them
   const has = ids.includes(m.id);
   if (unheard && !has) state.unheard.set(m.group_id, [...ids, m.id]);
   else if (!unheard && has) state.unheard.set(m.group_id, ids.filter((id) => id !== m.id));
@@ -98,6 +99,24 @@ export async function loadUnheard(groupId) {
   if (!body) return;
   state.unheard.set(groupId, body.message_ids);
   changed("unheard", groupId);
+}
+
+// "Catch up": every unheard memo across the groups, oldest first, as {groupId, id}
+// (at most MAX_CATCH_UP; a page refused, say of a group left meanwhile, ends the list).
+const MAX_CATCH_UP = 2000;
+export async function loadCatchUp() {
+  const items = [];
+  let after = "";
+  while (items.length < MAX_CATCH_UP) {
+    const body = await api("GET", `/me/unheard?limit=500${after}`).catch((error) => {
+      if (!items.length) throw error;
+      return { items: [], has_more: false };
+    });
+    items.push(...body.items.map((item) => ({ groupId: item.group_id, id: item.message_id })));
+    if (!body.has_more || !body.items.length) break;
+    after = `&after=${encodeURIComponent(items.at(-1).id)}`;
+  }
+  return items;
 }
 
 export function heardByMe(groupId, messageId) {

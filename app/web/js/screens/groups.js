@@ -5,11 +5,13 @@ import { h, newId } from "../dom.js";
 import { loadGroups } from "../data/groups.js";
 import { on, state } from "../store.js";
 import { attempt, mount } from "../ui.js";
+import { catchUp } from "../views/catchup.js";
 import { busy, field, formError, showApiError, showErrors } from "../views/forms.js";
 import { groupRow } from "../views/rows.js";
 import { searchBox } from "../views/search.js";
 
-export function showGroups({ follow }) {
+// `player`: the one MemoPlayer ("Catch up" plays through it).
+export function showGroups({ follow, player }) {
   const list = h("ul", { class: "groups", "aria-label": "Your groups" });
   const form = h("form", { class: "card create-group", novalidate: true },
     h("h2", {}, "New group"),
@@ -33,8 +35,10 @@ export function showGroups({ follow }) {
   });
   const search = searchBox({ label: "Search all your groups", path: "/search", me: state.me,
     groupName: (hit) => state.groups.find((g) => g.id === hit.group_id)?.name ?? "A group" });
+  const catchUpArea = catchUp(player);
   const screen = mount({ name: "groups" },
-    h("section", { class: "page" }, h("h1", {}, "Your groups"), search.element, list, form));
+    h("section", { class: "page" }, h("h1", {}, "Your groups"), ...catchUpArea.elements, search.element, list, form));
+  screen.disposers.push(...catchUpArea.disposers);
   const render = () => list.replaceChildren(...(state.groups.length ? state.groups.map(groupRow)
     : [h("li", { class: "empty" }, "You're not in any group yet. Create one, or open an invite link.")]));
   screen.disposers.push(on("groups", render));
