@@ -148,13 +148,17 @@ async function join(code) {
       signedIn, code);
   }
   sessionStorage.removeItem(PENDING_INVITE);
+  const here = location.hash;
   const member = await attempt(() => api("POST", `/invites/${encodeURIComponent(code)}/accept`));
   await loadGroups();
-  if (!member) return (location.hash = "#/");
+  // Leave the join page only if the person is still on it: they may have gone elsewhere
+  // while the answer was on its way (taking them back would pull a screen from under them).
+  const stay = location.hash !== here;
+  if (!member) return stay || (location.hash = "#/");
   const group = state.groups.find((g) => g.id === member.group_id);
   if (group) connection.follow(group.id, group.last_seq);
   tell(`You joined ${group?.name ?? "the group"}.`, "ok");
-  location.hash = `#/g/${member.group_id}`;
+  if (!stay) location.hash = `#/g/${member.group_id}`;
 }
 
 // ---- routes -----------------------------------------------------------------------------------
