@@ -222,7 +222,10 @@ document.addEventListener("keyup", (e) => {
 });
 
 // Notifications are offered once the person has sent something (a memo, live or uploaded,
-// or a text) or played a memo: never on load.
+// or a text) or played a memo: never on load. A text or an uploaded memo is "sent" as it
+// goes to the outbox (its answer may come before the group's first page has loaded); a
+// live memo when it appears.
+on("sent", offerPush);
 on("message", ({ groupId, id, isNew }) => {
   if (isNew && state.messages.get(groupId)?.get(id)?.sender.id === state.me?.id) offerPush();
 });

@@ -3,7 +3,8 @@
 // Data modules (data/*) change the state and then call `changed(topic, key)`; screens
 // subscribe with `on(topic, fn)` while they are mounted and redraw only their part.
 // Topics: groups, messages (key: group id), message (key: message id), members,
-// receipts, talking, reports, unheard, outbox (key: group id), connection, speed, blocked.
+// receipts, talking, reports, unheard, outbox (key: group id), sent (key: group id: the
+// person sent a text or memo), connection, speed, blocked.
 
 export const state = {
   me: null,

@@ -58,6 +58,7 @@ async function refresh() {
 export async function enqueue(entry) {
   const full = { clientId: newId(), createdAt: Date.now(), userId: myId(), ...entry };
   await tx("readwrite", (s) => s.put(full));
+  changed("sent", entry.groupId); // the person sent something (it may reach the server later)
   await refresh();
   flush();
   return full;
