@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
+from app.aio import cancel_and_wait
 from app.config import Settings
 from app.models import OutboxItem, utcnow
 from app.services import outbox
@@ -75,11 +76,12 @@ async def test_competing_workers_handle_each_item_once(runtimes: Callable[..., A
 async def test_a_claim_that_ran_out_is_taken_over_and_the_late_owner_changes_nothing(
     runtimes: Callable[..., Any],
 ) -> None:
-    a, b = await runtimes(lease_s=0.3), await runtimes(lease_s=0.3)
+    # A lease long enough that b's first try surely comes while a's claim holds.
+    a, b = await runtimes(lease_s=2), await runtimes(lease_s=2)
     await enqueue(a, 1)
     [held] = await outbox.claim(a, 10)  # then a hangs (or dies) without settling
     assert await outbox.claim(b, 10) == []
-    await asyncio.sleep(0.4)
+    await asyncio.sleep(2.2)
     [taken] = await outbox.claim(b, 10)
     assert taken.id == held.id and taken.claim != held.claim
     await outbox.settle(a, [(held, outbox.Retry("late"))], base_s=60)  # a wakes up: ignored
@@ -183,21 +185,27 @@ async def test_what_a_handler_writes_happens_only_with_its_completion(
 
 async def test_a_slow_send_keeps_its_claim_beyond_one_lease(runtimes: Callable[..., Any]) -> None:
     """The worker renews its claim while it works: nobody else takes the item over."""
-    a, b = await runtimes(lease_s=0.3), await runtimes(lease_s=0.3)
+    # Leases long enough that a renewal (every third of one) is never late on a loaded
+    # machine, and a send that outlasts more than two of them.
+    a, b = await runtimes(lease_s=1.5), await runtimes(lease_s=1.5)
     await enqueue(a, 1)
     calls: list[str] = []
 
     async def slow(rt: Runtime, item: outbox.Item) -> outbox.Outcome:
         calls.append(rt.process_id)
-        await asyncio.sleep(1.0)  # more than three leases
+        await asyncio.sleep(4.0)
         return outbox.Sent()
 
     sending = asyncio.create_task(outbox.Worker(a, {CHANNEL: slow}, concurrency=1).run_once())
-    await asyncio.sleep(0.1)
-    for _ in range(8):
-        assert await outbox.claim(b, 10) == []
-        await asyncio.sleep(0.1)
-    assert await sending == 1
+    try:
+        await asyncio.sleep(0.25)
+        for _ in range(14):
+            assert await outbox.claim(b, 10) == []
+            await asyncio.sleep(0.25)
+        assert await sending == 1
+    finally:
+        if not sending.done():  # a failed check: no task left using the runtime
+            await cancel_and_wait([sending])
     assert calls == [a.process_id] and await rows(a) == []
 
 
