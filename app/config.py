@@ -99,6 +99,7 @@ class Settings(BaseSettings):
     limit_registrations_per_hour: int = 20  # per client address
     limit_text_posts_per_minute: int = 60  # per user
     limit_reactions_per_minute: int = 120  # reactions added or taken back, per user
+    limit_positions_per_minute: int = 60  # listening positions saved, per user
     limit_groups_per_hour: int = 20  # groups created, per user
     limit_invites_per_hour: int = 60  # invite links made, per user
     limit_member_adds_per_hour: int = 300  # members added, per user

@@ -219,6 +219,8 @@ class Message(Base):
     client_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # When its sender last changed the text (None: never); see app.services.messages.
+    edited_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     voice_status: Mapped[str | None] = mapped_column(String(16))
     duration_ms: Mapped[int | None] = mapped_column(Integer)
@@ -282,6 +284,22 @@ class Bookmark(Base):
     note: Mapped[str | None] = mapped_column(Text)
     offset_ms: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class ListeningPosition(Base):
+    """How far `user_id` has listened into a voice memo: private to them, kept apart from
+    the receipt (which says they listened at all), so any of their devices resumes there."""
+
+    __tablename__ = "listening_positions"
+
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    message_id: Mapped[str] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    position_ms: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
 class Event(Base):

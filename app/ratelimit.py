@@ -55,6 +55,9 @@ RULES: dict[str, tuple[str, int, str]] = {
     "reaction": (
         "limit_reactions_per_minute", 60, "Too many reactions in a minute; wait a little.",
     ),
+    "position": (
+        "limit_positions_per_minute", 60, "Too many listening positions saved; wait a little.",
+    ),
     "group-create": ("limit_groups_per_hour", 3600, "Too many new groups in an hour."),
     "invite-create": ("limit_invites_per_hour", 3600, "Too many invite links in an hour."),
     "member-add": ("limit_member_adds_per_hour", 3600, "Too many members added in an hour."),

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Path, Query, Response
 from app.api.common import Id, created_or_repeated, errors, repeated
 from app.api.deps import CtxDep, CurrentUser
 from app.models import MAX_SEQ
-from app.schemas import EventsPage, MessageOut, MessagesPage, TextCreate
+from app.schemas import EventsPage, MessageOut, MessagesPage, TextCreate, TextEdit
 from app.services import events, messages, reactions
 
 router = APIRouter(tags=["messages"])
@@ -52,6 +52,13 @@ async def post_text(
 @router.get("/messages/{mid}", response_model=MessageOut, responses=errors(401, 404))
 async def get_message(mid: Id, ctx: CtxDep, user: CurrentUser) -> MessageOut:
     return await messages.get_message(ctx, user, mid)
+
+
+@router.patch(
+    "/messages/{mid}", response_model=MessageOut, responses=errors(401, 403, 404, 409, 429)
+)
+async def edit_message(mid: Id, body: TextEdit, ctx: CtxDep, user: CurrentUser) -> MessageOut:
+    return await messages.edit_text(ctx, user, mid, body.text)
 
 
 @router.delete(

@@ -11,7 +11,16 @@ from app.api.common import Id, created_or_repeated, errors, repeated
 from app.api.deps import CtxDep, CurrentUser
 from app.api.upload import Upload, receive_upload
 from app.errors import ApiError, Invalid, NotFound
-from app.schemas import STORABLE, ListenedIn, MessageOut, ReceiptOut, ReceiptsOut, storable
+from app.schemas import (
+    STORABLE,
+    ListenedIn,
+    MessageOut,
+    PositionIn,
+    PositionOut,
+    ReceiptOut,
+    ReceiptsOut,
+    storable,
+)
 from app.services import live, playback, voice
 from app.services.context import Ctx
 from app.services.signing import AUDIO_PATH, verify
@@ -78,6 +87,13 @@ async def listened(
     mid: Id, ctx: CtxDep, user: CurrentUser, body: ListenedIn | None = None
 ) -> ReceiptOut:
     return await voice.mark_listened(ctx, user, mid, position_ms=body.position_ms if body else None)
+
+
+@router.put(
+    "/messages/{mid}/position", response_model=PositionOut, responses=errors(401, 404, 409, 429)
+)
+async def save_position(mid: Id, body: PositionIn, ctx: CtxDep, user: CurrentUser) -> PositionOut:
+    return await voice.save_position(ctx, user, mid, body.position_ms)
 
 
 @router.get("/messages/{mid}/receipts", response_model=ReceiptsOut, responses=errors(401, 404))

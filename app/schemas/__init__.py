@@ -13,6 +13,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     StrictBool,
+    StrictInt,
     StringConstraints,
     model_validator,
 )
@@ -348,6 +349,20 @@ class TextCreate(BaseModel):
     client_id: ClientId | None = None
 
 
+class TextEdit(BaseModel):
+    text: str = Field(min_length=1, max_length=4000, pattern=STORABLE)
+
+
+class PositionIn(BaseModel):
+    position_ms: StrictInt = Field(ge=0, le=2**31 - 1, description="at most the memo's length")
+
+
+class PositionOut(Out):
+    message_id: str
+    position_ms: int
+    updated_at: Timestamp
+
+
 class ListenedIn(BaseModel):
     position_ms: int | None = Field(default=None, ge=0, le=2**31 - 1)
 
@@ -389,10 +404,13 @@ class MessageOut(Out):
     reply_to: str | None = None
     client_id: str | None = None
     created_at: Timestamp
+    edited_at: Timestamp | None = None
     deleted: bool
     voice: VoiceOut | None = None
     reactions: list[ReactionOut] = []
     bookmarked: bool = False  # by the viewer; never set in event payloads
+    # The viewer's listening position in a voice memo; never set in event payloads.
+    my_position_ms: int | None = None
     # Beyond the contract: the viewer blocked the sender (never set in event payloads,
     # which are the same for every member; clients apply GET /me/blocks to those).
     sender_blocked: bool = False

@@ -37,6 +37,7 @@ from app.models import (
     Event,
     Feed,
     Group,
+    ListeningPosition,
     Membership,
     Message,
     OidcSubject,
@@ -107,6 +108,7 @@ async def delete_account(ctx: Ctx, user: User, password: str, token: str, addres
         (Receipt, Receipt.user_id),
         (Reaction, Reaction.user_id),
         (Bookmark, Bookmark.user_id),
+        (ListeningPosition, ListeningPosition.user_id),
         (Report, Report.reporter_id),
     ):
         await ctx.db.execute(delete(model).where(column == user.id))

@@ -1,10 +1,12 @@
-"""Erasure: the one way a message's content leaves Earshot, whoever deletes it.
+"""Erasure: the one way a message's content leaves Earshot, whoever deletes it (and,
+through `restate`, the way an edited text's old words leave the event log and index).
 
 Its sender, a moderator (directly or by resolving a report), retention, and the
 deletion of an account all call `erase_message`. In the caller's transaction it
 
 - empties the row: text, transcript, waveform and the other facts of the audio;
-- removes its reactions and everyone's bookmarks of it (with their notes);
+- removes its reactions, everyone's bookmarks of it (with their notes) and listening
+  positions in it;
 - rewrites every stored event that carried the message (`message.created`,
   `message.updated`: text, transcript) to the tombstone, found by the indexed
   `events.message_id`, so a replay after any cursor gives the tombstone;
@@ -21,11 +23,12 @@ kind, reply_to, client_id, created_at, deleted: true, text: null, voice: null}`.
 """
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, select, update
 
 from app.kinds import EventType
-from app.models import Bookmark, Event, Group, Message, Reaction, utcnow
+from app.models import Bookmark, Event, Group, ListeningPosition, Message, Reaction, utcnow
 from app.services import moderation, views
 from app.services.context import Ctx
 from app.storage.keys import voice_prefix
@@ -41,6 +44,23 @@ def _empty(message: Message, now: datetime) -> None:
     message.duration_ms = None
     message.size_bytes = None
     message.voice_error = None
+
+
+async def restate(ctx: Ctx, message: Message) -> dict[str, Any]:
+    """Rewrite every stored event that carried `message` to the message as it is now
+    (erased, or its text edited), so no replay gives what was taken back; ask the scrubber
+    to remove the old words from the search index segments once this commits. Returns the
+    message's payload as now."""
+    await ctx.db.flush()
+    payload = await views.message_payload(ctx, message)
+    await ctx.db.execute(
+        update(Event)
+        .where(Event.message_id == message.id)
+        .values(data=payload)
+        .execution_options(synchronize_session=False)
+    )
+    ctx.after_commit(ctx.rt.scrubber.request)
+    return payload
 
 
 async def erase_message(ctx: Ctx, message_id: str, *, actor_id: str | None = None) -> bool:
@@ -59,14 +79,10 @@ async def erase_message(ctx: Ctx, message_id: str, *, actor_id: str | None = Non
     _empty(message, utcnow())
     await ctx.db.execute(delete(Reaction).where(Reaction.message_id == message_id))
     await ctx.db.execute(delete(Bookmark).where(Bookmark.message_id == message_id))
-    await ctx.db.flush()
-    tombstone = await views.message_payload(ctx, message)
     await ctx.db.execute(
-        update(Event)
-        .where(Event.message_id == message_id)
-        .values(data=tombstone)
-        .execution_options(synchronize_session=False)
+        delete(ListeningPosition).where(ListeningPosition.message_id == message_id)
     )
+    tombstone = await restate(ctx, message)
     await ctx.emit(group_id, EventType.MESSAGE_DELETED, tombstone)
     if actor_id is not None and actor_id != message.sender_id:
         await moderation.record(
@@ -80,5 +96,4 @@ async def erase_message(ctx: Ctx, message_id: str, *, actor_id: str | None = Non
     if message.kind == "voice":
         prefix = voice_prefix(message_id)
         ctx.after_commit(lambda: ctx.rt.blobs.delete_prefix(prefix))
-    ctx.after_commit(ctx.rt.scrubber.request)
     return True

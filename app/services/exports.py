@@ -34,6 +34,7 @@ from app.models import (
     Bookmark,
     Export,
     Group,
+    ListeningPosition,
     Membership,
     Message,
     OidcSubject,
@@ -196,6 +197,13 @@ async def _records(rt: Runtime, user_id: str) -> tuple[dict[str, Any], list[tupl
                 select(Bookmark).where(Bookmark.user_id == user_id).order_by(Bookmark.created_at)
             )
         )
+        positions = list(
+            await ctx.db.scalars(
+                select(ListeningPosition)
+                .where(ListeningPosition.user_id == user_id)
+                .order_by(ListeningPosition.updated_at)
+            )
+        )
         profile = people.me_out(user).model_dump(mode="json")
         identities = await ctx.db.scalars(
             select(OidcSubject)
@@ -246,6 +254,14 @@ async def _records(rt: Runtime, user_id: str) -> tuple[dict[str, Any], list[tupl
                 }
                 for b in bookmarks
             ],
+            "listening_positions.json": [
+                {
+                    "message_id": p.message_id,
+                    "position_ms": p.position_ms,
+                    "updated_at": _iso(p.updated_at),
+                }
+                for p in positions
+            ],
         }
         return files, [(m.id, m.size_bytes or 0) for m in memos]
 
@@ -267,6 +283,7 @@ def _message(message: Message, with_audio: bool) -> dict[str, Any]:
         "reply_to": message.reply_to_id,
         "client_id": message.client_id,
         "created_at": _iso(message.created_at),
+        "edited_at": _iso(message.edited_at),
         "voice": voice,
     }
 

@@ -2,10 +2,11 @@
 `app.services.erasure`)."""
 
 from collections.abc import Callable
+from datetime import timedelta
 
 from sqlalchemy import select
 
-from app.errors import Forbidden, Invalid, NotFound, message_not_found
+from app.errors import Conflict, Forbidden, Invalid, NotFound, message_not_found
 from app.kinds import EventType
 from app.models import Group, Message, User, utcnow
 from app.schemas import MessageOut
@@ -141,6 +142,45 @@ async def delete_message(ctx: Ctx, user: User, message_id: str) -> None:
         raise Forbidden("Only the sender or a moderator may delete a message.")
     await erasure.erase_message(ctx, message_id, actor_id=user.id)
     await ctx.commit()
+
+
+EDIT_WINDOW = timedelta(minutes=15)
+
+
+async def edit_text(ctx: Ctx, user: User, message_id: str, text: str) -> MessageOut:
+    """Change the text of one's own text message, within `EDIT_WINDOW` of posting it.
+
+    The old words go as a deleted message's do: every stored event that carried the
+    message is rewritten to the new text and the search index is scrubbed
+    (`erasure.restate`); members hear `message.updated`. The same text again changes
+    nothing and emits nothing."""
+    await ctx.limit("text-post", user.id)  # before any query: no lock is held meanwhile
+    message, _ = await load_message(ctx, user, message_id)
+    await registration.require_may_post(ctx, user)
+    # The group row first: the order every writer of a group's messages follows.
+    await ctx.db.execute(select(Group.id).where(Group.id == message.group_id).with_for_update())
+    await ctx.db.refresh(message)
+    if message.sender_id != user.id:
+        raise Forbidden("Only its sender may edit a message.", code="not_sender")
+    if message.deleted_at is not None:
+        raise Conflict("That message has been deleted.", code="message_deleted")
+    if message.kind != "text":
+        raise Invalid("Only a text message can be edited.", code="not_text")
+    if utcnow() - message.created_at > EDIT_WINDOW:
+        raise Conflict(
+            "A message can be edited only in the 15 minutes after it was sent.",
+            code="edit_window_closed",
+        )
+    if not text.strip():
+        raise Invalid("A message needs some text.", details={"field": "text"})
+    if text != message.text:
+        message.text = text
+        message.edited_at = utcnow()
+        payload = await erasure.restate(ctx, message)
+        await ctx.emit(message.group_id, EventType.MESSAGE_UPDATED, payload)
+    out = await views.message_out(ctx, user.id, message)
+    await ctx.commit()
+    return out
 
 
 async def update_memo(

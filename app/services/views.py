@@ -12,6 +12,7 @@ from app.models import (
     Bookmark,
     Group,
     Invite,
+    ListeningPosition,
     Membership,
     Message,
     Reaction,
@@ -77,6 +78,7 @@ def _message_out(
     sender_blocked: bool,
     reactions: list[ReactionOut],
     bookmarked: bool,
+    my_position_ms: int | None,
 ) -> MessageOut:
     voice = None
     if message.kind == "voice" and message.voice_status:
@@ -106,10 +108,12 @@ def _message_out(
         reply_to=message.reply_to_id,
         client_id=message.client_id,
         created_at=message.created_at,
+        edited_at=message.edited_at,
         deleted=message.deleted_at is not None,
         voice=None if message.deleted_at else voice,
         reactions=reactions,
         bookmarked=bookmarked,
+        my_position_ms=my_position_ms,
         sender_blocked=sender_blocked,
     )
 
@@ -166,6 +170,15 @@ async def message_outs(ctx: Ctx, viewer_id: str, messages: Sequence[Message]) ->
     voice_ids = [m.id for m in messages if m.kind == "voice"]
     counts: dict[str, int] = {}
     mine: set[str] = set()
+    positions: dict[str, int] = {}
+    if voice_ids and viewer_id:
+        rows = await ctx.db.execute(
+            select(ListeningPosition.message_id, ListeningPosition.position_ms).where(
+                ListeningPosition.user_id == viewer_id,
+                ListeningPosition.message_id.in_(voice_ids),
+            )
+        )
+        positions = {mid: ms for mid, ms in rows.all()}
     if voice_ids:
         rows = await ctx.db.execute(
             select(Receipt.message_id, func.count())
@@ -187,6 +200,7 @@ async def message_outs(ctx: Ctx, viewer_id: str, messages: Sequence[Message]) ->
             m.sender_id in blocked,
             reactions.get(m.id, []),
             m.id in bookmarked,
+            positions.get(m.id),
         )
         for m in messages
     ]

@@ -15,10 +15,10 @@ from pathlib import Path
 from sqlalchemy import select
 
 from app.config import Settings
-from app.errors import ApiError, Invalid, busy, insufficient_storage
+from app.errors import ApiError, Conflict, Invalid, busy, insufficient_storage
 from app.kinds import EventType, TranscriptStatus, VoiceStatus
-from app.models import Group, Message, Receipt, User, new_id, utcnow
-from app.schemas import ListenerOut, MessageOut, ReceiptOut
+from app.models import Group, ListeningPosition, Message, Receipt, User, new_id, utcnow
+from app.schemas import ListenerOut, MessageOut, PositionOut, ReceiptOut
 from app.services import leases, registration, transcripts, views
 from app.services.context import Ctx, Runtime
 from app.services.groups import require_role
@@ -220,6 +220,35 @@ async def mark_listened(
         await ctx.commit()
         return out
     return ReceiptOut.model_validate(receipt)
+
+
+async def save_position(ctx: Ctx, user: User, message_id: str, position_ms: int) -> PositionOut:
+    """Keep how far `user` has listened into a ready voice memo (their own, private to
+    them); the last write wins. Apart from the receipt: saving a place is not listening."""
+    await ctx.limit("position", user.id)  # before any query: no lock is held meanwhile
+    message, _ = await load_message(ctx, user, message_id)
+    if message.kind != "voice" or message.deleted_at:
+        raise Invalid("Only voice memos have a listening position.", code="not_voice")
+    if message.voice_status != VoiceStatus.READY or message.duration_ms is None:
+        raise Conflict("This memo is not ready to play yet.", code="not_ready")
+    if position_ms > message.duration_ms:
+        raise Invalid(
+            f"The memo is {message.duration_ms} ms long.",
+            code="position_out_of_range",
+            details={"field": "position_ms"},
+        )
+    row = await ctx.db.get(ListeningPosition, (user.id, message_id))
+    if row is None:
+        row = ListeningPosition(user_id=user.id, message_id=message_id, position_ms=position_ms)
+        earlier = await ctx.add_unless_raced(
+            row, lambda: ctx.db.get(ListeningPosition, (user.id, message_id))
+        )
+        row = earlier if earlier is not None else row
+    row.position_ms = position_ms
+    row.updated_at = utcnow()
+    out = PositionOut(message_id=message_id, position_ms=position_ms, updated_at=row.updated_at)
+    await ctx.commit()
+    return out
 
 
 async def receipts(ctx: Ctx, user: User, message_id: str) -> list[ListenerOut]:
