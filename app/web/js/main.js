@@ -7,7 +7,7 @@ import { Connection } from "./connection.js";
 import { loadGroups } from "./data/groups.js";
 import { forgetKeptAudio, keepUnheardAudio } from "./data/keep.js";
 import { hearLive, liveAudio, unblockLive } from "./data/live.js";
-import { fetchMessage, markListened, sendKeptReceipts } from "./data/messages.js";
+import { fetchMessage, markListened, savePosition, sendKeptReceipts } from "./data/messages.js";
 import { flush, start as startOutbox } from "./data/outbox.js";
 import { loadBlocks } from "./data/people.js";
 import { eventHandlers } from "./events.js";
@@ -65,6 +65,7 @@ const player = new MemoPlayer({
   lookup: fetchMessage,
   describe: (message) => ({ title: message.sender.display_name, artist: group(message.group_id)?.name || "" }),
   nextUnheard: (groupId, currentId) => (state.unheard.get(groupId) || []).find((id) => id !== currentId),
+  onPosition: ({ groupId, id }, ms) => savePosition(groupId, id, ms),
 });
 
 const recorder = new Recorder({

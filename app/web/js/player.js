@@ -4,6 +4,8 @@
 import { liveBytes } from "./api.js";
 
 const SPEEDS = [1, 1.5, 2];
+const SAVE_EVERY_S = 15; // while playing, the listening position is saved this often
+const RESUME_UNLESS_LAST_MS = 2000; // a place this near the end starts the memo over
 const SPEED_KEY = "earshot.speed";
 const ARTWORK = [192, 512].map((size) => ({
   src: new URL(`../icons/icon-${size}.png`, import.meta.url).href, sizes: `${size}x${size}`, type: "image/png",
@@ -21,8 +23,10 @@ export function playableUrl(message) {
 // comes, and one not loaded is fetched.
 export class MemoPlayer {
   // `describe(message)` -> {title, artist} for the Media Session; `nextUnheard(groupId,
-  // currentId)` -> the id of the group's next unheard memo (the lock screen's "next").
-  constructor({ onChange, onStarted, onSpeed, lookup, describe, nextUnheard }) {
+  // currentId)` -> the id of the group's next unheard memo (the lock screen's "next");
+  // `onPosition({id, groupId}, ms)` keeps where the listener is (on pause, at the end, and
+  // every SAVE_EVERY_S while playing).
+  constructor({ onChange, onStarted, onSpeed, lookup, describe, nextUnheard, onPosition }) {
     this.audio = new Audio();
     this.audio.preload = "auto";
     this.current = null; // {id, groupId} of the memo playing (or paused)
@@ -30,7 +34,8 @@ export class MemoPlayer {
     this.queue = [];
     this.queued = false; // playing a queue ("play unheard", "Catch up") until it ends or stops
     this.history = []; // {id, groupId} of the memos played before this one (the lock screen's "previous")
-    Object.assign(this, { onChange, onStarted, onSpeed, lookup, describe, nextUnheard });
+    this.savedAt = 0; // the audio's time when the position was last saved
+    Object.assign(this, { onChange, onStarted, onSpeed, lookup, describe, nextUnheard, onPosition });
     this.mediaHandlers();
     this.speed = Number(localStorage.getItem(SPEED_KEY)) || 1;
     for (const type of ["play", "pause", "timeupdate", "ended", "error"]) {
@@ -40,11 +45,23 @@ export class MemoPlayer {
 
   changed(type) {
     const id = this.current?.id;
+    this.keepPosition(type);
     if (type === "ended") {
       this.current = null;
       this.playNext();
     }
     this.onChange(id, type);
+  }
+
+  keepPosition(type) {
+    const time = this.audio.currentTime;
+    // Nothing heard yet (a memo just starting, or its source just changed): nothing to keep.
+    if (!this.current || !this.onPosition || !Number.isFinite(time) || time < 0.5) return;
+    const due = type === "pause" || type === "ended"
+      || (type === "timeupdate" && Math.abs(time - this.savedAt) >= SAVE_EVERY_S);
+    if (!due) return;
+    this.savedAt = time;
+    this.onPosition(this.current, Math.round(time * 1000));
   }
 
   isPlaying(message) {
@@ -101,6 +118,7 @@ export class MemoPlayer {
 
   // Stop for good: nothing plays, nothing queued, the lock screen cleared.
   stop() {
+    this.keepPosition("pause");
     const id = this.current?.id;
     Object.assign(this, { queue: [], queued: false, current: null, nowPlaying: null });
     this.audio.pause();
@@ -110,10 +128,16 @@ export class MemoPlayer {
     this.onChange(id, "stop");
   }
 
+  // Starts `message` at `at` (a fraction), else where the listener left it last time.
   play(message, at = 0) {
+    const place = message.my_position_ms || 0;
+    const total = message.voice?.duration_ms || 0;
+    if (!at && total && place && place < total - RESUME_UNLESS_LAST_MS) at = place / total;
+    if (this.current && this.current.id !== message.id) this.keepPosition("pause");
     const previous = this.current?.id;
     if (previous && previous !== message.id) this.history = [...this.history.slice(-19), this.current];
     this.current = { id: message.id, groupId: message.group_id };
+    this.savedAt = at * (total / 1000);
     this.nowPlaying = this.describe(message);
     this.mediaMetadata(message);
     this.audio.src = playableUrl(message);

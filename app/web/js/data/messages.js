@@ -37,6 +37,9 @@ function keepMine(known, fresh) {
     kept = { ...kept, reactions: fresh.reactions.map((r) => ({ ...r, me: r.me || mine.has(r.emoji) })) };
   }
   if (known.bookmarked && !fresh.bookmarked && !fresh.deleted) kept = { ...kept, bookmarked: true };
+  if (known.my_position_ms != null && fresh.my_position_ms == null && !fresh.deleted) {
+    kept = { ...kept, my_position_ms: known.my_position_ms };
+  }
   return kept;
 }
 
@@ -202,6 +205,21 @@ export async function fetchMessage(groupId, messageId) {
   const known = find(groupId, messageId);
   if (known) return known;
   return api("GET", `/messages/${messageId}`).catch(() => null);
+}
+
+// Your own text, changed (the server allows it for 15 minutes after sending).
+export async function editMessage(message, text) {
+  const answer = await attempt(() => api("PATCH", `/messages/${message.id}`, { text }));
+  if (answer) replace(answer);
+  return answer;
+}
+
+// Where you are in a memo, kept on the server so any of your devices resumes there.
+// Quietly: a place not saved is no reason to interrupt.
+export function savePosition(groupId, messageId, positionMs) {
+  api("PUT", `/messages/${messageId}/position`, { position_ms: positionMs }).catch(() => {});
+  const known = find(groupId, messageId);
+  if (known) replace({ ...known, my_position_ms: positionMs });
 }
 
 export function deleteMessage(message) {

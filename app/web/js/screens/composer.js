@@ -1,8 +1,10 @@
-// The composer under a group's timeline: a reply banner, the text box, and hold-to-talk
-// with its timer, level meter and slide-away-to-cancel. Texts and recordings go to the
-// outbox, which sends them (now, or when the network is back).
+// The composer under a group's timeline: a reply (or edit) banner, the text box, and
+// hold-to-talk with its timer, level meter and slide-away-to-cancel. Texts and recordings
+// go to the outbox, which sends them (now, or when the network is back); an edit of your
+// own text goes straight to the server.
 
 import { clock, h, icon } from "../dom.js";
+import { editMessage } from "../data/messages.js";
 import { enqueue } from "../data/outbox.js";
 import { changed, state } from "../store.js";
 import { tell } from "../ui.js";
@@ -25,9 +27,9 @@ export class Composer {
     this.panel = h("div", { class: "rec-panel", hidden: true, "data-testid": "recording" },
       h("span", { class: "rec-dot", "aria-hidden": "true" }), this.timer,
       h("span", { class: "rec-meter", "aria-hidden": "true", "data-testid": "level" }, this.level), this.hint);
+    this.send = h("button", { type: "submit", class: "send" }, "Send");
     this.element = h("form", { class: "composer", "aria-label": "Send a message" },
-      this.indicator, this.replyBanner, this.panel, this.text,
-      h("button", { type: "submit", class: "send" }, "Send"), this.talk,
+      this.indicator, this.replyBanner, this.panel, this.text, this.send, this.talk,
       h("p", { class: "sr-only", id: "talk-help" },
         "Hold the button or the space bar while you talk; let go to send. Slide away or press Escape to cancel."));
     this.element.addEventListener("submit", (e) => this.submit(e));
@@ -35,10 +37,11 @@ export class Composer {
     this.renderReply();
   }
 
-  submit(e) {
+  async submit(e) {
     e.preventDefault();
     const text = this.text.value.trim();
     if (!text) return;
+    if (this.editing) return this.saveEdit(text);
     this.text.value = "";
     const reply = state.replyTo.get(this.groupId);
     state.replyTo.delete(this.groupId);
@@ -46,13 +49,47 @@ export class Composer {
     enqueue({ kind: "text", groupId: this.groupId, text, replyTo: reply?.id || null });
   }
 
+  // Your own text back in the box, to change; Send saves it, the banner's × leaves it.
+  edit(message) {
+    state.replyTo.delete(this.groupId);
+    this.editing = message;
+    this.text.value = message.text;
+    this.send.textContent = "Save";
+    this.renderReply();
+    this.text.focus();
+  }
+
+  async saveEdit(text) {
+    const message = this.editing;
+    if (text !== message.text && !(await editMessage(message, text))) return; // the error is shown
+    this.stopEditing();
+  }
+
+  stopEditing() {
+    this.editing = null;
+    this.text.value = "";
+    this.send.textContent = "Send";
+    this.renderReply();
+  }
+
   replyTo(message) {
+    if (this.editing) this.stopEditing();
     state.replyTo.set(this.groupId, message);
     this.renderReply();
     this.text.focus();
   }
 
   renderReply() {
+    if (this.editing) {
+      this.replyBanner.hidden = false;
+      return this.replyBanner.replaceChildren(
+        h("span", { class: "replying-text" }, `Editing your message: ${summary(this.editing)}`),
+        h("button", { type: "button", class: "icon-button", "aria-label": "Stop editing",
+          onclick: () => {
+            this.stopEditing();
+            this.text.focus();
+          } }, icon("close")));
+    }
     const message = state.replyTo.get(this.groupId);
     this.replyBanner.hidden = !message;
     if (!message) return this.replyBanner.replaceChildren();

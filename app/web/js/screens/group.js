@@ -91,6 +91,7 @@ export async function showGroup(groupId, focusId, app, force = false) {
         timeline.render();
       },
       onReply: (m) => composer.replyTo(m),
+      onEdit: (m) => composer.edit(m),
       onReact: (m, emoji) => toggleReaction(m, emoji),
       onBookmark: (m) => toggleBookmark(m),
       onUnblockLive: app.unblockLive,

@@ -144,6 +144,13 @@ function replyQuote(message, replied, meId) {
   who ? h("strong", {}, `${who}: `) : null, summary(replied));
 }
 
+const EDIT_WINDOW_MS = 15 * 60 * 1000; // as the server allows
+
+function editable(message, mine) {
+  return mine && message.kind === "text" && !message.deleted
+    && Date.now() - Date.parse(message.created_at) < EDIT_WINDOW_MS;
+}
+
 function actionButton(label, name, onclick, extra = "", pressed = undefined) {
   return h("button", { type: "button", class: `action ${extra}`, "aria-label": label, onclick,
     "aria-pressed": pressed === undefined ? undefined : String(pressed) }, name);
@@ -185,6 +192,7 @@ export function messageRow(message, ctx) {
     !message.deleted && !folded && !live ? actionButton(`Reply to ${who}`, "Reply", () => ctx.onReply(message), "reply") : null,
     !message.deleted && !folded && !live ? actionButton(undefined, "Bookmark", () => ctx.onBookmark(message),
       "bookmark", Boolean(message.bookmarked)) : null,
+    editable(message, mine) ? actionButton("Edit your message", "Edit", () => ctx.onEdit(message), "edit") : null,
     !message.deleted && !mine && !folded ? actionButton(`Report this message from ${who}`, "Report",
       () => ctx.onReport(message), "report") : null,
     !message.deleted && (mine || ctx.canModerate) ? actionButton("Delete this message", "Delete",
@@ -197,7 +205,8 @@ export function messageRow(message, ctx) {
     h("div", { class: "bubble" },
       h("div", { class: "meta" },
         h("strong", { class: "sender" }, who),
-        h("time", { datetime: message.created_at }, when(message.created_at))),
+        h("time", { datetime: message.created_at }, when(message.created_at)),
+        message.edited_at && !message.deleted ? h("span", { class: "edited", "data-testid": "edited" }, "edited") : null),
       message.reply_to && !message.deleted ? replyQuote(message, ctx.replied, ctx.me.id) : null,
       body,
       message.kind === "voice" && !folded ? transcriptView(message, ctx) : null,
