@@ -27,9 +27,12 @@ async def test_your_own_text_is_edited_and_everyone_sees_the_new_words(person: A
     await expect(ben_row).to_be_visible()
     await expect(ben_row.get_by_role("button", name="Edit your message")).to_have_count(0)
 
-    await amy.locator("li.message").filter(has_text="room 12").get_by_role(
-        "button", name="Edit your message"
-    ).click()
+    await (
+        amy.locator("li.message")
+        .filter(has_text="room 12")
+        .get_by_role("button", name="Edit your message")
+        .click()
+    )
     await expect(amy.get_by_text("Editing your message: We meet in room 12")).to_be_visible()
     box = amy.get_by_label("Message text")
     await expect(box).to_have_value("We meet in room 12")
@@ -49,13 +52,13 @@ async def test_your_own_text_is_edited_and_everyone_sees_the_new_words(person: A
     await expect(ben_row.get_by_test_id("edited")).to_be_visible()
 
 
+SLIDER_AT = "Number(document.querySelector('[data-testid=seek]')?.getAttribute('aria-valuenow'))"
+
+
 async def position_s(page: Page) -> int:
     """The seek slider's position (whole seconds) once the memo has moved off 0."""
     handle = await page.wait_for_function(
-        """() => {
-          const v = Number(document.querySelector('[data-testid=seek]')?.getAttribute('aria-valuenow'));
-          return v > 0 ? v : null;
-        }"""
+        f"() => {{ const v = {SLIDER_AT}; return v > 0 ? v : null; }}"
     )
     return int(await handle.json_value())
 
@@ -81,9 +84,7 @@ async def test_another_device_resumes_where_you_paused(
     await sign_in(phone, "amy")
     await phone.goto(f"/#/g/{gid}")
     await phone.get_by_role("button", name="Play voice memo from Ben Coach").click()
-    await phone.wait_for_function(
-        "() => Number(document.querySelector('[data-testid=seek]').getAttribute('aria-valuenow')) >= 4"
-    )
+    await phone.wait_for_function(f"() => {SLIDER_AT} >= 4")
     await phone.get_by_role("button", name="Pause voice memo from Ben Coach").click()
     saved = 0
     for _ in range(200):
