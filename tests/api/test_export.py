@@ -61,6 +61,7 @@ async def test_the_zip_holds_your_profile_groups_messages_receipts_and_memos(
     await api.ok(amy, "POST", f"/messages/{bens['id']}/listened")
     await api.ok(amy, "PUT", f"/messages/{bens['id']}/reactions/%F0%9F%91%8D")
     await api.ok(amy, "PUT", f"/messages/{bens['id']}/bookmark", json={"note": "for PD"})
+    await api.ok(amy, "PUT", f"/messages/{bens['id']}/position", json={"position_ms": 400})
     assert_error(await api.call(amy, "GET", "/me/export"), 404, "export_not_found")
 
     r = await api.call(amy, "POST", "/me/export")
@@ -79,6 +80,7 @@ async def test_the_zip_holds_your_profile_groups_messages_receipts_and_memos(
             "receipts.json",
             "reactions.json",
             "bookmarks.json",
+            "listening_positions.json",
             "export.json",
             f"memos/{memo['id']}.ogg",
         ]
@@ -111,6 +113,8 @@ async def test_the_zip_holds_your_profile_groups_messages_receipts_and_memos(
     assert [(r["message_id"], r["emoji"]) for r in reactions] == [(bens["id"], "👍")]
     bookmarks = exported(zf, "bookmarks.json")
     assert [(b["message_id"], b["note"]) for b in bookmarks] == [(bens["id"], "for PD")]
+    positions = exported(zf, "listening_positions.json")
+    assert [(p["message_id"], p["position_ms"]) for p in positions] == [(bens["id"], 400)]
     about = exported(zf, "export.json")
     assert (about["user_id"], about["omitted_memos"]) == (amy.id, [])
     audio = zf.read(f"memos/{memo['id']}.ogg")
