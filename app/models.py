@@ -207,6 +207,7 @@ class Message(Base):
         UniqueConstraint("group_id", "seq"),
         UniqueConstraint("group_id", "sender_id", "client_id"),
         Index("ix_messages_voice_status", "voice_status"),
+        Index("ix_messages_thread", "thread_root_id", "seq"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -216,6 +217,10 @@ class Message(Base):
     kind: Mapped[str] = mapped_column(String(8))
     text: Mapped[str | None] = mapped_column(Text)
     reply_to_id: Mapped[str | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))
+    # A reply's thread: the first message of the chain of replies it is in (None: no reply),
+    # and for a reply to a voice memo, the moment of the memo it answers.
+    thread_root_id: Mapped[str | None] = mapped_column(String(36))
+    reply_to_offset_ms: Mapped[int | None] = mapped_column(Integer)
     client_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Path, Query, Response
 from app.api.common import Id, created_or_repeated, errors, repeated
 from app.api.deps import CtxDep, CurrentUser
 from app.models import MAX_SEQ
-from app.schemas import EventsPage, MessageOut, MessagesPage, TextCreate, TextEdit
+from app.schemas import EventsPage, MessageOut, MessagesPage, TextCreate, TextEdit, ThreadPage
 from app.services import events, messages, reactions
 
 router = APIRouter(tags=["messages"])
@@ -43,7 +43,13 @@ async def post_text(
     gid: Id, body: TextCreate, ctx: CtxDep, user: CurrentUser, response: Response
 ) -> MessageOut:
     out, created = await messages.post_text(
-        ctx, user, gid, text=body.text, reply_to=body.reply_to, client_id=body.client_id
+        ctx,
+        user,
+        gid,
+        text=body.text,
+        reply_to=body.reply_to,
+        reply_to_offset_ms=body.reply_to_offset_ms,
+        client_id=body.client_id,
     )
     created_or_repeated(response, created)
     return out
@@ -52,6 +58,21 @@ async def post_text(
 @router.get("/messages/{mid}", response_model=MessageOut, responses=errors(401, 404))
 async def get_message(mid: Id, ctx: CtxDep, user: CurrentUser) -> MessageOut:
     return await messages.get_message(ctx, user, mid)
+
+
+@router.get("/messages/{mid}/thread", response_model=ThreadPage, responses=errors(401, 404))
+async def get_thread(
+    mid: Id,
+    ctx: CtxDep,
+    user: CurrentUser,
+    before: Seq = None,
+    after: Seq = None,
+    limit: Limit = 50,
+) -> ThreadPage:
+    root, replies, has_more = await messages.thread(
+        ctx, user, mid, before=before, after=after, limit=limit
+    )
+    return ThreadPage(root=root, replies=replies, has_more=has_more)
 
 
 @router.patch(

@@ -39,6 +39,7 @@ _UPLOAD_SCHEMA = {
                         "file": {"type": "string", "format": "binary"},
                         "client_id": {"type": "string", "maxLength": 64, "pattern": STORABLE},
                         "reply_to": {"type": "string", "maxLength": 36, "pattern": STORABLE},
+                        "reply_to_offset_ms": {"type": "string", "pattern": "^[0-9]{1,10}$"},
                     },
                 }
             }
@@ -64,9 +65,16 @@ async def upload_voice(
     try:
         client_id = _form_field(upload, "client_id", 64)
         reply_to = _form_field(upload, "reply_to", 36)
+        offset = _offset_field(upload)
         assert upload.path is not None  # receive_upload answers 422 without the file
         out, created = await voice.accept_upload(
-            ctx, user, gid, upload=upload.path, client_id=client_id, reply_to=reply_to
+            ctx,
+            user,
+            gid,
+            upload=upload.path,
+            client_id=client_id,
+            reply_to=reply_to,
+            reply_to_offset_ms=offset,
         )
     finally:
         upload.discard()
@@ -80,6 +88,16 @@ def _form_field(upload: Upload, name: str, max_length: int) -> str | None:
         message = f"{name}: at most {max_length} characters, and no NUL."
         raise Invalid(message, details={"field": name})
     return value
+
+
+def _offset_field(upload: Upload) -> int | None:
+    value = _form_field(upload, "reply_to_offset_ms", 10)
+    if value is None:
+        return None
+    if not value.isascii() or not value.isdigit() or int(value) > 2**31 - 1:
+        message = "reply_to_offset_ms: a place in the memo, in whole milliseconds."
+        raise Invalid(message, details={"field": "reply_to_offset_ms"})
+    return int(value)
 
 
 @router.post("/messages/{mid}/listened", response_model=ReceiptOut, responses=errors(401, 404))

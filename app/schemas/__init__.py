@@ -346,6 +346,9 @@ class BansOut(Out):
 class TextCreate(BaseModel):
     text: str = Field(min_length=1, max_length=4000, pattern=STORABLE)
     reply_to: str | None = Field(default=None, max_length=36, pattern=STORABLE)
+    reply_to_offset_ms: StrictInt | None = Field(
+        default=None, ge=0, le=2**31 - 1, description="the moment of the voice memo answered"
+    )
     client_id: ClientId | None = None
 
 
@@ -402,6 +405,14 @@ class MessageOut(Out):
     kind: Literal["text", "voice"]
     text: str | None = None
     reply_to: str | None = None
+    reply_to_offset_ms: int | None = None
+    # Threads: a reply's root; on a root, its replies (not deleted) and the newest one's
+    # time as of now, and how many of its voice replies the viewer has not heard (0 in
+    # event payloads).
+    thread_root_id: str | None = None
+    reply_count: int = 0
+    last_reply_at: Timestamp | None = None
+    thread_unheard_count: int = 0
     client_id: str | None = None
     created_at: Timestamp
     edited_at: Timestamp | None = None
@@ -418,6 +429,12 @@ class MessageOut(Out):
 
 class MessagesPage(Out):
     messages: list[MessageOut]
+    has_more: bool
+
+
+class ThreadPage(Out):
+    root: MessageOut
+    replies: list[MessageOut]
     has_more: bool
 
 

@@ -3,8 +3,9 @@
 
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from app.errors import Conflict, Forbidden, Invalid, NotFound, message_not_found
 from app.kinds import EventType
@@ -25,18 +26,41 @@ async def _by_client_id(ctx: Ctx, user: User, group_id: str, client_id: str) -> 
     )
 
 
-async def check_reply_to(ctx: Ctx, group_id: str, reply_to: str | None) -> None:
+async def reply_target(
+    ctx: Ctx, group_id: str, reply_to: str | None, offset_ms: int | None
+) -> str | None:
+    """Check what a new message replies to (and, for a voice memo, the moment it answers);
+    return the thread it joins: the root of the replied-to message's thread, or that
+    message itself. None for a message that is no reply."""
     if reply_to is None:
-        return
-    found = await ctx.db.scalar(
-        select(Message.id).where(Message.id == reply_to, Message.group_id == group_id)
-    )
-    if found is None:
+        if offset_ms is not None:
+            raise Invalid(
+                "A moment can only be given in a reply to a voice memo.",
+                code="reply_not_voice",
+                details={"field": "reply_to_offset_ms"},
+            )
+        return None
+    target = await ctx.db.get(Message, reply_to)
+    if target is None or target.group_id != group_id:
         raise Invalid(
             "The message this replies to is not in this group.",
             code="reply_not_found",
             details={"field": "reply_to"},
         )
+    if offset_ms is not None:
+        if target.kind != "voice" or target.deleted_at is not None:
+            raise Invalid(
+                "A moment can only be given in a reply to a voice memo.",
+                code="reply_not_voice",
+                details={"field": "reply_to_offset_ms"},
+            )
+        if target.duration_ms is None or offset_ms > target.duration_ms:
+            raise Invalid(
+                f"The memo is {target.duration_ms or 0} ms long.",
+                code="offset_out_of_range",
+                details={"field": "reply_to_offset_ms"},
+            )
+    return target.thread_root_id or target.id
 
 
 async def earlier_post(
@@ -78,7 +102,14 @@ async def insert_message(ctx: Ctx, user: User, message: Message) -> MessageOut |
 
 
 async def post_text(
-    ctx: Ctx, user: User, group_id: str, *, text: str, reply_to: str | None, client_id: str | None
+    ctx: Ctx,
+    user: User,
+    group_id: str,
+    *,
+    text: str,
+    reply_to: str | None,
+    reply_to_offset_ms: int | None = None,
+    client_id: str | None,
 ) -> tuple[MessageOut, bool]:
     await ctx.limit("text-post", user.id)  # before any query: no lock is held meanwhile
     await require_role(ctx, group_id, user.id)
@@ -87,9 +118,15 @@ async def post_text(
         return earlier, False
     if not text.strip():
         raise Invalid("A message needs some text.", details={"field": "text"})
-    await check_reply_to(ctx, group_id, reply_to)
+    thread = await reply_target(ctx, group_id, reply_to, reply_to_offset_ms)
     message = Message(
-        group_id=group_id, kind="text", text=text, reply_to_id=reply_to, client_id=client_id
+        group_id=group_id,
+        kind="text",
+        text=text,
+        reply_to_id=reply_to,
+        reply_to_offset_ms=reply_to_offset_ms,
+        thread_root_id=thread,
+        client_id=client_id,
     )
     if earlier := await insert_message(ctx, user, message):
         return earlier, False
@@ -104,6 +141,34 @@ async def list_messages(
     """A page in seq order: after `after` going forward, else the newest before `before`."""
     await require_role(ctx, group_id, user.id)
     query = select(Message).where(Message.group_id == group_id)
+    return await _page(ctx, user, query, before=before, after=after, limit=limit)
+
+
+async def thread(
+    ctx: Ctx, user: User, message_id: str, *, before: int | None, after: int | None, limit: int
+) -> tuple[MessageOut, list[MessageOut], bool]:
+    """The thread `message_id` is in (as its root or a reply): its root, and a page of its
+    replies in seq order, paged as a group's messages are."""
+    message, _ = await load_message(ctx, user, message_id)
+    root = message
+    if message.thread_root_id is not None:
+        root = await ctx.db.get(Message, message.thread_root_id) or message
+    query = select(Message).where(Message.thread_root_id == root.id)
+    replies, has_more = await _page(ctx, user, query, before=before, after=after, limit=limit)
+    return await views.message_out(ctx, user.id, root), replies, has_more
+
+
+async def _page(
+    ctx: Ctx,
+    user: User,
+    query: Select[Any],
+    *,
+    before: int | None,
+    after: int | None,
+    limit: int,
+) -> tuple[list[MessageOut], bool]:
+    """A page of `query`'s messages in seq order: after `after` going forward, else the
+    newest before `before`."""
     if after is not None:
         query = query.where(Message.seq > after)
     if before is not None:

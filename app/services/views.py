@@ -1,6 +1,7 @@
 """Turn rows into the contract's shapes, batching the per-viewer counts in a few queries."""
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -79,6 +80,7 @@ def _message_out(
     reactions: list[ReactionOut],
     bookmarked: bool,
     my_position_ms: int | None,
+    thread: "ThreadStats",
 ) -> MessageOut:
     voice = None
     if message.kind == "voice" and message.voice_status:
@@ -106,6 +108,11 @@ def _message_out(
         kind=message.kind,
         text=None if message.deleted_at else message.text,
         reply_to=message.reply_to_id,
+        reply_to_offset_ms=message.reply_to_offset_ms,
+        thread_root_id=message.thread_root_id,
+        reply_count=thread.replies,
+        last_reply_at=thread.last_reply_at,
+        thread_unheard_count=thread.unheard_count,
         client_id=message.client_id,
         created_at=message.created_at,
         edited_at=message.edited_at,
@@ -164,6 +171,41 @@ async def reactions_of(
     }
 
 
+@dataclass(frozen=True)
+class ThreadStats:
+    replies: int = 0
+    last_reply_at: datetime | None = None
+    unheard_count: int = 0
+
+
+NO_THREAD = ThreadStats()
+
+
+async def thread_stats(ctx: Ctx, viewer_id: str, message_ids: list[str]) -> dict[str, ThreadStats]:
+    """For each of these messages that has replies: how many (not deleted), the newest's
+    time, and how many voice replies the viewer has not heard. Two grouped queries."""
+    if not message_ids:
+        return {}
+    in_threads = and_(Message.thread_root_id.in_(message_ids), Message.deleted_at.is_(None))
+    rows = await ctx.db.execute(
+        select(Message.thread_root_id, func.count(), func.max(Message.created_at))
+        .where(in_threads)
+        .group_by(Message.thread_root_id)
+    )
+    counts: dict[str, tuple[int, datetime]] = {str(r): (n, last) for r, n, last in rows.all()}
+    unheard_in: dict[str, int] = {}
+    if viewer_id and counts:
+        unheard_rows = await ctx.db.execute(
+            select(Message.thread_root_id, func.count())
+            .where(Message.thread_root_id.in_(list(counts)), unheard.unheard_by(viewer_id))
+            .group_by(Message.thread_root_id)
+        )
+        unheard_in = {str(root): n for root, n in unheard_rows.all()}
+    return {
+        root: ThreadStats(n, last, unheard_in.get(root, 0)) for root, (n, last) in counts.items()
+    }
+
+
 async def message_outs(ctx: Ctx, viewer_id: str, messages: Sequence[Message]) -> list[MessageOut]:
     """Messages as `viewer_id` sees them (their own listened flag, senders they blocked,
     their reactions and bookmarks), in a fixed number of queries however many there are."""
@@ -190,6 +232,7 @@ async def message_outs(ctx: Ctx, viewer_id: str, messages: Sequence[Message]) ->
     blocked = await blocked_among(ctx, viewer_id, {m.sender_id for m in messages})
     ids = [m.id for m in messages]
     reactions = await reactions_of(ctx, viewer_id, ids)
+    threads = await thread_stats(ctx, viewer_id, [m.id for m in messages if not m.thread_root_id])
     bookmarked = await _held_by(ctx, viewer_id, Bookmark.user_id, Bookmark.message_id, ids)
     return [
         _message_out(
@@ -201,6 +244,7 @@ async def message_outs(ctx: Ctx, viewer_id: str, messages: Sequence[Message]) ->
             reactions.get(m.id, []),
             m.id in bookmarked,
             positions.get(m.id),
+            threads.get(m.id, NO_THREAD),
         )
         for m in messages
     ]

@@ -23,10 +23,10 @@ from app.services import leases, registration, transcripts, views
 from app.services.context import Ctx, Runtime
 from app.services.groups import require_role
 from app.services.messages import (
-    check_reply_to,
     earlier_post,
     insert_message,
     load_message,
+    reply_target,
     update_memo,
 )
 from app.storage import audio
@@ -74,12 +74,13 @@ async def accept_upload(
     upload: Path,
     client_id: str | None,
     reply_to: str | None,
+    reply_to_offset_ms: int | None = None,
 ) -> tuple[MessageOut, bool]:
     """Probe the uploaded file, store it and commit a `processing` voice message."""
     await require_role(ctx, group_id, user.id)
     if earlier := await earlier_post(ctx, user, group_id, client_id):
         return earlier, False
-    await check_reply_to(ctx, group_id, reply_to)
+    await reply_target(ctx, group_id, reply_to, reply_to_offset_ms)
     await ctx.release()
     try:
         probe = await _probe(ctx, upload)
@@ -106,6 +107,9 @@ async def accept_upload(
             voice_status=VoiceStatus.PROCESSING,
             duration_ms=probe.duration_ms,
             reply_to_id=reply_to,
+            reply_to_offset_ms=reply_to_offset_ms,
+            # checked again: the memo replied to may have been deleted during the probe
+            thread_root_id=await reply_target(ctx, group_id, reply_to, reply_to_offset_ms),
             client_id=client_id,
             **leases.fresh(ctx.rt),  # this process converts it unless it dies first
         )
