@@ -54,6 +54,11 @@ class LiveStart(BaseModel):
         Annotated[str, Field(strict=True, min_length=1, max_length=64), AfterValidator(_storable)]
         | None
     ) = None
+    # A live memo may reply to a message of the group (and so join its thread).
+    reply_to: (
+        Annotated[str, Field(strict=True, min_length=1, max_length=36), AfterValidator(_storable)]
+        | None
+    ) = None
 
 
 class LiveEnd(BaseModel):

@@ -236,7 +236,9 @@ class _Client:
                 return error_frame("live_in_progress", "End the current live message first.")
             if frame.group_id not in self.conn.last_seq:
                 return _NOT_A_GROUP
-            return await self.start_live(frame.group_id, frame.mime, frame.client_id)
+            return await self.start_live(
+                frame.group_id, frame.mime, frame.client_id, frame.reply_to
+            )
         if not self.sender.sending:
             return error_frame("no_live_message", "There is no live message to end.")
         await self.sender.end()
@@ -265,11 +267,16 @@ class _Client:
             return error_frame(
                 "invalid_frame", "`mime` names the recording's type, e.g. audio/webm."
             )
-        return error_frame("invalid_frame", "`client_id` is a string of 1 to 64 characters.")
+        return error_frame(
+            "invalid_frame",
+            "`client_id` is a string of 1 to 64 characters, `reply_to` a message id.",
+        )
 
-    async def start_live(self, group_id: str, mime: str, client_id: str | None) -> str:
+    async def start_live(
+        self, group_id: str, mime: str, client_id: str | None, reply_to: str | None
+    ) -> str:
         try:
-            message_id = await self.sender.start(group_id, mime, client_id)
+            message_id = await self.sender.start(group_id, mime, client_id, reply_to)
         except ApiError as refused:
             return error_frame(refused.code, refused.message, refused.details)
         return json.dumps({"type": "live.started", "message_id": message_id})

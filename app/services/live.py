@@ -27,7 +27,13 @@ from app.schemas import MessageOut
 from app.services import leases, registration, views
 from app.services.context import Ctx, Runtime, transaction
 from app.services.groups import require_role
-from app.services.messages import earlier_post, insert_message, load_message, update_memo
+from app.services.messages import (
+    earlier_post,
+    insert_message,
+    load_message,
+    reply_target,
+    update_memo,
+)
 from app.services.voice import ensure_room
 from app.storage.keys import original_key, voice_prefix
 
@@ -35,7 +41,13 @@ AUDIO_MIME = re.compile(r"audio/[a-z0-9][a-z0-9.+-]{0,40}(;[ a-z0-9=.,+\"-]{0,50
 
 
 async def start_live(
-    ctx: Ctx, user: User, group_id: str, *, mime: str, client_id: str | None
+    ctx: Ctx,
+    user: User,
+    group_id: str,
+    *,
+    mime: str,
+    client_id: str | None,
+    reply_to: str | None = None,
 ) -> tuple[MessageOut, bool]:
     """Create the `live` voice message (its `message.created` goes to every member).
 
@@ -50,6 +62,7 @@ async def start_live(
     await registration.require_may_post(ctx, user)
     if earlier := await earlier_post(ctx, user, group_id, client_id):
         return earlier, False
+    thread = await reply_target(ctx, group_id, reply_to, None)
     await ctx.db.execute(select(User.id).where(User.id == user.id).with_for_update())
     sending = await ctx.db.scalar(
         select(Message.id).where(
@@ -72,6 +85,8 @@ async def start_live(
         voice_status=VoiceStatus.LIVE,
         mime=mime,
         client_id=client_id,
+        reply_to_id=reply_to,
+        thread_root_id=thread,
         **leases.fresh(ctx.rt),  # renewed while chunks arrive; adopted if this process dies
     )
     if earlier := await insert_message(ctx, user, message):
@@ -252,13 +267,15 @@ class LiveSender:
     def sending(self) -> bool:
         return self.recording is not None
 
-    async def start(self, group_id: str, mime: str, client_id: str | None) -> str:
+    async def start(
+        self, group_id: str, mime: str, client_id: str | None, reply_to: str | None = None
+    ) -> str:
         """Start a live memo in the group (or find the one `client_id` started); its id.
 
         Raises ApiError when refused."""
         async with transaction(self.rt) as ctx:
             out, created = await start_live(
-                ctx, self.user, group_id, mime=mime, client_id=client_id
+                ctx, self.user, group_id, mime=mime, client_id=client_id, reply_to=reply_to
             )
         if created:
             self.recording = LiveRecording(self.rt, out.id, group_id, self.user.id)

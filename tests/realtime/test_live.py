@@ -272,3 +272,24 @@ async def test_too_many_chunks_or_too_long_a_recording_ends_it(
         memo = await _when_processed(api, app, amy, mid)
         assert memo["voice"]["status"] == "ready", "what arrived before the breach is kept"
         assert memo["voice"]["duration_ms"] > 0
+
+
+async def test_a_live_memo_can_reply_and_joins_the_thread(
+    api: Api, app: Any, ws: Any, group: Any
+) -> None:
+    amy, ben, _, gid = group
+    root = await api.post(amy, gid, "How did your first observation go?")
+    other = await api.group(amy, "Elsewhere")
+    foreign = await api.post(amy, other, "not in ben's group")
+    sender = await ws(ben)
+    start = {"type": "live.start", "group_id": gid, "mime": "audio/webm;codecs=opus"}
+    await sender.send({**start, "reply_to": foreign["id"]})
+    refused = await sender.recv_type("error")
+    assert refused["error"]["code"] == "reply_not_found"
+    await sender.send({**start, "reply_to": root["id"]})
+    mid = (await sender.recv_type("live.started"))["message_id"]
+    memo = await api.ok(amy, "GET", f"/messages/{mid}")
+    assert (memo["reply_to"], memo["thread_root_id"]) == (root["id"], root["id"])
+    thread = await api.ok(amy, "GET", f"/messages/{root['id']}/thread")
+    assert [m["id"] for m in thread["replies"]] == [mid]
+    assert (await api.ok(amy, "GET", f"/messages/{root['id']}"))["reply_count"] == 1
