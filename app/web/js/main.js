@@ -20,6 +20,7 @@ import { finishSso } from "./screens/sso.js";
 import { saveRecording } from "./screens/composer.js";
 import { showGroup } from "./screens/group.js";
 import { showGroups } from "./screens/groups.js";
+import { showThread } from "./screens/thread.js";
 import { openMailedLink } from "./screens/links.js";
 import { showMembers } from "./screens/members.js";
 import { showLog, showReports } from "./screens/safety.js";
@@ -191,6 +192,7 @@ function route(reopen) {
     if (sub === "reports") return showReports(id);
     if (sub === "log") return showLog(id);
     if (sub === "settings") return showSettings(id);
+    if (sub === "t" && extra) return showThread(id, extra, app); // #/g/<group>/t/<root>
     // #/g/<group>/m/<message>: open at a message
     return showGroup(id, sub === "m" ? extra : null, app, reopen === id);
   }
@@ -214,7 +216,7 @@ document.addEventListener("keydown", (e) => {
   }
   if (e.code !== "Space" || !spaceTalks(e.target)) return;
   e.preventDefault();
-  if (!e.repeat) recorder.start(screen().groupId);
+  if (!e.repeat) recorder.start(screen().groupId, screen().composer?.replyTarget() ?? null);
 });
 document.addEventListener("keyup", (e) => {
   if (e.code !== "Space" || !recorder.recording) return;

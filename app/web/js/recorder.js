@@ -16,7 +16,7 @@ export const SHORTEST_MS = 1000;
 
 export class Recorder {
   // onState(status): idle | starting | recording; onTick(ms, level 0..1) while recording;
-  // onSave({groupId, blob, mime, replaces}); onDiscardLive(messageId) for a cancelled live copy.
+  // onSave({groupId, blob, mime, replaces, replyTo}); onDiscardLive(messageId) for a cancelled live copy.
   constructor({ connection, onState, onTick, onError, onSave, onDiscardLive }) {
     Object.assign(this, { connection, onState, onTick, onError, onSave, onDiscardLive });
     this.active = null;
@@ -27,9 +27,10 @@ export class Recorder {
     return this.active !== null;
   }
 
-  async start(groupId) {
+  // `replyTo`: the id of the message the memo answers (a thread's root, a reply), or null.
+  async start(groupId, replyTo = null) {
     if (this.active) return;
-    const take = { groupId, chunks: [], sent: 0, startedAt: Date.now(), stopped: false };
+    const take = { groupId, replyTo, chunks: [], sent: 0, startedAt: Date.now(), stopped: false };
     this.active = take;
     this.onState("starting");
     try {
@@ -117,6 +118,7 @@ export class Recorder {
     });
     const sent = this.connection.send({
       type: "live.start", group_id: take.groupId, mime: take.mime, client_id: newId(),
+      reply_to: take.replyTo || undefined,
     });
     if (!sent) return Promise.resolve(null);
     return started.then((messageId) => {
@@ -157,6 +159,6 @@ export class Recorder {
     if (take.messageId && !take.broken && this.connection.send({ type: "live.end" })) return;
     // Not streamed, or cut off: the whole recording goes to the outbox.
     this.onSave({ groupId: take.groupId, blob: new Blob(take.chunks, { type: take.mime }),
-      mime: take.mime, replaces: take.messageId || null });
+      mime: take.mime, replaces: take.messageId || null, replyTo: take.replyTo });
   }
 }

@@ -18,17 +18,18 @@ export function find(groupId, messageId) {
   return state.messages.get(groupId)?.get(messageId);
 }
 
-function store(groupId, list) {
+function store(groupId, list, fromEvent = false) {
   const messages = state.messages.get(groupId) || new Map();
   state.messages.set(groupId, messages);
-  for (const m of list) messages.set(m.id, keepMine(messages.get(m.id), m));
+  for (const m of list) messages.set(m.id, keepMine(messages.get(m.id), m, fromEvent));
 }
 
-// Event payloads are the same for everyone (listened_by_me, bookmarked and each
-// reaction's `me` are false); what we know of our own stays.
-function keepMine(known, fresh) {
+// Event payloads are the same for everyone (listened_by_me, bookmarked, each reaction's
+// `me` and thread_unheard_count are not yours); what we know of our own stays.
+function keepMine(known, fresh, fromEvent) {
   if (!known) return fresh;
   let kept = fresh;
+  if (fromEvent && known.thread_unheard_count) kept = { ...kept, thread_unheard_count: known.thread_unheard_count };
   if (known.voice?.listened_by_me && fresh.voice && !fresh.voice.listened_by_me) {
     kept = { ...kept, voice: { ...fresh.voice, listened_by_me: true } };
   }
@@ -77,11 +78,26 @@ export async function loadEarlier(groupId, limit = PAGE) {
 export function upsert(message, { fromEvent = false } = {}) {
   const messages = state.messages.get(message.group_id);
   if (messages) {
-    const isNew = !messages.has(message.id);
-    store(message.group_id, [message]);
-    changed("message", { groupId: message.group_id, id: message.id, isNew, fromEvent });
+    const known = messages.get(message.id);
+    store(message.group_id, [message], fromEvent);
+    changed("message", { groupId: message.group_id, id: message.id, isNew: !known, fromEvent });
+    if (message.thread_root_id) countReply(message, known);
   }
   trackUnheard(messages?.get(message.id) || message);
+}
+
+// A reply came or went: its thread's root counts it (event payloads of the reply do not
+// carry the root).
+function countReply(reply, known) {
+  const root = find(reply.group_id, reply.thread_root_id);
+  const came = !known && !reply.deleted;
+  const went = known && !known.deleted && reply.deleted;
+  if (!root || !(came || went)) return;
+  const mine = reply.sender.id === myId();
+  const unheardMemo = came && reply.kind === "voice" && !mine;
+  replace({ ...root, reply_count: Math.max(0, (root.reply_count || 0) + (came ? 1 : -1)),
+    last_reply_at: came ? reply.created_at : root.last_reply_at,
+    thread_unheard_count: (root.thread_unheard_count || 0) + (unheardMemo ? 1 : 0) });
 }
 
 function trackUnheard(m) {

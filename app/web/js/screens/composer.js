@@ -13,11 +13,13 @@ import { summary } from "../views/message.js";
 const CANCEL_DISTANCE_PX = 60; // this far outside the button, letting go cancels
 
 export class Composer {
-  constructor({ groupId, recorder }) {
-    Object.assign(this, { groupId, recorder });
+  // `thread`: in a thread's view, its root: what texts and memos reply to unless you
+  // pick another message to reply to.
+  constructor({ groupId, recorder, thread = null }) {
+    Object.assign(this, { groupId, recorder, thread });
     this.indicator = h("p", { class: "indicator", role: "status", "aria-live": "polite" });
     this.replyBanner = h("div", { class: "replying", hidden: true });
-    this.text = h("input", { name: "text", maxlength: "4000", placeholder: "Write a message",
+    this.text = h("input", { name: "text", maxlength: "4000", placeholder: thread ? "Reply in the thread" : "Write a message",
       "aria-label": "Message text", autocomplete: "off", enterkeyhint: "send" });
     this.talk = h("button", { type: "button", class: "talk", "data-testid": "talk",
       "aria-label": "Hold to talk", "aria-describedby": "talk-help" }, "Hold to talk");
@@ -43,10 +45,15 @@ export class Composer {
     if (!text) return;
     if (this.editing) return this.saveEdit(text);
     this.text.value = "";
-    const reply = state.replyTo.get(this.groupId);
+    const replyTo = this.replyTarget();
     state.replyTo.delete(this.groupId);
     this.renderReply();
-    enqueue({ kind: "text", groupId: this.groupId, text, replyTo: reply?.id || null });
+    enqueue({ kind: "text", groupId: this.groupId, text, replyTo });
+  }
+
+  // The id of what a new text or memo answers: the message picked, else the thread's root.
+  replyTarget() {
+    return state.replyTo.get(this.groupId)?.id || this.thread?.id || null;
   }
 
   // Your own text back in the box, to change; Send saves it, the banner's × leaves it.
@@ -111,7 +118,7 @@ export class Composer {
       e.preventDefault();
       talk.setPointerCapture(e.pointerId);
       this.armed = false;
-      this.recorder.start(this.groupId);
+      this.recorder.start(this.groupId, this.replyTarget());
     });
     talk.addEventListener("pointermove", (e) => {
       if (!this.recorder.recording) return;
@@ -125,8 +132,9 @@ export class Composer {
   }
 
   release() {
-    if (this.armed) this.cancel();
-    else this.recorder.stop();
+    if (this.armed) return this.cancel();
+    this.recorder.stop();
+    if (state.replyTo.delete(this.groupId)) this.renderReply(); // the memo carried the reply
   }
 
   cancel() {
@@ -171,10 +179,10 @@ export class Composer {
 }
 
 // The outbox keeps a recording the recorder could not stream (and hides its cut-off copy).
-export function saveRecording({ groupId, blob, mime, replaces }) {
+export function saveRecording({ groupId, blob, mime, replaces, replyTo }) {
   if (replaces) {
     state.superseded.add(replaces);
     changed("messages", groupId);
   }
-  return enqueue({ kind: "voice", groupId, blob, mime, replaces });
+  return enqueue({ kind: "voice", groupId, blob, mime, replaces, replyTo: replyTo || null });
 }

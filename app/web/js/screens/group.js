@@ -2,14 +2,13 @@
 
 import { api } from "../api.js";
 import { h, icon } from "../dom.js";
-import { deleteMessage, fetchMessage, find, loadEarlier, loadUnheard, openGroup, sorted, toggleBookmark,
-  toggleReaction } from "../data/messages.js";
-import { displayName, isBlocked, loadMembers } from "../data/people.js";
+import { fetchMessage, find, loadEarlier, loadUnheard, openGroup, sorted } from "../data/messages.js";
+import { displayName, loadMembers } from "../data/people.js";
 import { changed, group, moderates, on, state } from "../store.js";
 import { announce, mount, screen as current, tell } from "../ui.js";
-import { askReport } from "../views/moderation.js";
 import { searchBox } from "../views/search.js";
 import { Composer } from "./composer.js";
+import { rowContext } from "./rowcontext.js";
 import { Timeline, scrollToBottom } from "./timeline.js";
 
 // `app`: {player, recorder, hearLive, unblockLive}
@@ -73,30 +72,11 @@ export async function showGroup(groupId, focusId, app, force = false) {
       h("div", { class: "group-top" }, header, playUnheard, reports),
       searchPanel, timeline.list, timeline.pill, composer.element));
 
-  function messageContext(message) {
-    const gr = group(groupId);
-    return {
-      me: state.me, player: app.player, liveBlocked: state.liveBlocked,
-      canModerate: moderates(gr), isBlocked, revealed: state.revealed,
-      receipts: state.receipts.get(message.id),
-      highlight: screen.highlight, transcriptOpen: state.openTranscripts.has(message.id),
-      replied: message.reply_to ? find(groupId, message.reply_to) || null : null,
-      onTranscriptToggle: (m, isOpen) => (isOpen ? state.openTranscripts.add(m.id) : state.openTranscripts.delete(m.id)),
-      onDelete: (m) => confirm("Delete this message for everyone?") && deleteMessage(m),
-      onReport: async (m) => {
-        if (await askReport(m)) tell("Thanks. The group's moderators will look at it.", "ok");
-      },
-      onReveal: (m) => {
-        state.revealed.add(m.id);
-        timeline.render();
-      },
-      onReply: (m) => composer.replyTo(m),
-      onEdit: (m) => composer.edit(m),
-      onReact: (m, emoji) => toggleReaction(m, emoji),
-      onBookmark: (m) => toggleBookmark(m),
-      onUnblockLive: app.unblockLive,
-    };
-  }
+  const messageContext = rowContext(groupId, app, {
+    composer,
+    rerender: () => timeline.render(),
+    highlight: () => screen.highlight,
+  });
 
   const renderHeader = () => {
     const gr = group(groupId);

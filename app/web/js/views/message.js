@@ -83,6 +83,21 @@ function voiceCard(message, ctx) {
     h("div", { class: "listeners", "data-testid": "listened-by" },
       heardBy.length ? `Listened by ${heardBy.join(", ")}`
         : voice.listen_count ? `Listened by ${voice.listen_count}` : "Not listened to yet"));
+  const moments = ctx.moments || [];
+  if (moments.length && voice.duration_ms) {
+    const at = (reply) => `${clock(reply.reply_to_offset_ms)}`;
+    card.append(h("div", { class: "moments", role: "group", "aria-label": "Replies to moments of this memo",
+      "data-testid": "moments" },
+    h("span", { class: "moments-label" }, "Answered at"),
+    moments.map((reply) => h("button", { type: "button", class: "moment",
+      "aria-label": `${at(reply)}, answered by ${reply.sender.display_name}`,
+      onclick: () => ctx.player.seek(message, reply.reply_to_offset_ms / voice.duration_ms) }, at(reply)))));
+    const ticks = card.querySelector(".seek");
+    for (const reply of moments) {
+      ticks.append(h("span", { class: "moment-tick", "aria-hidden": "true",
+        style: `left: ${(100 * reply.reply_to_offset_ms / voice.duration_ms).toFixed(2)}%` }));
+    }
+  }
   syncVoice(card, message, ctx.player);
   return card;
 }
@@ -138,10 +153,19 @@ export function summary(message) {
 
 function replyQuote(message, replied, meId) {
   const who = !replied ? "" : replied.sender.id === meId ? "you" : replied.sender.display_name;
+  const moment = message.reply_to_offset_ms != null ? ` (at ${clock(message.reply_to_offset_ms)})` : "";
   return h("a", { class: "reply-quote", href: `#/g/${message.group_id}/m/${message.reply_to}`,
     "data-testid": "reply-quote" },
   h("span", { class: "sr-only" }, "In reply to "),
-  who ? h("strong", {}, `${who}: `) : null, summary(replied));
+  who ? h("strong", {}, `${who}: `) : null, summary(replied), moment);
+}
+
+// Under a thread's first message: how many replies, how many memos you have not heard.
+function threadLink(message) {
+  const n = message.reply_count;
+  const unheard = message.thread_unheard_count ? `, ${message.thread_unheard_count} unheard` : "";
+  return h("a", { class: "thread-link", href: `#/g/${message.group_id}/t/${message.id}`,
+    "data-testid": "thread-link" }, `${n} ${n === 1 ? "reply" : "replies"}${unheard}`);
 }
 
 const EDIT_WINDOW_MS = 15 * 60 * 1000; // as the server allows
@@ -207,10 +231,13 @@ export function messageRow(message, ctx) {
         h("strong", { class: "sender" }, who),
         h("time", { datetime: message.created_at }, when(message.created_at)),
         message.edited_at && !message.deleted ? h("span", { class: "edited", "data-testid": "edited" }, "edited") : null),
-      message.reply_to && !message.deleted ? replyQuote(message, ctx.replied, ctx.me.id) : null,
+      // In a thread's view, a reply to its first message needs no quote of it.
+      message.reply_to && !message.deleted && !(ctx.inThread && message.reply_to === message.thread_root_id)
+        ? replyQuote(message, ctx.replied, ctx.me.id) : null,
       body,
       message.kind === "voice" && !folded ? transcriptView(message, ctx) : null,
       !message.deleted && !folded && !live ? reactionBar(message, ctx) : null,
+      message.reply_count && !ctx.inThread ? threadLink(message) : null,
       actions.length ? h("div", { class: "actions" }, actions) : null));
 }
 
