@@ -57,11 +57,14 @@ export class MemoPlayer {
     const time = this.audio.currentTime;
     // Nothing heard yet (a memo just starting, or its source just changed): nothing to keep.
     if (!this.current || !this.onPosition || !Number.isFinite(time) || time < 0.5) return;
-    const due = type === "pause" || type === "ended"
-      || (type === "timeupdate" && Math.abs(time - this.savedAt) >= SAVE_EVERY_S);
+    // The end (the browser says "pause", then "ended") is kept once, and only over a place
+    // kept before: a short memo heard through keeps none.
+    const due = this.audio.ended ? this.current.kept && time !== this.savedAt
+      : type === "pause" || (type === "timeupdate" && Math.abs(time - this.savedAt) >= SAVE_EVERY_S);
     if (!due) return;
     this.savedAt = time;
-    this.onPosition(this.current, Math.round(time * 1000));
+    this.current.kept = true;
+    this.onPosition({ id: this.current.id, groupId: this.current.groupId }, Math.round(time * 1000));
   }
 
   isPlaying(message) {
@@ -136,7 +139,7 @@ export class MemoPlayer {
     if (this.current && this.current.id !== message.id) this.keepPosition("pause");
     const previous = this.current?.id;
     if (previous && previous !== message.id) this.history = [...this.history.slice(-19), this.current];
-    this.current = { id: message.id, groupId: message.group_id };
+    this.current = { id: message.id, groupId: message.group_id, kept: Boolean(place) };
     this.savedAt = at * (total / 1000);
     this.nowPlaying = this.describe(message);
     this.mediaMetadata(message);
