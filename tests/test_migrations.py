@@ -172,3 +172,34 @@ async def test_upgrading_to_0005_gives_people_and_memberships_quiet_defaults(
     await engine.dispose()
     assert tuple(person) == (False, None, None, None, False)
     assert level == "all" and queued == 0
+
+
+async def test_upgrading_to_0015_puts_earlier_replies_in_their_threads(
+    empty_database: str,
+) -> None:
+    await upgrade_to(empty_database, "0014")
+    engine = create_engine(empty_database)
+    root, reply, deeper, other = (str(uuid.uuid4()) for _ in range(4))
+    async with engine.begin() as db:
+        await amy_and_her_group(db, last_seq=4)
+        for seq, (mid, reply_to) in enumerate(
+            [(root, None), (reply, root), (deeper, reply), (other, None)], start=1
+        ):
+            await db.execute(
+                text(
+                    "INSERT INTO messages (id, group_id, seq, sender_id, kind, text, created_at, "
+                    "reply_to_id) VALUES (:id, 'g1', :seq, 'u1', 'text', 'x', CURRENT_TIMESTAMP, "
+                    ":reply_to)"
+                ),
+                {"id": mid, "seq": seq, "reply_to": reply_to},
+            )
+    await engine.dispose()
+
+    await upgrade_to(empty_database, "0015")
+
+    engine = create_engine(empty_database)
+    async with engine.connect() as db:
+        found = await db.execute(text("SELECT id, thread_root_id FROM messages"))
+        rows = {mid: root_id for mid, root_id in found.all()}
+    await engine.dispose()
+    assert rows == {root: None, reply: root, deeper: root, other: None}
