@@ -230,6 +230,7 @@ class Message(Base):
     voice_status: Mapped[str | None] = mapped_column(String(16))
     duration_ms: Mapped[int | None] = mapped_column(Integer)
     waveform: Mapped[list[int] | None] = mapped_column(JSON)
+    silences: Mapped[list[list[int]] | None] = mapped_column(JSON)
     mime: Mapped[str | None] = mapped_column(String(64))
     size_bytes: Mapped[int | None] = mapped_column(Integer)
     voice_error: Mapped[str | None] = mapped_column(Text)

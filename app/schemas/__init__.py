@@ -382,6 +382,8 @@ class VoiceOut(Out):
     status: Literal["live", "processing", "ready", "failed"]
     duration_ms: int | None = None
     waveform: list[int] | None = None
+    # Spans of silence the player may skip, once ready: [[start_ms, end_ms], ...] in order.
+    silences: list[list[int]] | None = None
     mime: str | None = None
     size_bytes: int | None = None
     audio_url: str | None = None
