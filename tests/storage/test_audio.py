@@ -307,9 +307,7 @@ async def test_a_pause_is_marked_as_silence_to_skip_and_speech_is_not(
     assert speaking < 2000, "the sentences themselves are kept"
 
 
-async def test_plain_speech_has_nothing_worth_skipping(
-    audio_dir: Path, tmp_path: Path
-) -> None:
+async def test_plain_speech_has_nothing_worth_skipping(audio_dir: Path, tmp_path: Path) -> None:
     speech = await audio.transcode_voice(
         audio_samples.speech_wav(audio_dir), tmp_path / "a.ogg", max_duration_s=LIMIT_S
     )
