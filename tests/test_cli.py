@@ -2,7 +2,6 @@
 address from flags or EARSHOT_* settings; --version, --help, and bad options refused;
 `earshot admin` on a real database."""
 
-import asyncio
 import subprocess
 import sys
 from importlib.metadata import version
@@ -13,7 +12,7 @@ import httpx
 
 from app.config import Settings
 from tests.helpers import Api, assert_error
-from tests.process import ServerProcess
+from tests.process import ServerProcess, earshot_admin
 
 
 def earshot(*args: str, data_dir: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -87,25 +86,8 @@ def test_an_unknown_log_level_is_refused_before_anything_is_touched(tmp_path: Pa
 PUBLIC_URL = "https://earshot.example.org"
 
 
-def admin_cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        "EARSHOT_DATA_DIR": str(settings.data_dir),
-        "EARSHOT_DATABASE_URL": settings.resolved_database_url,
-        "EARSHOT_SECRET_KEY": "test-secret",
-        "EARSHOT_PUBLIC_URL": PUBLIC_URL,
-        "PATH": "/usr/bin:/bin",
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "app.cli", "admin", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-    )
-
-
 async def run_admin(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    return await asyncio.to_thread(admin_cli, settings, *args)
+    return await earshot_admin(settings, *args, public_url=PUBLIC_URL)
 
 
 def printed_token(done: subprocess.CompletedProcess[str]) -> str:

@@ -8,7 +8,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from tests.helpers import Api
+from tests.helpers import Api, make_admin
 from tests.realtime.conftest import serve
 
 
@@ -141,6 +141,28 @@ async def test_a_password_change_closes_every_socket_of_the_account(api: Api, ws
     again = await ws(amy)
     await again.send({"type": "ping"})
     assert await again.recv() == {"type": "pong"}
+
+
+async def test_disabling_an_account_closes_every_socket_and_refuses_new_ones(
+    api: Api, app: Any, ws: Any, ws_url: str
+) -> None:
+    boss, amy, ben = (
+        await api.register("boss"),
+        await api.register("amy"),
+        await api.register("ben"),
+    )
+    await make_admin(app, boss)
+    laptop, phone, bens = await ws(amy), await ws(amy), await ws(ben)
+    await api.ok(boss, "POST", f"/admin/users/{amy.id}/disable", json={"reason": "left"})
+    for conn in (laptop, phone):
+        with pytest.raises(ConnectionClosed) as closed:
+            await conn.recv()
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4001
+    await bens.send({"type": "ping"})
+    assert await bens.recv() == {"type": "pong"}  # nobody else is signed out
+    with pytest.raises(InvalidStatus) as refused:
+        await connect(f"{ws_url}?token={amy.token}")
+    assert refused.value.response.status_code == 403
 
 
 async def test_recording_indicator_reaches_the_others_with_user_id(api: Api, ws: Any) -> None:
