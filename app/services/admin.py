@@ -21,7 +21,7 @@ from datetime import timedelta
 from sqlalchemy import delete, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from app.errors import Conflict, Forbidden, NotFound
+from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.models import (
     EmailToken,
     Export,
@@ -116,7 +116,9 @@ async def list_users(
     if before is not None:
         last = await ctx.db.get(User, before)
         if last is None:
-            raise NotFound("No such account to page from.", code="invalid_cursor")
+            raise Invalid(
+                "`before` is not an account.", code="invalid_cursor", details={"field": "before"}
+            )
         cursor = (last.created_at, last.id)
     query = pages.keyset(query, User.created_at, User.id, cursor, newest_first=True, limit=limit)
     rows, more = pages.split(list(await ctx.db.scalars(query)), limit)

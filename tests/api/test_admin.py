@@ -115,7 +115,7 @@ async def test_users_are_searched_by_prefix_and_paged(api: Api, app: Any, boss: 
         "disabled_reason": None,
     }
     r = await api.call(boss, "GET", "/admin/users", params={"before": NOBODY})
-    assert_error(r, 404, "invalid_cursor")
+    assert_error(r, 422, "invalid_cursor")
     assert_error(await api.call(boss, "GET", "/admin/users", params={"q": "x" * 101}), 422)
 
 
