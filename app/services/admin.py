@@ -18,7 +18,7 @@ import logging
 import secrets
 from datetime import timedelta
 
-from sqlalchemy import delete, exists, func, or_, select
+from sqlalchemy import delete, func, or_, select, union
 from sqlalchemy.exc import IntegrityError
 
 from app.errors import Conflict, Forbidden, Invalid, NotFound
@@ -262,20 +262,25 @@ async def stats(ctx: Ctx) -> AdminStatsOut:
     """The server's size in a few aggregate queries (no row is loaded)."""
     live = User.deleted_at.is_(None)
     since = utcnow() - timedelta(days=ACTIVE_DAYS)
-    active = or_(
-        exists().where(Message.sender_id == User.id, Message.created_at >= since),
-        exists().where(Receipt.user_id == User.id, Receipt.listened_at >= since),
-    )
+    # Who posted or listened lately: one pass over the recent rows, not a probe per account.
+    recent = union(
+        select(Message.sender_id.label("user_id")).where(Message.created_at >= since),
+        select(Receipt.user_id.label("user_id")).where(Receipt.listened_at >= since),
+    ).subquery()
     users = (
         await ctx.db.execute(
             select(
                 func.count(),
                 func.count().filter(User.disabled_at.is_not(None)),
                 func.count().filter(User.is_admin, User.disabled_at.is_(None)),
-                func.count().filter(User.disabled_at.is_(None), active),
             ).where(live)
         )
     ).one()
+    active = await ctx.db.scalar(
+        select(func.count()).where(
+            live, User.disabled_at.is_(None), User.id.in_(select(recent.c.user_id))
+        )
+    )
     kept = Message.deleted_at.is_(None)
     memo = Message.kind == "voice"
     messages = (
@@ -295,7 +300,7 @@ async def stats(ctx: Ctx) -> AdminStatsOut:
         accounts=users[0],
         disabled_accounts=users[1],
         admins=users[2],
-        active_accounts=users[3],
+        active_accounts=active or 0,
         groups=await ctx.db.scalar(select(func.count()).select_from(Group)) or 0,
         messages=messages[0],
         memos=messages[1],

@@ -243,20 +243,27 @@ async def test_stats_count_the_server(api: Api, app: Any, boss: Person, samples:
         "audio_minutes": 0.0,
         "bytes_stored": 0,
     }
-    amy, ben, gone = await api.register("amy"), await api.register("ben"), await api.register("x")
+    amy, ben, cara, gone = (
+        await api.register("amy"),
+        await api.register("ben"),
+        await api.register("cara"),
+        await api.register("gone"),
+    )
     gid = await api.group(amy)
     await api.add(amy, gid, ben)
+    await api.add(amy, gid, cara)
     await api.post(amy, gid, "kept")
     dropped = await api.post(amy, gid, "deleted")
     await api.ok(amy, "DELETE", f"/messages/{dropped['id']}")
     r = await upload(api, ben, gid, audio_samples.client_file(samples, "mp3"))
     memo = await processed(app, api, ben, r.json()["id"])
+    await api.ok(cara, "POST", f"/messages/{memo['id']}/listened", json={})
     await api.ok(boss, "POST", f"/admin/users/{ben.id}/disable", json=REASON)
     await api.ok(gone, "DELETE", "/me", json={"password": PASSWORD})
     stats = await api.ok(boss, "GET", "/admin/stats")
     assert stats == {
-        "accounts": 3,  # the deleted one is gone
-        "active_accounts": 1,  # amy posted; ben did too, but is disabled
+        "accounts": 4,  # the deleted one is gone
+        "active_accounts": 2,  # amy posted, cara listened; ben posted, but is disabled
         "disabled_accounts": 1,
         "admins": 1,
         "groups": 1,
