@@ -10,7 +10,7 @@ and earn growing delays there (`app.ratelimit`), so nobody can lock anyone else 
 import hashlib
 import secrets
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import ColumnElement, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -170,17 +170,32 @@ async def announce_revoked(ctx: Ctx, user: User, token_hashes: list[str]) -> Non
     await ctx.rt.broker.publish(CONTROL_CHANNEL, encode_control(notice))
 
 
+def _working() -> list[ColumnElement[bool]]:
+    """What makes a token work: not expired (an SSO token), its account not disabled
+    (a disabled account's tokens are deleted too; this covers a race)."""
+    return [
+        or_(Token.expires_at.is_(None), Token.expires_at > utcnow()),
+        User.disabled_at.is_(None),
+    ]
+
+
 async def user_for_token(db: AsyncSession, token: str) -> User | None:
     """The token's user, unless the token was revoked or (an SSO token) has expired."""
     return await db.scalar(
         select(User)
         .join(Token, Token.user_id == User.id)
-        .where(
-            Token.token_hash == hash_token(token),
-            or_(Token.expires_at.is_(None), Token.expires_at > utcnow()),
-            User.disabled_at.is_(None),  # its tokens are deleted too; this covers a race
-        )
+        .where(Token.token_hash == hash_token(token), *_working())
     )
+
+
+async def working_tokens(db: AsyncSession, token_hashes: list[str]) -> set[str]:
+    """Those of `token_hashes` whose tokens still work (for sockets signed in with them)."""
+    rows = await db.scalars(
+        select(Token.token_hash)
+        .join(User, User.id == Token.user_id)
+        .where(Token.token_hash.in_(token_hashes), *_working())
+    )
+    return set(rows)
 
 
 def require_enabled(user: User) -> None:
