@@ -35,7 +35,7 @@ from app.models import (
     utcnow,
 )
 from app.schemas.admin import AdminStatsOut, AdminUserOut
-from app.services import accounts, emails, pages
+from app.services import accounts, deletion, emails, pages
 from app.services.context import Ctx
 
 audit = logging.getLogger("earshot.audit")
@@ -312,8 +312,6 @@ async def stats(ctx: Ctx) -> AdminStatsOut:
 async def delete_user(ctx: Ctx, user_id: str) -> None:
     """Delete the account as its owner would (`app.services.deletion`), owner rules
     included, without its password: for `earshot admin delete-user`."""
-    from app.services import deletion
-
     user = await _target(ctx, user_id)
     await deletion.erase_account(ctx, user)
     _log(None, "delete-user", user_id)
