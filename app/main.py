@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from app.api import (
+    admin,
     auth,
     bookmarks,
     docs,
@@ -155,6 +156,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         auth.router,
         oidc.router,
         me.router,
+        admin.router,
         exports.router,
         groups.router,
         moderation.router,

@@ -91,6 +91,12 @@ class User(Base):
     # When the account was deleted (app.services.deletion): the row stays, shown as
     # "Deleted user", so tombstones keep a sender; the handle is freed after a grace period.
     deleted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # An instance admin (app.services.admin) manages accounts; it reads no group it is not
+    # in. An account an admin disabled (`disabled_at`, with the admin's reason) has no
+    # tokens and cannot sign in until an admin enables it again.
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    disabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    disabled_reason: Mapped[str | None] = mapped_column(String(500))
 
     @property
     def email_verified(self) -> bool:

@@ -209,6 +209,9 @@ class MeOut(UserOut):
     has_password: bool = Field(
         default=True, description="false: an account made through SSO, which signs in there only"
     )
+    is_admin: bool = Field(
+        default=False, description="an instance admin (may use /api/v1/admin; shown to you only)"
+    )
 
 
 class DeleteMeIn(BaseModel):

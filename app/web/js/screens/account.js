@@ -47,7 +47,8 @@ export function showAccount({ onSignOut, onNewToken, onDeleted }) {
     h("div", { class: "card who" },
       h("p", {}, "Signed in as ", h("strong", { class: "ellipsis" }, me.display_name)),
       h("p", { class: "muted" }, `@${me.handle}`),
-      h("button", { type: "button", onclick: onSignOut }, "Sign out")),
+      h("button", { type: "button", onclick: onSignOut }, "Sign out"),
+      me.is_admin ? h("a", { class: "button", href: "#/admin" }, "Server admin") : null),
     notificationsCard(),
     me.has_password === false
       ? h("p", { class: "card muted" }, "You sign in through your organisation: this account has no password.")
