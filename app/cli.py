@@ -57,6 +57,34 @@ def _fsck(args: argparse.Namespace, settings: Settings) -> int:
         return 2
 
 
+def _digest(args: argparse.Namespace, settings: Settings) -> int:
+    from app.services import digest, emails
+
+    if not args.now:
+        print(
+            "earshot digest: say --now (the server sends the others each morning)", file=sys.stderr
+        )
+        return 2
+    if not settings.email_enabled:
+        print(
+            "earshot digest: email is not set up (EARSHOT_SMTP_URL, EARSHOT_MAIL_FROM, "
+            "EARSHOT_PUBLIC_URL)",
+            file=sys.stderr,
+        )
+        return 2
+    handles = asyncio.run(digest.run_now(settings, args.user, emails.compose))
+    if args.user and not handles:
+        print(
+            f"earshot digest: @{args.user} has no digest on, or no verified address",
+            file=sys.stderr,
+        )
+        return 1
+    print(
+        f"digests queued and sent for {len(handles)} people: " + " ".join(f"@{h}" for h in handles)
+    )
+    return 0
+
+
 SETTINGS_NOTE = (
     "Every other setting comes from EARSHOT_* environment variables (EARSHOT_DATA_DIR, "
     "EARSHOT_DATABASE_URL, EARSHOT_REDIS_URL, ...; see docs/api.md, Configuration)."
@@ -111,6 +139,17 @@ def main(argv: list[str] | None = None) -> None:
         "directories written less than this many seconds ago (default %(default)g): a running "
         "server stores an upload a moment before its row commits",
     )
+    mailing = commands.add_parser(
+        "digest",
+        help="send the catch-up digest now",
+        description="Send the catch-up digest now to everyone who chose one (daily or weekly) "
+        "and has a verified address, or to one person, whatever the hour; mornings after "
+        "cover what comes since. Nothing is sent to someone with nothing unheard. Exit "
+        "status: 0 done, 1 --user has no digest on (or no verified address), 2 email is "
+        "not set up.",
+    )
+    mailing.add_argument("--now", action="store_true", help="send now (required)")
+    mailing.add_argument("--user", metavar="HANDLE", help="only this person")
     args = parser.parse_args(argv)
 
     settings = Settings()
@@ -122,6 +161,8 @@ def main(argv: list[str] | None = None) -> None:
         migrate(settings.resolved_database_url)
     elif args.command == "fsck":
         sys.exit(_fsck(args, settings))
+    elif args.command == "digest":
+        sys.exit(_digest(args, settings))
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from app.api import (
     auth,
     bookmarks,
+    digest,
     docs,
     errors,
     exports,
@@ -39,6 +40,7 @@ from app.realtime.hub import Hub
 from app.security import LimitBodies, SecurityHeaders, content_security_policy
 from app.services import emails, outbox
 from app.services.context import open_runtime
+from app.services.digest import Scheduler
 from app.services.exports import stop as stop_exports
 from app.services.ingest import Ingest
 from app.services.mail import Mailer
@@ -112,10 +114,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
             rt.wake_outbox = deliveries.wake
             await deliveries.start()
+            digests = Scheduler(rt)
+            if settings.email_enabled:
+                await digests.start()
             try:
                 yield
             finally:
                 await hub.stop()
+                await digests.stop()
                 await stop_exports(rt)
                 await deliveries.stop()
                 await pusher.aclose()
@@ -155,6 +161,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         auth.router,
         oidc.router,
         me.router,
+        digest.router,
         exports.router,
         groups.router,
         moderation.router,

@@ -125,6 +125,9 @@ async def delete_account(ctx: Ctx, user: User, password: str, token: str, addres
             quiet_start=None,
             quiet_end=None,
             quiet_time_zone=None,
+            digest="off",
+            timezone=None,
+            digest_slot_at=None,
         )
     )
     # Reloaded as "Deleted user" before anything is announced, so no live event names them.

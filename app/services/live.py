@@ -70,6 +70,7 @@ async def start_live(
         group_id=group_id,
         kind="voice",
         voice_status=VoiceStatus.LIVE,
+        live=True,
         mime=mime,
         client_id=client_id,
         **leases.fresh(ctx.rt),  # renewed while chunks arrive; adopted if this process dies
