@@ -61,8 +61,8 @@ def preference_columns(user: User, changes: dict[str, Any]) -> dict[str, Any]:
         values.update(
             quiet_start=_minutes(quiet["start"]) if quiet else None,
             quiet_end=_minutes(quiet["end"]) if quiet else None,
-            quiet_time_zone=(quiet["time_zone"] or zone or "UTC") if quiet else None,
-            quiet_allow_live=bool(quiet and quiet["allow_live"]),
+            quiet_time_zone=(quiet.get("time_zone") or zone or "UTC") if quiet else None,
+            quiet_allow_live=bool(quiet and quiet.get("allow_live")),
         )
     return values
 

@@ -27,9 +27,7 @@ def upgrade() -> None:
         "users", sa.Column("digest", sa.String(length=8), nullable=False, server_default="off")
     )
     op.add_column("users", sa.Column("timezone", sa.String(length=64), nullable=True))
-    op.add_column(
-        "users", sa.Column("digest_slot_at", sa.DateTime(timezone=True), nullable=True)
-    )
+    op.add_column("users", sa.Column("digest_slot_at", sa.DateTime(timezone=True), nullable=True))
     op.add_column(
         "messages",
         sa.Column("live", sa.Boolean(), nullable=False, server_default=sa.false()),
