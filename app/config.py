@@ -143,10 +143,8 @@ class Settings(BaseSettings):
     limit_email_tokens_per_hour: int = 30  # verify/reset confirmations, per client address
     limit_verification_mails_per_hour: int = 5  # per user
     # The catch-up digest (app.services.digest), for those who chose one: mailed at this
-    # hour (0-23) of each person's local morning; each process looks every
-    # digest_check_s whether a morning came (a lease-free compare-and-set decides who).
+    # hour (0-23) of each person's local morning (looked for every sweep_interval_s).
     digest_hour: int = Field(default=7, ge=0, le=23)
-    digest_check_s: float = Field(default=60.0, gt=0)
 
     # Who may make an account (app.services.registration): "open" (anyone), "invite"
     # (only with a group invite code, joining that group) or "closed" (nobody).

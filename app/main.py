@@ -40,7 +40,6 @@ from app.realtime.hub import Hub
 from app.security import LimitBodies, SecurityHeaders, content_security_policy
 from app.services import emails, outbox
 from app.services.context import open_runtime
-from app.services.digest import Scheduler
 from app.services.exports import stop as stop_exports
 from app.services.ingest import Ingest
 from app.services.mail import Mailer
@@ -114,14 +113,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
             rt.wake_outbox = deliveries.wake
             await deliveries.start()
-            digests = Scheduler(rt)
-            if settings.email_enabled:
-                await digests.start()
             try:
                 yield
             finally:
                 await hub.stop()
-                await digests.stop()
                 await stop_exports(rt)
                 await deliveries.stop()
                 await pusher.aclose()

@@ -10,7 +10,7 @@ the group; never any audio. Plain text and HTML, everything people wrote escaped
 
 When: `morning` (a pure function) gives the latest local morning (`digest_hour` in
 `users.timezone`, UTC without one; Mondays only for weekly). Every process looks each
-`digest_check_s`; a morning is queued by one compare-and-set UPDATE of
+`sweep_interval_s` (`app.services.ingest`); a morning is queued by one compare-and-set UPDATE of
 `users.digest_slot_at` in the same transaction as its outbox item, so each person gets
 one digest per morning across processes and restarts, and the outbox sends it once
 (`app.services.outbox`). A morning more than LATE past (the server was down) is
@@ -21,9 +21,7 @@ Unsubscribing (RFC 8058): the `List-Unsubscribe` URL carries a signed token boun
 the person (`app.services.signing`), good only for turning the digest off.
 """
 
-import asyncio
 import html
-import logging
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from email.message import EmailMessage
@@ -35,7 +33,6 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from app.aio import cancel_and_wait
 from app.config import Settings
 from app.errors import ApiError
 from app.kinds import TranscriptStatus
@@ -44,10 +41,7 @@ from app.services import mail, outbox, signing
 from app.services.context import Ctx, Runtime, open_runtime, transaction
 from app.services.unheard import unheard_by
 
-log = logging.getLogger(__name__)
-
 KIND = "digest"
-FREQUENCIES = ("off", "daily", "weekly")
 PERIOD = {"daily": timedelta(days=1), "weekly": timedelta(days=7)}
 LATE = timedelta(hours=6)  # a morning missed by more than this is skipped
 KEEP = timedelta(hours=12)  # a queued digest not sent by then is dropped
@@ -221,32 +215,6 @@ async def run_now(settings: Settings, handle: str | None, compose: mail.Compose)
             return []
         async with rt.read_sessions() as db:
             return list(await db.scalars(select(User.handle).where(User.id.in_(queued))))
-
-
-class Scheduler:
-    """Looks every `digest_check_s` (and at start) for digests that came due."""
-
-    def __init__(self, rt: Runtime) -> None:
-        self._rt = rt
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run())
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            await cancel_and_wait([self._task])
-            self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await schedule(self._rt)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # the database may be away a moment; the next look may work
-                log.exception("scheduling digests failed; trying again")
-            await asyncio.sleep(self._rt.settings.digest_check_s)
 
 
 # --- unsubscribing -----------------------------------------------------------------
