@@ -31,9 +31,7 @@ def _page(title: str, body: str) -> HTMLResponse:
     return HTMLResponse(page, headers={"Cache-Control": "no-store"})
 
 
-@router.get(
-    "/digest/unsubscribe", response_class=HTMLResponse, responses=errors(), include_in_schema=True
-)
+@router.get("/digest/unsubscribe", response_class=HTMLResponse, responses=errors())
 async def confirm_unsubscribe(token: Token, ctx: ReadCtxDep) -> HTMLResponse:
     """A page asking to confirm; changes nothing (`422 invalid_token` for a bad token)."""
     await digest.check_unsubscribe(ctx, token)
