@@ -9,7 +9,7 @@ mail, and must not unsubscribe anyone by doing so.
 import html
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from fastapi.responses import HTMLResponse
 
 from app.api.common import errors
@@ -31,7 +31,10 @@ def _page(title: str, body: str) -> HTMLResponse:
     return HTMLResponse(page, headers={"Cache-Control": "no-store"})
 
 
-@router.get("/digest/unsubscribe", response_class=HTMLResponse, responses=errors())
+PAGE = {200: {"content": {"text/html": {}}}, **errors()}
+
+
+@router.get("/digest/unsubscribe", response_class=Response, responses=PAGE)
 async def confirm_unsubscribe(token: Token, ctx: ReadCtxDep) -> HTMLResponse:
     """A page asking to confirm; changes nothing (`422 invalid_token` for a bad token)."""
     await digest.check_unsubscribe(ctx, token)
@@ -46,7 +49,7 @@ async def confirm_unsubscribe(token: Token, ctx: ReadCtxDep) -> HTMLResponse:
     )
 
 
-@router.post("/digest/unsubscribe", response_class=HTMLResponse, responses=errors())
+@router.post("/digest/unsubscribe", response_class=Response, responses=PAGE)
 async def unsubscribe(token: Token, ctx: CtxDep) -> HTMLResponse:
     """Turn the digest off (RFC 8058 one-click: any body is ignored); `422 invalid_token`."""
     await digest.unsubscribe(ctx, token)
