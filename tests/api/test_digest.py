@@ -151,6 +151,16 @@ async def test_without_previews_a_digest_carries_no_words_of_any_memo(
     assert "onerror" not in mail.text + mail.html
 
 
+async def test_a_deleted_memo_leaves_nothing_of_itself_in_the_digest(
+    api: Api, app: Any, smtp: SmtpServer, samples: Path
+) -> None:
+    amy, _, (_, spoken, _) = await scene(api, app, smtp, samples, previews=True)
+    await api.ok(amy, "DELETE", f"/messages/{spoken}")  # the owner deletes Ben's memo
+    mail = await one_digest(app, smtp, "amy")
+    assert "2 unheard memos" in mail.text
+    assert "Fractions" not in mail.text + mail.html and "second line" not in mail.text
+
+
 async def test_nothing_is_sent_without_something_unheard_a_verified_address_or_a_choice(
     api: Api, app: Any, smtp: SmtpServer, samples: Path
 ) -> None:
