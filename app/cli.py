@@ -13,7 +13,7 @@ from uvicorn.config import LOG_LEVELS
 from app import logs
 from app.config import Settings
 from app.db import migrate
-from app.services import fsck
+from app.services import digest, emails, fsck
 
 
 def server_options(settings: Settings) -> dict[str, Any]:
@@ -58,8 +58,6 @@ def _fsck(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _digest(args: argparse.Namespace, settings: Settings) -> int:
-    from app.services import digest, emails
-
     if not args.now:
         print(
             "earshot digest: say --now (the server sends the others each morning)", file=sys.stderr
@@ -79,9 +77,8 @@ def _digest(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
         return 1
-    print(
-        f"digests queued and sent for {len(handles)} people: " + " ".join(f"@{h}" for h in handles)
-    )
+    named = " ".join(f"@{h}" for h in handles) or "nobody"
+    print(f"digest for {named} handed to the mail server (nothing unheard: no mail)")
     return 0
 
 
