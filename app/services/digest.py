@@ -132,31 +132,46 @@ def _wanted() -> Any:
     )
 
 
-async def _queue(rt: Runtime, user_id: str, slot: datetime, last: datetime | None) -> bool:
-    """Claim `slot` for the person and queue its mail, in one transaction; False if another
-    process (or an earlier run) claimed it or the person changed their mind meanwhile."""
+async def _queue(rt: Runtime, due_now: list[tuple[str, datetime, datetime | None]]) -> list[str]:
+    """Claim each (person, morning, previous morning) and queue its mail, in one
+    transaction; the people queued. Someone another process (or an earlier run) claimed
+    that morning for, or who changed their mind meanwhile, is left out. As the outbox
+    claims items, rows another process is claiming right now are skipped (`SKIP LOCKED`
+    on PostgreSQL; SQLite writes one at a time): no waiting, no deadlock."""
+    by_slot: dict[datetime, dict[str, datetime | None]] = {}
+    for user_id, slot, last in due_now:
+        by_slot.setdefault(slot, {})[user_id] = last
+    queued = []
     async with transaction(rt) as ctx:
-        frequency = await ctx.db.scalar(
-            update(User)
-            .where(
-                User.id == user_id,
+        for slot, people in by_slot.items():
+            free = [
                 _wanted(),
                 or_(User.digest_slot_at.is_(None), User.digest_slot_at < slot),
+            ]
+            claimable = (
+                select(User.id)
+                .where(User.id.in_(list(people)), *free)
+                .order_by(User.id)
+                .with_for_update(skip_locked=True)
             )
-            .values(digest_slot_at=slot)
-            .returning(User.digest)
-        )
-        if frequency is None:
-            return False
-        payload = {
-            "kind": KIND,
-            "user_id": user_id,
-            "since": _since(frequency, slot, last).isoformat(),
-            "expires_at": (max(slot, utcnow()) + KEEP).isoformat(),
-        }
-        outbox.enqueue(ctx, mail.CHANNEL, payload)
+            claimed = await ctx.db.execute(
+                update(User)
+                .where(User.id.in_(claimable.scalar_subquery()), *free)
+                .values(digest_slot_at=slot)
+                .returning(User.id, User.digest)
+                .execution_options(synchronize_session=False)
+            )
+            for user_id, frequency in claimed.all():
+                payload = {
+                    "kind": KIND,
+                    "user_id": user_id,
+                    "since": _since(frequency, slot, people[user_id]).isoformat(),
+                    "expires_at": (max(slot, utcnow()) + KEEP).isoformat(),
+                }
+                outbox.enqueue(ctx, mail.CHANNEL, payload)
+                queued.append(user_id)
         await ctx.commit()
-    return True
+    return queued
 
 
 async def schedule(rt: Runtime, now: datetime | None = None) -> int:
@@ -180,10 +195,13 @@ async def schedule(rt: Runtime, now: datetime | None = None) -> int:
                     .limit(BATCH)
                 )
             ).all()
+        due_now = []
         for user_id, frequency, tz_name, last in rows:
             slot = due(now, zone(tz_name), frequency, hour, last)
-            if slot is not None and await _queue(rt, user_id, slot, last):
-                queued += 1
+            if slot is not None:
+                due_now.append((user_id, slot, last))
+        if due_now:
+            queued += len(await _queue(rt, due_now))
         if len(rows) < BATCH:
             return queued
         after = rows[-1][0]
@@ -194,12 +212,18 @@ async def send_now(rt: Runtime, handle: str | None = None) -> list[str]:
     (`earshot digest --now`); the ids of the people queued. Their next morning's digest
     covers what comes after this one."""
     now = utcnow()
-    async with rt.read_sessions() as db:
-        query = select(User.id, User.digest_slot_at).where(_wanted()).order_by(User.id)
-        if handle is not None:
-            query = query.where(User.handle == handle.lower())
-        rows = (await db.execute(query)).all()
-    return [user_id for user_id, last in rows if await _queue(rt, user_id, now, last)]
+    queued, after = [], ""
+    while True:
+        async with rt.read_sessions() as db:
+            query = select(User.id, User.digest_slot_at).where(_wanted(), User.id > after)
+            if handle is not None:
+                query = query.where(User.handle == handle.lower())
+            rows = (await db.execute(query.order_by(User.id).limit(BATCH))).all()
+        if rows:
+            queued += await _queue(rt, [(user_id, now, last) for user_id, last in rows])
+        if len(rows) < BATCH:
+            return queued
+        after = rows[-1][0]
 
 
 async def run_now(settings: Settings, handle: str | None, compose: mail.Compose) -> list[str]:
