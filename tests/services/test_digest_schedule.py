@@ -1,12 +1,13 @@
 """When a digest is due: the local morning in the person's zone, across DST changes,
-the date line and weeks, decided by pure functions (no clock, no database)."""
+the date line and weeks, decided by pure functions (no clock, no database); and how
+its counts read."""
 
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from app.services.digest import LATE, due, morning, zone
+from app.services.digest import LATE, GroupDigest, due, first_line, morning, render, zone
 
 
 def utc(text: str) -> datetime:
@@ -80,3 +81,25 @@ def test_due_once_per_morning_never_when_off_and_never_long_after() -> None:
 def test_an_unknown_or_missing_zone_is_utc() -> None:
     assert zone(None) is UTC and zone("Mars/Olympus") is UTC
     assert zone("America/Chicago") == ZoneInfo("America/Chicago")
+
+
+def test_minutes_and_counts_read_as_a_person_says_them() -> None:
+    groups = [
+        GroupDigest("g1", "Math", memos=1, minutes=0.4, replies=1, live=0, speakers=["Ben"]),
+        GroupDigest("g2", "Art", memos=7, minutes=12.6, replies=2, live=3, speakers=["A", "B"]),
+        GroupDigest("g3", "Gym", memos=2, minutes=1.2, speakers=["Cy"]),
+    ]
+    subject, text, _ = render("Amy", groups, "https://e.org", "https://e.org/u?token=t", "daily")
+    assert subject == "Earshot: 10 unheard memos in 3 groups"
+    assert "1 unheard memo, under a minute" in text and "1 reply to you" in text
+    assert "7 unheard memos, 13 minutes" in text and "2 replies to you" in text
+    assert "3 live memos you missed" in text and "2 unheard memos, 1 minute\n" in text
+    assert "live memo" not in text.split("Gym")[1], "no count of what there is none of"
+    assert "https://e.org/#/g/g2" in text and text.rstrip().endswith("https://e.org/u?token=t")
+
+
+def test_a_transcript_s_first_line_is_its_first_words_bounded() -> None:
+    assert first_line("\n  \n Hello there  \nsecond") == "Hello there"
+    long = first_line("x" * 500)
+    assert len(long) == 140 and long.endswith("…")
+    assert first_line("") == ""
