@@ -139,23 +139,29 @@ async def test_the_migrated_schema_is_what_the_models_say(empty_database: str) -
     assert unexplained == []
 
 
+async def upgraded_from(url: str, revision: str, *statements: str) -> None:
+    """Amy and her group (and `statements`) in the schema of `revision`, then every
+    migration after it."""
+    await upgrade_to(url, revision)
+    engine = create_engine(url)
+    async with engine.begin() as db:
+        await amy_and_her_group(db, last_seq=0)
+        for statement in statements:
+            await db.execute(text(statement))
+    await engine.dispose()
+    await migrate_async(url)
+
+
 async def test_upgrading_to_0005_gives_people_and_memberships_quiet_defaults(
     empty_database: str,
 ) -> None:
     """Nobody gets previews or quiet hours they did not choose; every group says "all"."""
-    await upgrade_to(empty_database, "0004")
-    engine = create_engine(empty_database)
-    async with engine.begin() as db:
-        await amy_and_her_group(db, last_seq=0)
-        await db.execute(
-            text(
-                "INSERT INTO memberships (group_id, user_id, role, joined_at) "
-                "VALUES ('g1', 'u1', 'owner', CURRENT_TIMESTAMP)"
-            )
-        )
-    await engine.dispose()
-
-    await migrate_async(empty_database)
+    await upgraded_from(
+        empty_database,
+        "0004",
+        "INSERT INTO memberships (group_id, user_id, role, joined_at) "
+        "VALUES ('g1', 'u1', 'owner', CURRENT_TIMESTAMP)",
+    )
 
     engine = create_engine(empty_database)
     async with engine.connect() as db:
@@ -179,20 +185,13 @@ async def test_upgrading_to_0012_keeps_digests_off_and_gives_quiet_hours_zone_to
 ) -> None:
     """Nobody is mailed a digest they did not choose; a person with quiet hours keeps
     their one time zone as the account's `timezone`."""
-    await upgrade_to(empty_database, "0009")
-    engine = create_engine(empty_database)
-    async with engine.begin() as db:
-        await amy_and_her_group(db, last_seq=0)
-        await db.execute(
-            text(
-                "INSERT INTO users (id, handle, display_name, password_hash, created_at, "
-                "quiet_start, quiet_end, quiet_time_zone) VALUES ('u2', 'ben', 'Ben', 'x', "
-                "CURRENT_TIMESTAMP, 1320, 420, 'America/Chicago')"
-            )
-        )
-    await engine.dispose()
-
-    await migrate_async(empty_database)
+    await upgraded_from(
+        empty_database,
+        "0009",
+        "INSERT INTO users (id, handle, display_name, password_hash, created_at, "
+        "quiet_start, quiet_end, quiet_time_zone) VALUES ('u2', 'ben', 'Ben', 'x', "
+        "CURRENT_TIMESTAMP, 1320, 420, 'America/Chicago')",
+    )
 
     engine = create_engine(empty_database)
     async with engine.connect() as db:
