@@ -139,29 +139,53 @@ async def test_the_migrated_schema_is_what_the_models_say(empty_database: str) -
     assert unexplained == []
 
 
-async def upgraded_from(url: str, revision: str, *statements: str) -> None:
-    """Amy and her group (and `statements`) in the schema of `revision`, then every
-    migration after it."""
-    await upgrade_to(url, revision)
-    engine = create_engine(url)
+async def test_upgrading_to_0012_keeps_digests_off_and_gives_quiet_hours_zone_to_the_person(
+    empty_database: str,
+) -> None:
+    """Nobody is mailed a digest they did not choose; a person with quiet hours keeps
+    their one time zone as the account's `timezone`."""
+    await upgrade_to(empty_database, "0009")
+    engine = create_engine(empty_database)
     async with engine.begin() as db:
         await amy_and_her_group(db, last_seq=0)
-        for statement in statements:
-            await db.execute(text(statement))
+        await db.execute(
+            text(
+                "INSERT INTO users (id, handle, display_name, password_hash, created_at, "
+                "quiet_start, quiet_end, quiet_time_zone) VALUES ('u2', 'ben', 'Ben', 'x', "
+                "CURRENT_TIMESTAMP, 1320, 420, 'America/Chicago')"
+            )
+        )
     await engine.dispose()
-    await migrate_async(url)
+
+    await upgrade_to(empty_database, "0012")
+
+    engine = create_engine(empty_database)
+    async with engine.connect() as db:
+        found = await db.execute(
+            text("SELECT id, digest, timezone, digest_slot_at FROM users ORDER BY id")
+        )
+        rows = [tuple(row) for row in found.all()]
+    await engine.dispose()
+    assert rows == [("u1", "off", None, None), ("u2", "off", "America/Chicago", None)]
 
 
 async def test_upgrading_to_0005_gives_people_and_memberships_quiet_defaults(
     empty_database: str,
 ) -> None:
     """Nobody gets previews or quiet hours they did not choose; every group says "all"."""
-    await upgraded_from(
-        empty_database,
-        "0004",
-        "INSERT INTO memberships (group_id, user_id, role, joined_at) "
-        "VALUES ('g1', 'u1', 'owner', CURRENT_TIMESTAMP)",
-    )
+    await upgrade_to(empty_database, "0004")
+    engine = create_engine(empty_database)
+    async with engine.begin() as db:
+        await amy_and_her_group(db, last_seq=0)
+        await db.execute(
+            text(
+                "INSERT INTO memberships (group_id, user_id, role, joined_at) "
+                "VALUES ('g1', 'u1', 'owner', CURRENT_TIMESTAMP)"
+            )
+        )
+    await engine.dispose()
+
+    await migrate_async(empty_database)
 
     engine = create_engine(empty_database)
     async with engine.connect() as db:
@@ -178,30 +202,3 @@ async def test_upgrading_to_0005_gives_people_and_memberships_quiet_defaults(
     await engine.dispose()
     assert tuple(person) == (False, None, None, None, False)
     assert level == "all" and queued == 0
-
-
-async def test_upgrading_to_0012_keeps_digests_off_and_gives_quiet_hours_zone_to_the_person(
-    empty_database: str,
-) -> None:
-    """Nobody is mailed a digest they did not choose; a person with quiet hours keeps
-    their one time zone as the account's `timezone`."""
-    await upgraded_from(
-        empty_database,
-        "0009",
-        "INSERT INTO users (id, handle, display_name, password_hash, created_at, "
-        "quiet_start, quiet_end, quiet_time_zone) VALUES ('u2', 'ben', 'Ben', 'x', "
-        "CURRENT_TIMESTAMP, 1320, 420, 'America/Chicago')",
-    )
-
-    engine = create_engine(empty_database)
-    async with engine.connect() as db:
-        rows = (
-            await db.execute(
-                text("SELECT id, digest, timezone, digest_slot_at FROM users ORDER BY id")
-            )
-        ).all()
-    await engine.dispose()
-    assert [tuple(r) for r in rows] == [
-        ("u1", "off", None, None),
-        ("u2", "off", "America/Chicago", None),
-    ]
