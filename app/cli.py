@@ -13,7 +13,7 @@ from uvicorn.config import LOG_LEVELS
 from app import logs
 from app.config import Settings
 from app.db import migrate
-from app.services import admin_commands, fsck
+from app.services import admin_commands, digest, emails, fsck
 
 
 def server_options(settings: Settings) -> dict[str, Any]:
@@ -87,6 +87,31 @@ def _admin_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParse
     disable.add_argument("--reason", required=True, help="why (admins see it)")
 
 
+def _digest(args: argparse.Namespace, settings: Settings) -> int:
+    if not args.now:
+        print(
+            "earshot digest: say --now (the server sends the others each morning)", file=sys.stderr
+        )
+        return 2
+    if not settings.email_enabled:
+        print(
+            "earshot digest: email is not set up (EARSHOT_SMTP_URL, EARSHOT_MAIL_FROM, "
+            "EARSHOT_PUBLIC_URL)",
+            file=sys.stderr,
+        )
+        return 2
+    handles = asyncio.run(digest.run_now(settings, args.user, emails.compose))
+    if args.user and not handles:
+        print(
+            f"earshot digest: @{args.user} has no digest on, or no verified address",
+            file=sys.stderr,
+        )
+        return 1
+    named = " ".join(f"@{h}" for h in handles) or "nobody"
+    print(f"digest for {named} handed to the mail server (nothing unheard: no mail)")
+    return 0
+
+
 SETTINGS_NOTE = (
     "Every other setting comes from EARSHOT_* environment variables (EARSHOT_DATA_DIR, "
     "EARSHOT_DATABASE_URL, EARSHOT_REDIS_URL, ...; see docs/api.md, Configuration)."
@@ -142,6 +167,17 @@ def main(argv: list[str] | None = None) -> None:
         "server stores an upload a moment before its row commits",
     )
     _admin_commands(commands)
+    mailing = commands.add_parser(
+        "digest",
+        help="send the catch-up digest now",
+        description="Send the catch-up digest now to everyone who chose one (daily or weekly) "
+        "and has a verified address, or to one person, whatever the hour; mornings after "
+        "cover what comes since. Nothing is sent to someone with nothing unheard. Exit "
+        "status: 0 done, 1 --user has no digest on (or no verified address), 2 email is "
+        "not set up.",
+    )
+    mailing.add_argument("--now", action="store_true", help="send now (required)")
+    mailing.add_argument("--user", metavar="HANDLE", help="only this person")
     args = parser.parse_args(argv)
 
     settings = Settings()
@@ -155,6 +191,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(_fsck(args, settings))
     elif args.command == "admin":
         sys.exit(asyncio.run(admin_commands.run(settings, vars(args))))
+    elif args.command == "digest":
+        sys.exit(_digest(args, settings))
 
 
 if __name__ == "__main__":

@@ -97,6 +97,12 @@ class User(Base):
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     disabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     disabled_reason: Mapped[str | None] = mapped_column(String(500))
+    # The catch-up digest (app.services.digest): "off", "daily" or "weekly", mailed in the
+    # local morning of `timezone` (IANA; None: UTC), the person's one time zone (quiet
+    # hours follow it). `digest_slot_at`: the morning whose digest was last queued.
+    digest: Mapped[str] = mapped_column(String(8), default="off", server_default="off")
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    digest_slot_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     @property
     def email_verified(self) -> bool:
@@ -247,6 +253,8 @@ class Message(Base):
     transcript_status: Mapped[str | None] = mapped_column(String(16))
     transcript_text: Mapped[str | None] = mapped_column(Text)
     transcript_language: Mapped[str | None] = mapped_column(String(16))
+    # Recorded live (push-to-talk), whatever its status now: a digest names live memos missed.
+    live: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     sender: Mapped[User] = relationship(lazy="joined")
 

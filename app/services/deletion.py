@@ -136,6 +136,9 @@ async def erase_account(ctx: Ctx, user: User) -> None:
             is_admin=False,
             disabled_at=None,
             disabled_reason=None,  # an admin's words about them go too
+            digest="off",
+            timezone=None,
+            digest_slot_at=None,
         )
     )
     # Reloaded as "Deleted user" before anything is announced, so no live event names them.

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import ApiError, Conflict
 from app.models import EmailToken, Export, User, utcnow
-from app.services import mail, outbox
+from app.services import digest, mail, outbox
 from app.services.context import Ctx, Runtime
 
 VERIFY_TTL = timedelta(hours=48)
@@ -160,6 +160,8 @@ async def compose(rt: Runtime, item: outbox.Item) -> EmailMessage | None:
     async with rt.sessions() as db:
         if payload["kind"] == "export":
             return await _export_mail(rt, db, payload)
+        if payload["kind"] == digest.KIND:
+            return await digest.compose(rt, db, payload)
         if payload["kind"] == "verify":
             user = await db.get(User, payload["user_id"])
             if user is None or user.email != payload["email"] or user.email_verified:

@@ -1,5 +1,5 @@
-// Your account: who you are signed in as, notifications on this device, changing your
-// password, signing out.
+// Your account: who you are signed in as, notifications on this device, the catch-up
+// email, changing your password, signing out.
 
 import { api, session } from "../api.js";
 import { h } from "../dom.js";
@@ -8,6 +8,7 @@ import { forgetPush, pushStatus, turnOn } from "../push.js";
 import { state } from "../store.js";
 import { attempt, mount, tell } from "../ui.js";
 import { busy, field, formError, showApiError, showErrors } from "../views/forms.js";
+import { digestCard } from "./digest.js";
 import { deleteCard, exportCard } from "./leaving.js";
 
 export function showAccount({ onSignOut, onNewToken, onDeleted }) {
@@ -50,6 +51,7 @@ export function showAccount({ onSignOut, onNewToken, onDeleted }) {
       h("button", { type: "button", onclick: onSignOut }, "Sign out"),
       me.is_admin ? h("a", { class: "button", href: "#/admin" }, "Server admin") : null),
     notificationsCard(),
+    digestCard(),
     me.has_password === false
       ? h("p", { class: "card muted" }, "You sign in through your organisation: this account has no password.")
       : form);
