@@ -55,7 +55,7 @@ async def download_export(ctx: ReadCtxDep, user: CurrentUser) -> StreamingRespon
     response_model=GroupExportOut,
     tags=["groups"],
     responses={
-        **errors(401, 403, 404, 422, 429),
+        **errors(401, 403, 404, 429),
         200: {"model": GroupExportOut, "description": "An export is being made already: that one"},
     },
 )
