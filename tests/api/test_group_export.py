@@ -13,7 +13,8 @@ from sqlalchemy import update
 
 from app.config import Settings
 from app.models import GroupExport, Message, utcnow
-from app.services import exports
+from app.services import exports, fsck
+from app.services.fsck.findings import UNKNOWN_BLOBS
 from tests import audio_samples
 from tests.api.test_export import exported
 from tests.api.test_group_trust import roles
@@ -137,6 +138,8 @@ async def test_the_owner_exports_the_group_record_for_a_range(
     raw = b"".join(zf.read(name) for name in zf.namelist())
     assert b"a slip of the tongue" not in raw and b"last month" not in raw
     assert len(group_zips(app)) == 1
+    report = await fsck.check(app.state.runtime, grace_s=0)
+    assert report.of(UNKNOWN_BLOBS) == [], "a kept zip is no stray blob to fsck"
 
 
 async def test_only_the_owner_and_only_when_the_group_allows_it(api: Api) -> None:
