@@ -228,13 +228,24 @@ class ExportOut(Out):
     error: str | None = None
 
 
+def _in_utc(value: datetime) -> datetime:
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # year 1 at +01:00 is before the calendar begins
+        raise ValueError("a time the calendar can hold") from None
+
+
+# A moment with its zone offset, stored as UTC.
+UtcMoment = Annotated[AwareDatetime, AfterValidator(_in_utc)]
+
+
 class GroupExportIn(BaseModel):
     """A group export's range: the messages sent from `from` (inclusive) to `to` (exclusive)."""
 
     model_config = ConfigDict(populate_by_name=True)
 
-    from_: AwareDatetime = Field(alias="from")
-    to: AwareDatetime
+    from_: UtcMoment = Field(alias="from")
+    to: UtcMoment
 
 
 class GroupExportOut(ExportOut):

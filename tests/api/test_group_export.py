@@ -170,6 +170,7 @@ async def test_a_bad_range_is_refused_and_starts_nothing(api: Api, app: Any) -> 
         span(1, 2),
         {"from": "2026-01-01T00:00:00", "to": now},  # no zone: which day is that?
         {"from": "yesterday", "to": now},
+        {"from": "0001-01-01T00:00:00+01:00", "to": now},  # before the calendar, in UTC
         {"to": now},
         {},
     ):

@@ -137,20 +137,31 @@ async def test_moderators_pin_up_to_five_messages_in_pin_order(api: Api) -> None
     assert group["pinned"] == again.json()["pinned"], "every member sees the pins"
 
 
-async def test_pin_and_unpin_are_idempotent_and_announce_only_changes(api: Api) -> None:
-    amy = await api.register("amy")
+async def test_pin_and_unpin_are_idempotent_and_announce_only_changes(
+    api: Api,
+    ws: Any,  # noqa: F811
+) -> None:
+    amy, ben = await api.register("amy"), await api.register("ben")
     gid = await api.group(amy)
+    await api.add(amy, gid, ben)
     mid = (await api.post(amy, gid, "read me first"))["id"]
     start = (await api.ok(amy, "GET", f"/groups/{gid}"))["last_seq"]
+    socket = await ws(ben)
     for _ in range(2):
         assert (await pin(api, amy, gid, mid)).json()["pinned"] == [mid]
     for _ in range(2):
         assert (await pin(api, amy, gid, mid, "DELETE")).json()["pinned"] == []
-    events = [(e["type"], e["data"]) for e in await api.events(amy, gid, start)]
-    assert events == [
+    await api.post(amy, gid, "after")  # the socket's last frame: nothing came between
+    live = await socket.events(3)
+    replay = await api.events(ben, gid, start)
+    assert [(e["seq"], e["type"], e["data"]) for e in replay] == [
+        (f["seq"], f["type"], f["data"]) for f in live
+    ]
+    assert [(e["type"], e["data"]) for e in replay[:2]] == [
         ("pin.added", {"group_id": gid, "message_id": mid, "pinned": [mid]}),
         ("pin.removed", {"group_id": gid, "message_id": mid, "pinned": []}),
     ]
+    assert [e["seq"] for e in replay] == [start + 1, start + 2, start + 3]
 
 
 async def test_who_may_pin_and_what_may_be_pinned(api: Api, app: Any) -> None:
