@@ -11,12 +11,24 @@ from tests.support.browser import PHONE, axe, no_horizontal_overflow, screenshot
 from tests.web.test_safety import say
 from tests.web.test_web_client import create_group, invite_link, sign_up
 
+# Whether the element is in the viewport and nothing (the sticky composer) covers it.
+UNCOVERED = """selector => {
+  const el = document.querySelector(selector);
+  if (!el) return false;
+  const r = el.getBoundingClientRect();
+  return r.top >= 0 && r.bottom <= innerHeight
+    && document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2) === el;
+}"""
 NORMS = "Tag a vox if you are responding to them.\nMove side conversations to side voxes."
 
 
-async def amy_sets_norms_then_invites_ben(amy: Page, ben: Page) -> str:
+async def amy_sets_norms_then_invites_ben(amy: Page, ben: Page, said: int = 0) -> str:
+    """Amy makes a group, says `said` things in it, writes its norms and lets the owner
+    export it; Ben joins through her invite link. The group's id."""
     await sign_up(amy, "amy", "Amy Coach")
     gid = await create_group(amy, "Math coaches")
+    for i in range(said):
+        await say(amy, f"Earlier talk {i}")
     await amy.get_by_role("link", name="Group settings").click()
     await amy.get_by_label("Group norms").fill(NORMS)
     await amy.get_by_label("Who can export this group").select_option("owner")
@@ -34,9 +46,10 @@ async def test_a_new_member_sees_the_norms_and_rules_once_and_finds_them_later(
     person: Any,
 ) -> None:
     amy, ben = await person(PHONE, bypass_csp=True), await person(PHONE, bypass_csp=True)
-    gid = await amy_sets_norms_then_invites_ben(amy, ben)
+    gid = await amy_sets_norms_then_invites_ben(amy, ben, said=12)
     panel = ben.get_by_test_id("trust-panel")
-    await expect(panel.get_by_role("heading", name="How this group works")).to_be_visible()
+    await ben.wait_for_function(UNCOVERED, arg="[data-testid=trust-panel] button")  # in sight
+    await expect(ben.locator("li.message").filter(has_text="Earlier talk 11")).to_be_visible()
     await expect(panel.get_by_test_id("norms")).to_have_text(NORMS)
     rules = panel.get_by_test_id("group-rules")
     await expect(rules.locator("[data-rule=retention]")).to_have_text(
@@ -56,7 +69,9 @@ async def test_a_new_member_sees_the_norms_and_rules_once_and_finds_them_later(
     await amy.goto(f"/#/g/{gid}/settings")
     card = amy.get_by_role("region", name="Export this group")
     await card.get_by_role("button", name="Prepare the export").click()
-    await expect(card.get_by_test_id("export-status")).to_contain_text("Your copy is ready")
+    await expect(card.get_by_test_id("export-status")).to_contain_text(
+        "Your copy is ready", timeout=60_000
+    )
     async with amy.expect_download() as downloading:
         await card.get_by_role("button", name="Download the export").click()
     assert (await downloading.value).suggested_filename == "earshot-Math-coaches.zip"

@@ -77,7 +77,7 @@ export async function showGroup(groupId, focusId, app, force = false) {
   const screen = mount({ name: "group", groupId, closeSearch, composer, timeline, loaded: false },
     h("section", { class: "page group-page" },
       h("div", { class: "group-top" }, header, playUnheard, reports, pins),
-      searchPanel, trust, timeline.list, timeline.pill, composer.element));
+      searchPanel, timeline.list, trust, timeline.pill, composer.element));
 
   function messageContext(message) {
     const gr = group(groupId);
@@ -186,8 +186,26 @@ export async function showGroup(groupId, focusId, app, force = false) {
   scrollToBottom();
   renderTalking();
   renderPins(); // the pinned messages of the first page are known now
+  if (trust.firstChild) keepInSight(trust.firstChild);
   if (focusId || screen.pendingFocus) reveal(screen, screen.pendingFocus || focusId);
   for (const m of sorted(groupId)) if (m.voice?.status === "live") app.hearLive(m);
+}
+
+// Scrolls `el` into sight (above the composer: its scroll-margin) and again each frame
+// until it stops moving: rows off screen have estimated heights (content-visibility)
+// until they are laid out, which moves everything below them.
+function keepInSight(el) {
+  let last = null;
+  let frames = 60;
+  const step = () => {
+    if (!el.isConnected || frames-- <= 0) return;
+    el.scrollIntoView({ block: "end" });
+    const top = el.getBoundingClientRect().top;
+    if (top === last) return;
+    last = top;
+    requestAnimationFrame(step);
+  };
+  requestAnimationFrame(step);
 }
 
 // Who sent what kind of message, never its words: those stay in the timeline (where a

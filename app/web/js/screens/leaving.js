@@ -59,13 +59,19 @@ export function zipCard({ path, filename, id, title, intro, prepare: prepareLabe
       download.textContent = downloadLabel;
     }
   }
+  let asked = 0; // only the answer to the latest request is shown (a start outruns a look)
+  async function latest(request, { keepOnRefusal = false } = {}) {
+    const mine = ++asked;
+    const exp = await request();
+    if (mine === asked && !(keepOnRefusal && exp === undefined)) show(exp);
+  }
   async function refresh() {
     if (screen() !== owner) return; // the person left the screen
-    show(await attempt(() => api("GET", path), () => null));
+    await latest(() => attempt(() => api("GET", path), () => null));
   }
   prepare.addEventListener("click", () => {
     const start = body();
-    if (start !== null) attempt(async () => show(await api("POST", path, start)));
+    if (start !== null) latest(() => attempt(() => api("POST", path, start)), { keepOnRefusal: true });
   });
   download.addEventListener("click", async () => {
     if (!(await saveZip(path, filename))) status.textContent = "The download failed. Try again.";

@@ -85,7 +85,9 @@ export function showSettings(groupId) {
   renderExport();
 }
 
-const day = (date) => date.toISOString().slice(0, 10);
+// The date input's value for `date`, in the person's own time zone.
+const day = (date) => [date.getFullYear(), date.getMonth() + 1, date.getDate()]
+  .map((n) => String(n).padStart(2, "0")).join("-");
 
 // The owner's export of the group for a range of days (the person's own days: midnight
 // to midnight where they are), made as a personal export is.
