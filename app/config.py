@@ -178,6 +178,7 @@ class Settings(BaseSettings):
     export_timeout_s: float = 600.0
     export_keep_hours: int = 48
     limit_exports_per_day: int = 5
+    limit_group_exports_per_day: int = 5  # a group's exports by its owner, per group
 
     # The private podcast feed: voice memos of the last feed_days.
     feed_days: int = 30

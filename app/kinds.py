@@ -20,6 +20,8 @@ class EventType:
     MEMBER_ROLE_CHANGED: Final = "member.role_changed"
     MEMBER_LEFT: Final = "member.left"
     GROUP_UPDATED: Final = "group.updated"
+    PIN_ADDED: Final = "pin.added"
+    PIN_REMOVED: Final = "pin.removed"
     GROUP_DELETED: Final = "group.deleted"  # announced, never stored: its group is gone
     MODERATION_LOGGED: Final = "moderation.logged"
 

@@ -173,6 +173,10 @@ class Group(Base):
     last_message_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     retention_days: Mapped[int | None] = mapped_column(Integer)  # None: kept until deleted
     transcripts: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # The group's own agreement (plain text), shown to new members beside its rules.
+    norms: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # Who may take a copy of the group (app.services.exports): "nobody" or "owner".
+    export_policy: Mapped[str] = mapped_column(String(8), default="nobody", server_default="nobody")
 
 
 class Membership(Base):
@@ -480,16 +484,10 @@ class Feed(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
-class Export(Base):
-    """A person's data export (app.services.exports): one per person, the latest.
+class _ExportState:
+    """How an export is going: `status` pending (being made), ready (its zip is in the
+    store), failed."""
 
-    `status`: pending (being made), ready (the zip is in the store at `key`), failed."""
-
-    __tablename__ = "exports"
-
-    user_id: Mapped[str] = mapped_column(
-        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
-    )
     id: Mapped[str] = mapped_column(String(36), default=new_id)
     status: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
@@ -497,3 +495,42 @@ class Export(Base):
     expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     size_bytes: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class Export(_ExportState, Base):
+    """A person's data export (app.services.exports): one per person, the latest."""
+
+    __tablename__ = "exports"
+
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class GroupExport(_ExportState, Base):
+    """A group's export by its owner, of the messages sent in [from_at, to_at): the latest."""
+
+    __tablename__ = "group_exports"
+
+    group_id: Mapped[str] = mapped_column(
+        ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True
+    )
+    requested_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    from_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    to_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Pin(Base):
+    """A message pinned at the top of its group; `position` orders them (pin order)."""
+
+    __tablename__ = "pins"
+
+    group_id: Mapped[str] = mapped_column(
+        ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True
+    )
+    message_id: Mapped[str] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    position: Mapped[int] = mapped_column(Integer)
+    pinned_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    pinned_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

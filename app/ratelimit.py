@@ -80,6 +80,9 @@ RULES: dict[str, tuple[str, int, str]] = {
         "limit_oidc_starts_per_hour", 3600, "Too many sign-ins started; try again later.",
     ),
     "export": ("limit_exports_per_day", 86400, "Too many data exports today; try tomorrow."),
+    "group-export": (
+        "limit_group_exports_per_day", 86400, "Too many exports of this group today; try tomorrow.",
+    ),
     "verification-mail": (
         "limit_verification_mails_per_hour", 3600,
         "Too many verification mails in an hour; try again later.",

@@ -18,7 +18,7 @@ from app.schemas import (
     MemberPatch,
     MembersOut,
 )
-from app.services import groups, invites, members
+from app.services import groups, invites, members, pins
 
 router = APIRouter(tags=["groups"])
 
@@ -136,3 +136,18 @@ async def create_invite(
 @router.post("/invites/{code}/accept", response_model=MemberOut, responses=errors(401, 404, 410))
 async def accept_invite(code: Id, ctx: CtxDep, user: CurrentUser) -> MemberOut:
     return await invites.accept_invite(ctx, user, code)
+
+
+@router.put(
+    "/groups/{gid}/pins/{mid}", response_model=GroupOut, responses=errors(401, 403, 404, 409)
+)
+async def pin_message(gid: Id, mid: Id, ctx: CtxDep, user: CurrentUser) -> GroupOut:
+    """Pin a message of the group (moderators and the owner; at most 5: `409 too_many_pins`).
+    Pinning a pinned message changes nothing."""
+    return await pins.pin(ctx, user, gid, mid)
+
+
+@router.delete("/groups/{gid}/pins/{mid}", response_model=GroupOut, responses=errors(401, 403, 404))
+async def unpin_message(gid: Id, mid: Id, ctx: CtxDep, user: CurrentUser) -> GroupOut:
+    """Unpin a message (moderators and the owner); unpinning one not pinned changes nothing."""
+    return await pins.unpin(ctx, user, gid, mid)

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -250,6 +251,35 @@ class ExportOut(Out):
     error: str | None = None
 
 
+def _in_utc(value: datetime) -> datetime:
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # year 1 at +01:00 is before the calendar begins
+        raise ValueError("a time the calendar can hold") from None
+
+
+# A moment with its zone offset, stored as UTC.
+UtcMoment = Annotated[AwareDatetime, AfterValidator(_in_utc)]
+
+
+class GroupExportIn(BaseModel):
+    """A group export's range: the messages sent from `from` (inclusive) to `to` (exclusive)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: UtcMoment = Field(alias="from")
+    to: UtcMoment
+
+
+class GroupExportOut(ExportOut):
+    """The group's latest export by its owner."""
+
+    model_config = ConfigDict(from_attributes=True, populate_by_name=True)
+
+    from_: Timestamp = Field(alias="from")
+    to: Timestamp
+
+
 class MePatch(BaseModel):
     email: Email | None = Field(
         default=None,
@@ -289,6 +319,9 @@ class GroupCreate(BaseModel):
 
 
 RetentionDays = Annotated[int, Field(ge=1, le=3650)]
+MAX_NORMS_CHARS = 2000
+# Who may take a copy of a group: nobody, or its owner (POST /groups/{gid}/export).
+ExportPolicy = Literal["nobody", "owner"]
 
 
 class GroupPatch(BaseModel):
@@ -298,6 +331,15 @@ class GroupPatch(BaseModel):
     retention_days: RetentionDays | None = None
     # Beyond the contract: transcribe this group's new voice memos (off for privacy).
     transcripts: bool | None = None
+    norms: str | None = Field(
+        default=None,
+        max_length=MAX_NORMS_CHARS,
+        pattern=STORABLE,
+        description="the group's own agreement, plain text; an empty string removes it",
+    )
+    export_policy: ExportPolicy | None = Field(
+        default=None, description="who may export the group; only the owner may change it"
+    )
 
 
 class MemberAdd(BaseModel):
@@ -496,6 +538,11 @@ class GroupInfo(Out):
     last_seq: int
     retention_days: int | None = None
     transcripts: bool = True
+    norms: str = ""
+    export_policy: ExportPolicy = "nobody"
+    pinned: list[str] = Field(
+        default_factory=list, description="ids of the pinned messages, in pin order (at most 5)"
+    )
 
 
 class GroupOut(GroupInfo):
@@ -568,6 +615,8 @@ class ModerationEntryOut(Out):
         "invite.revoked",
         "group.retention_changed",
         "group.transcripts_changed",
+        "group.norms_changed",
+        "group.export_policy_changed",
         "report.resolved",
     ]
     actor: UserOut | None = None

@@ -7,6 +7,8 @@ deletion of an account all call `erase_message`. In the caller's transaction it
 - empties the row: text, transcript, waveform and the other facts of the audio;
 - removes its reactions, everyone's bookmarks of it (with their notes) and listening
   positions in it;
+- unpins it (`pin.removed`) and drops the group's export whose range holds it, zip
+  and all (`app.services.exports.forget_erased`);
 - rewrites every stored event that carried the message (`message.created`,
   `message.updated`: text, transcript) to the tombstone, found by the indexed
   `events.message_id`, so a replay after any cursor gives the tombstone;
@@ -29,7 +31,7 @@ from sqlalchemy import delete, select, update
 
 from app.kinds import EventType
 from app.models import Bookmark, Event, Group, ListeningPosition, Message, Reaction, utcnow
-from app.services import moderation, views
+from app.services import exports, moderation, pins, views
 from app.services.context import Ctx
 from app.storage.keys import voice_prefix
 
@@ -85,6 +87,8 @@ async def erase_message(ctx: Ctx, message_id: str, *, actor_id: str | None = Non
     )
     tombstone = await restate(ctx, message)
     await ctx.emit(group_id, EventType.MESSAGE_DELETED, tombstone)
+    await pins.drop(ctx, group_id, message_id)
+    await exports.forget_erased(ctx, message)
     if actor_id is not None and actor_id != message.sender_id:
         await moderation.record(
             ctx,

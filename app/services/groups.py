@@ -136,14 +136,18 @@ async def get_group(ctx: Ctx, user: User, group_id: str) -> GroupOut:
 
 
 async def update_group(ctx: Ctx, user: User, group_id: str, *, changes: dict[str, Any]) -> GroupOut:
-    """Apply the fields given (name, description, retention_days, transcripts); `group.updated`."""
+    """Apply the fields given (name, description, retention_days, transcripts, norms;
+    export_policy by the owner only); `group.updated`."""
     membership = await require_role(ctx, group_id, user.id, "moderator", lock=True)
+    if changes.get("export_policy") is not None and membership.role != "owner":
+        raise Forbidden("Only the owner of this group may change who can export it.")
     group = await load_group(ctx, group_id)
     if changes.get("name") is not None:
         group.name = changes["name"]
     if changes.get("description") is not None:
         group.description = changes["description"]
-    logged = []  # (action, before, after) of the settings members must be able to audit
+    # (action, before, after) of the settings members must be able to audit
+    logged: list[tuple[str, Any, Any]] = []
     if "retention_days" in changes and changes["retention_days"] != group.retention_days:
         logged.append(("group.retention_changed", group.retention_days, changes["retention_days"]))
         group.retention_days = changes["retention_days"]
@@ -151,9 +155,19 @@ async def update_group(ctx: Ctx, user: User, group_id: str, *, changes: dict[str
     if transcripts is not None and transcripts != group.transcripts:
         logged.append(("group.transcripts_changed", group.transcripts, transcripts))
         group.transcripts = transcripts
+    norms = changes.get("norms")
+    if norms is not None and norms != group.norms:
+        logged.append(("group.norms_changed", None, None))  # the log keeps no content
+        group.norms = norms
+    policy = changes.get("export_policy")
+    if policy is not None and policy != group.export_policy:
+        logged.append(("group.export_policy_changed", group.export_policy, policy))
+        group.export_policy = policy
+        if policy == "nobody":
+            await _forget_export(ctx, group_id)
     await ctx.db.flush()
     for action, before, after in logged:
-        details = {"from": before, "to": after}
+        details = {} if action == "group.norms_changed" else {"from": before, "to": after}
         await moderation.record(ctx, group_id, action, actor_id=user.id, details=details)
     seq = await ctx.next_seq(group_id)  # last, so the payload's last_seq is its own seq
     set_committed_value(group, "last_seq", seq)
@@ -182,6 +196,7 @@ async def remove_group(ctx: Ctx, group: Group) -> None:
         )
     )
     ctx.announce(group_id, group.last_seq + 1, EventType.GROUP_DELETED, {"id": group_id})
+    await _forget_export(ctx, group_id)
     await ctx.db.delete(group)
 
     async def delete_audio() -> None:
@@ -190,3 +205,10 @@ async def remove_group(ctx: Ctx, group: Group) -> None:
 
     ctx.after_commit(delete_audio)
     ctx.after_commit(ctx.rt.scrubber.request)  # the words leave the index and the WAL too
+
+
+async def _forget_export(ctx: Ctx, group_id: str) -> None:
+    """Drop the group's export and its zip (nobody may take a copy now, or it is gone)."""
+    from app.services import exports  # imported late: exports -> people -> notify -> groups
+
+    await exports.forget_group(ctx, group_id)

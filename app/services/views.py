@@ -16,6 +16,7 @@ from app.models import (
     ListeningPosition,
     Membership,
     Message,
+    Pin,
     Reaction,
     Receipt,
     User,
@@ -280,8 +281,24 @@ async def group_payload(ctx: Ctx, group: Group) -> dict[str, Any]:
         last_seq=group.last_seq,
         retention_days=group.retention_days,
         transcripts=group.transcripts,
+        norms=group.norms,
+        export_policy=group.export_policy,
+        pinned=(await pinned_ids(ctx, [group.id])).get(group.id, []),
     )
     return info.model_dump(mode="json")
+
+
+async def pinned_ids(ctx: Ctx, group_ids: Sequence[str]) -> dict[str, list[str]]:
+    """The pinned message ids of each group, in pin order."""
+    pinned: dict[str, list[str]] = {}
+    rows = await ctx.db.execute(
+        select(Pin.group_id, Pin.message_id)
+        .where(Pin.group_id.in_(group_ids))
+        .order_by(Pin.group_id, Pin.position)
+    )
+    for group_id, message_id in rows:
+        pinned.setdefault(group_id, []).append(message_id)
+    return pinned
 
 
 async def group_outs(
@@ -323,6 +340,7 @@ async def group_outs(
         )
     )
     latest_out = {m.group_id: m for m in await message_outs(ctx, viewer_id, latest)}
+    pinned = await pinned_ids(ctx, ids)
     return [
         GroupOut(
             id=g.id,
@@ -333,6 +351,9 @@ async def group_outs(
             last_seq=g.last_seq,
             retention_days=g.retention_days,
             transcripts=g.transcripts,
+            norms=g.norms,
+            export_policy=g.export_policy,
+            pinned=pinned.get(g.id, []),
             role=role,
             unheard_count=unheard_counts.get(g.id, 0),
             last_message=latest_out.get(g.id),

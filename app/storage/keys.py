@@ -24,3 +24,12 @@ def export_prefix(user_id: str) -> str:
 
 def export_key(user_id: str, export_id: str) -> str:
     return f"exports/{user_id}/{export_id}.zip"
+
+
+def group_export_prefix(group_id: str) -> str:
+    """Where a group's exports by its owner live (app.services.group_exports)."""
+    return f"group-exports/{group_id}/"
+
+
+def group_export_key(group_id: str, export_id: str) -> str:
+    return f"group-exports/{group_id}/{export_id}.zip"

@@ -67,6 +67,7 @@ async def make_cast(api: Api, app: Any) -> Cast:
     reported = await api.post(spare, gid, "reported by the owner")
     report = await api.ok(owner, "POST", f"/messages/{reported['id']}/reports", json=REASON)
     invite = await api.ok(moderator, "POST", f"/groups/{gid}/invites", json={})
+    await api.ok(owner, "PATCH", f"/groups/{gid}", json={"export_policy": "owner"})
     return Cast(
         gid,
         owner,
@@ -85,6 +86,7 @@ async def make_cast(api: Api, app: Any) -> Cast:
 
 
 REASON = {"reason": "This breaks our group's norms."}
+EXPORT_RANGE = {"from": "2026-01-01T00:00:00Z", "to": "2100-01-01T00:00:00Z"}
 
 
 def _request(c: Cast, action: str) -> tuple[str, str, dict | None]:
@@ -120,6 +122,11 @@ def _request(c: Cast, action: str) -> tuple[str, str, dict | None]:
         "list reports": ("GET", f"{g}/reports", None),
         "resolve report": ("POST", f"{g}/reports/{c.report}/resolve", {"action": "dismiss"}),
         "read moderation log": ("GET", f"{g}/moderation-log", None),
+        "write norms": ("PATCH", g, {"norms": "Listen before you answer."}),
+        "change export policy": ("PATCH", g, {"export_policy": "nobody"}),
+        "pin message": ("PUT", f"{g}/pins/{c.spare_message}", None),
+        "unpin message": ("DELETE", f"{g}/pins/{c.spare_message}", None),
+        "export group": ("POST", f"{g}/export", EXPORT_RANGE),
     }[action]
 
 
@@ -151,6 +158,11 @@ MATRIX = {
     "list reports": (404, 403, 200, 200),
     "resolve report": (404, 403, 200, 200),
     "read moderation log": (404, 200, 200, 200),
+    "write norms": (404, 403, 200, 200),
+    "change export policy": (404, 403, 403, 200),
+    "pin message": (404, 403, 200, 200),
+    "unpin message": (404, 403, 200, 200),
+    "export group": (404, 403, 403, 202),
 }
 ROLES = ("outsider", "member", "moderator", "owner")
 FORMER = ("removed", "banned", "admin")  # treated exactly as outsiders

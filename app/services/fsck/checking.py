@@ -36,7 +36,7 @@ from app.storage.blobs import StoredBlob
 from app.storage.keys import voice_prefix
 
 VOICE_DIR = "voice/"
-EXPORTS_DIR = "exports/"
+EXPORT_DIRS = ("exports/", "group-exports/")  # app.services.exports: people's and groups'
 
 _MEMO_BLOB = re.compile(r"voice/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/.+")
 
@@ -202,7 +202,7 @@ async def check(rt: Runtime, grace_s: float = GRACE_S) -> Report:
     findings = [
         Finding(UNKNOWN_BLOBS, b.key, _describe([b]))
         for b in unknown
-        if not b.key.startswith(EXPORTS_DIR)  # data exports: app.services.exports
+        if not b.key.startswith(EXPORT_DIRS)  # exports: app.services.exports
     ]
     expected = {mid for mid, row in rows.items() if not row.deleted}
     for mid in sorted(set(memos) | expected):

@@ -1,6 +1,6 @@
 // What each websocket event and signal changes in the store.
 
-import { forgetGroup, reloadGroupsSoon } from "./data/groups.js";
+import { forgetGroup, pinsArrived, reloadGroupsSoon } from "./data/groups.js";
 import { hearLive, liveOver } from "./data/live.js";
 import { reactionArrived, receiptArrived, upsert } from "./data/messages.js";
 import { loadMembers } from "./data/people.js";
@@ -35,6 +35,8 @@ export function eventHandlers(app) {
         return removedFrom(groupId, "You are no longer a member of");
       }
       loadMembers(groupId);
+    } else if (type === "pin.added" || type === "pin.removed") {
+      return pinsArrived(groupId, data.pinned);
     } else if (type === "group.deleted") {
       return removedFrom(groupId, "This group was deleted:");
     } else if (type === "moderation.logged") {

@@ -43,3 +43,18 @@ export async function updateGroup(groupId, patch, onError) {
   changed("groups");
   return updated;
 }
+
+// Pin or unpin a message (moderators); the group comes back with its new `pinned`.
+export async function setPinned(message, pin) {
+  const path = `/groups/${message.group_id}/pins/${message.id}`;
+  const updated = await attempt(() => api(pin ? "PUT" : "DELETE", path));
+  if (!updated) return null;
+  return pinsArrived(message.group_id, updated.pinned);
+}
+
+// pin.added / pin.removed (or an answer): the group's whole new list of pins.
+export function pinsArrived(groupId, pinned) {
+  state.groups = state.groups.map((g) => (g.id === groupId ? { ...g, pinned } : g));
+  changed("groups");
+  return pinned;
+}

@@ -7,6 +7,7 @@ import { displayName, loadMembers } from "../data/people.js";
 import { changed, group, moderates, on, state } from "../store.js";
 import { announce, mount, screen as current, tell } from "../ui.js";
 import { searchBox } from "../views/search.js";
+import { pinsBar, trustPanel } from "../views/trust.js";
 import { Composer } from "./composer.js";
 import { rowContext } from "./rowcontext.js";
 import { Timeline, scrollToBottom } from "./timeline.js";
@@ -57,6 +58,10 @@ export async function showGroup(groupId, focusId, app, force = false) {
     h("a", { href: `#/g/${groupId}/settings`, class: "button icon-button", "aria-label": "Group settings",
       title: "Group settings" }, icon("settings")));
 
+  const pins = h("div", { class: "pins-slot" });
+  const trust = h("div", { class: "trust-slot" });
+  const pinnedMessages = new Map(); // id -> message, for pins not in the loaded pages
+
   const composer = new Composer({ groupId, recorder: app.recorder });
   const timeline = new Timeline({
     groupId,
@@ -69,8 +74,8 @@ export async function showGroup(groupId, focusId, app, force = false) {
   });
   const screen = mount({ name: "group", groupId, closeSearch, composer, timeline, loaded: false },
     h("section", { class: "page group-page" },
-      h("div", { class: "group-top" }, header, playUnheard, reports),
-      searchPanel, timeline.list, timeline.pill, composer.element));
+      h("div", { class: "group-top" }, header, playUnheard, reports, pins),
+      searchPanel, timeline.list, trust, timeline.pill, composer.element));
 
   const messageContext = rowContext(groupId, app, {
     composer,
@@ -87,6 +92,30 @@ export async function showGroup(groupId, focusId, app, force = false) {
     reports.hidden = !open;
     reports.textContent = `⚑ ${open} open report${open === 1 ? "" : "s"}: review`;
   };
+  const renderPins = () => {
+    const pinned = group(groupId)?.pinned || [];
+    const known = new Map(pinned.map((id) => [id, find(groupId, id) || pinnedMessages.get(id)]));
+    pins.replaceChildren(pinned.length ? pinsBar(pinned, known, { me: state.me,
+      onOpen: (id) => reveal(screen, id) }) : "");
+    for (const id of pinned.filter((id) => !known.get(id) && !pinnedMessages.has(id))) {
+      pinnedMessages.set(id, null); // asked once
+      fetchMessage(groupId, id).then((m) => {
+        if (!m || current() !== screen) return;
+        pinnedMessages.set(id, m);
+        renderPins();
+      });
+    }
+  };
+  const renderTrust = () => {
+    const gr = group(groupId);
+    const seen = `earshot.trust-seen.${state.me.id}.${groupId}`;
+    if (!gr || gr.role === "owner" || localStorage.getItem(seen)) return trust.replaceChildren();
+    trust.replaceChildren(trustPanel(gr, { onDismiss: () => {
+      localStorage.setItem(seen, "1");
+      trust.replaceChildren();
+      composer.element.querySelector("button, textarea, input")?.focus();
+    } }));
+  };
   const renderUnheard = () => {
     const count = state.unheard.get(groupId)?.length || 0;
     playUnheard.hidden = !count;
@@ -100,6 +129,11 @@ export async function showGroup(groupId, focusId, app, force = false) {
   screen.disposers.push(
     () => timeline.dispose(),
     on("groups", renderHeader),
+    on("groups", () => {
+      renderPins();
+      if (trust.firstChild) renderTrust();
+      if (screen.loaded) timeline.render();
+    }),
     on("reports", (id) => mine(id) && renderHeader()),
     on("unheard", (id) => mine(id) && renderUnheard()),
     on("talking", (id) => mine(id) && renderTalking()),
@@ -118,6 +152,8 @@ export async function showGroup(groupId, focusId, app, force = false) {
   );
   renderHeader();
   renderUnheard();
+  renderPins();
+  renderTrust();
 
   const [ok] = await Promise.all([openGroup(groupId), loadMembers(groupId), loadUnheard(groupId),
     state.blocksLoaded]);
@@ -128,8 +164,27 @@ export async function showGroup(groupId, focusId, app, force = false) {
   timeline.render();
   scrollToBottom();
   renderTalking();
+  renderPins(); // the pinned messages of the first page are known now
+  if (trust.firstChild) keepInSight(trust.firstChild);
   if (focusId || screen.pendingFocus) reveal(screen, screen.pendingFocus || focusId);
   for (const m of sorted(groupId)) if (m.voice?.status === "live") app.hearLive(m);
+}
+
+// Scrolls `el` into sight (above the composer: its scroll-margin) and again each frame
+// until it stops moving: rows off screen have estimated heights (content-visibility)
+// until they are laid out, which moves everything below them.
+function keepInSight(el) {
+  let last = null;
+  let frames = 60;
+  const step = () => {
+    if (!el.isConnected || frames-- <= 0) return;
+    el.scrollIntoView({ block: "end" });
+    const top = el.getBoundingClientRect().top;
+    if (top === last) return;
+    last = top;
+    requestAnimationFrame(step);
+  };
+  requestAnimationFrame(step);
 }
 
 // Who sent what kind of message, never its words: those stay in the timeline (where a

@@ -1,5 +1,6 @@
 // The account screen's last two cards: a copy of your data (POST /me/export, then the
-// zip when it is ready) and deleting your account (DELETE /me, with your password).
+// zip when it is ready) and deleting your account (DELETE /me, with your password). The
+// export card serves a group's export by its owner too (group settings).
 
 import { api, session } from "../api.js";
 import { h } from "../dom.js";
@@ -12,13 +13,13 @@ function megabytes(bytes) {
   return `${Math.max(0.1, bytes / 1e6).toFixed(1)} MB`;
 }
 
-async function saveZip(handle) {
-  const response = await fetch("/api/v1/me/export/download", {
+async function saveZip(path, filename) {
+  const response = await fetch(`/api/v1${path}/download`, {
     headers: { Authorization: `Bearer ${session.token}` },
   }).catch(() => null);
   if (!response?.ok) return false;
   const url = URL.createObjectURL(await response.blob());
-  const link = h("a", { href: url, download: `earshot-${handle}.zip`, hidden: true });
+  const link = h("a", { href: url, download: filename, hidden: true });
   document.body.append(link);
   link.click();
   link.remove();
@@ -27,8 +28,18 @@ async function saveZip(handle) {
 }
 
 export function exportCard(me) {
+  return zipCard({ path: "/me/export", filename: `earshot-${me.handle}.zip`, id: "export-title",
+    title: "A copy of your data", prepare: "Prepare a copy of my data", download: "Download my data",
+    intro: "Your profile, groups, messages, transcripts and voice memos, as one zip file.",
+    preparing: "Preparing your data… You can leave this page; it goes on." });
+}
+
+// An export made on the server (a person's or a group's): start it, follow it, save the zip.
+// `body()`: what to start it with, or null when the fields before the button say what is wrong.
+export function zipCard({ path, filename, id, title, intro, prepare: prepareLabel, download: downloadLabel,
+  preparing, fields = [], body = () => undefined }) {
   const status = h("p", { role: "status", "data-testid": "export-status" });
-  const prepare = h("button", { type: "button" }, "Prepare a copy of my data");
+  const prepare = h("button", { type: "button" }, prepareLabel);
   const download = h("button", { type: "button", class: "primary", hidden: true });
   const owner = screen();
   let timer = null;
@@ -39,29 +50,38 @@ export function exportCard(me) {
     prepare.disabled = exp?.status === "pending";
     if (!exp) status.textContent = "";
     else if (exp.status === "pending") {
-      status.textContent = "Preparing your data… You can leave this page; it goes on.";
+      status.textContent = preparing;
       timer = setTimeout(refresh, POLL_MS);
     } else if (exp.status === "failed") status.textContent = exp.error;
     else {
       const until = new Date(exp.expires_at).toLocaleString();
       status.textContent = `Your copy is ready (${megabytes(exp.size_bytes)}), until ${until}.`;
-      download.textContent = "Download my data";
+      download.textContent = downloadLabel;
     }
   }
-  async function refresh() {
-    if (screen() !== owner) return; // the person left the account screen
-    show(await attempt(() => api("GET", "/me/export"), () => null));
+  let asked = 0; // only the answer to the latest request is shown (a start outruns a look)
+  async function latest(request, { keepOnRefusal = false } = {}) {
+    const mine = ++asked;
+    const exp = await request();
+    if (mine === asked && !(keepOnRefusal && exp === undefined)) show(exp);
   }
-  prepare.addEventListener("click", () => attempt(async () => show(await api("POST", "/me/export"))));
+  async function refresh() {
+    if (screen() !== owner) return; // the person left the screen
+    await latest(() => attempt(() => api("GET", path), () => null));
+  }
+  prepare.addEventListener("click", () => {
+    const start = body();
+    if (start !== null) latest(() => attempt(() => api("POST", path, start)), { keepOnRefusal: true });
+  });
   download.addEventListener("click", async () => {
-    if (!(await saveZip(me.handle))) status.textContent = "The download failed. Try again.";
+    if (!(await saveZip(path, filename))) status.textContent = "The download failed. Try again.";
   });
   owner?.disposers.push(() => clearTimeout(timer));
   refresh();
-  return h("div", { class: "card", "aria-labelledby": "export-title", role: "region" },
-    h("h2", { id: "export-title" }, "A copy of your data"),
-    h("p", { class: "muted" }, "Your profile, groups, messages, transcripts and voice memos, as one zip file."),
-    status, prepare, download);
+  return h("div", { class: "card", "aria-labelledby": id, role: "region" },
+    h("h2", { id }, title),
+    h("p", { class: "muted" }, intro),
+    fields, status, prepare, download);
 }
 
 export function deleteCard(me, { onDeleted }) {

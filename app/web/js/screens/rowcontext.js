@@ -2,6 +2,7 @@
 // you are, the player, and what its buttons do. One home for both screens.
 
 import { deleteMessage, find, sorted, toggleBookmark, toggleReaction } from "../data/messages.js";
+import { setPinned } from "../data/groups.js";
 import { isBlocked } from "../data/people.js";
 import { group, moderates, state } from "../store.js";
 import { tell } from "../ui.js";
@@ -16,6 +17,8 @@ export function rowContext(groupId, app, { composer, rerender, highlight = () =>
   return (message) => ({
     me: state.me, player: app.player, liveBlocked: state.liveBlocked,
     canModerate: moderates(group(groupId)), isBlocked, revealed: state.revealed,
+    pinned: group(groupId)?.pinned || [],
+    onPin: (m) => setPinned(m, !(group(groupId)?.pinned || []).includes(m.id)),
     receipts: state.receipts.get(message.id),
     highlight: highlight(), transcriptOpen: state.openTranscripts.has(message.id), inThread,
     replied: message.reply_to ? find(groupId, message.reply_to) || null : null,

@@ -111,7 +111,8 @@ export class Timeline {
     const ctx = this.context(message);
     const key = [ctx.highlight === message.id, ctx.transcriptOpen, ctx.revealed.has(message.id),
       ctx.isBlocked(message), ctx.liveBlocked && message.voice?.status === "live",
-      ctx.receipts?.length, ctx.replied && `${ctx.replied.id}${ctx.replied.deleted}`, ctx.canModerate].join("|");
+      ctx.receipts?.length, ctx.replied && `${ctx.replied.id}${ctx.replied.deleted}`, ctx.canModerate,
+      ctx.pinned?.includes(message.id)].join("|");
     const known = this.rows.get(message.id);
     if (known && known.message === message && known.key === key) return known.el;
     const el = messageRow(message, ctx);

@@ -232,6 +232,8 @@ export function messageRow(message, ctx) {
     editable(message, mine) ? actionButton("Edit your message", "Edit", () => ctx.onEdit(message), "edit") : null,
     !message.deleted && !mine && !folded ? actionButton(`Report this message from ${who}`, "Report",
       () => ctx.onReport(message), "report") : null,
+    !message.deleted && ctx.canModerate && ctx.onPin ? actionButton(undefined,
+      ctx.pinned?.includes(message.id) ? "Unpin" : "Pin", () => ctx.onPin(message), "pin") : null,
     !message.deleted && (mine || ctx.canModerate) ? actionButton("Delete this message", "Delete",
       () => ctx.onDelete(message), "delete") : null,
   ].filter(Boolean);

@@ -79,6 +79,9 @@ export function logSentence(entry, me) {
       return to === null ? `${who} set the group to keep messages until they are deleted`
         : `${who} set messages to be deleted after ${to} days`;
     case "group.transcripts_changed": return `${who} turned transcripts ${to ? "on" : "off"}`;
+    case "group.norms_changed": return `${who} changed the group norms`;
+    case "group.export_policy_changed":
+      return to === "owner" ? `${who} allowed the owner to export the group` : `${who} turned group exports off`;
     case "report.resolved": return `${who} ${RESOLUTIONS[action] || "resolved a report"}`;
     default: return `${who}: ${entry.action}`;
   }
