@@ -12,6 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from app.api import (
     auth,
+    avatars,
     bookmarks,
     docs,
     errors,
@@ -155,6 +156,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         auth.router,
         oidc.router,
         me.router,
+        avatars.router,
         exports.router,
         groups.router,
         moderation.router,

@@ -91,6 +91,10 @@ class User(Base):
     # When the account was deleted (app.services.deletion): the row stays, shown as
     # "Deleted user", so tombstones keep a sender; the handle is freed after a grace period.
     deleted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The profile others see (app.services.avatars): a short plain-text bio, and the
+    # avatar's version (a random id naming its blob and its URL; None: no avatar).
+    bio: Mapped[str] = mapped_column(String(280), default="", server_default="")
+    avatar_id: Mapped[str | None] = mapped_column(String(32))
 
     @property
     def email_verified(self) -> bool:

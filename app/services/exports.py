@@ -9,8 +9,8 @@ replaces it, and when the account is deleted. If the address is verified and mai
 set up, a mail says it is ready. An export whose process died stays `pending` until
 twice the time bound has passed, then reads as `failed` and may be started again.
 
-The zip: `profile.json` (the account and its settings, and its sign-in identities
-at OpenID Connect providers), `groups.json` (the groups
+The zip: `profile.json` (the account and its settings, bio and avatar, and its
+sign-in identities at OpenID Connect providers), `avatar.webp` (if any), `groups.json` (the groups
 you are in, your role), `messages.json` (every message you sent that is not
 deleted), `transcripts.json` (of your voice memos), `receipts.json` (the memos you
 marked listened), `memos/<message id>.ogg` (your ready voice memos, as stored), and
@@ -46,10 +46,11 @@ from app.models import (
 from app.schemas import ExportOut
 from app.services import emails, people
 from app.services.context import Ctx, Runtime, transaction
-from app.storage.keys import audio_key, export_key, export_prefix
+from app.storage.keys import audio_key, avatar_key, export_key, export_prefix
 
 log = logging.getLogger(__name__)
 
+AVATAR_FILE = "avatar.webp"
 _making: dict[asyncio.Task[None], Runtime] = {}  # this process's exports being made
 
 
@@ -161,8 +162,11 @@ def _iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-async def _records(rt: Runtime, user_id: str) -> tuple[dict[str, Any], list[tuple[str, int]]]:
-    """The JSON files of the zip, and the voice memos whose audio goes in it (id, size)."""
+async def _records(
+    rt: Runtime, user_id: str
+) -> tuple[dict[str, Any], list[tuple[str, int]], str | None]:
+    """The JSON files of the zip, the voice memos whose audio goes in it (id, size), and
+    the avatar's id (or None)."""
     async with transaction(rt, reads_only=True) as ctx:
         user = await ctx.db.get(User, user_id)
         if user is None or user.deleted_at is not None:
@@ -205,6 +209,7 @@ async def _records(rt: Runtime, user_id: str) -> tuple[dict[str, Any], list[tupl
             )
         )
         profile = people.me_out(user).model_dump(mode="json")
+        profile["avatar_file"] = AVATAR_FILE if user.avatar_id else None
         identities = await ctx.db.scalars(
             select(OidcSubject)
             .where(OidcSubject.user_id == user_id)
@@ -263,7 +268,7 @@ async def _records(rt: Runtime, user_id: str) -> tuple[dict[str, Any], list[tupl
                 for p in positions
             ],
         }
-        return files, [(m.id, m.size_bytes or 0) for m in memos]
+        return files, [(m.id, m.size_bytes or 0) for m in memos], user.avatar_id
 
 
 def _message(message: Message, with_audio: bool) -> dict[str, Any]:
@@ -290,7 +295,14 @@ def _message(message: Message, with_audio: bool) -> dict[str, Any]:
 
 async def _build(rt: Runtime, user_id: str, export_id: str, work: Path) -> int:
     """Write the zip in `work`, store it, and return its size."""
-    files, memos = await _records(rt, user_id)
+    files, memos, avatar_id = await _records(rt, user_id)
+    await asyncio.to_thread(work.mkdir, parents=True, exist_ok=True)
+    avatar = work / AVATAR_FILE
+    if avatar_id is not None:
+        try:
+            await rt.blobs.fetch_to(avatar_key(user_id, avatar_id), avatar)
+        except FileNotFoundError:  # replaced or removed since: the zip has none
+            files["profile.json"]["avatar_file"] = None
     texts = {
         name: json.dumps(content, ensure_ascii=False, indent=1) for name, content in files.items()
     }
@@ -310,11 +322,12 @@ async def _build(rt: Runtime, user_id: str, export_id: str, work: Path) -> int:
         texts["messages.json"] = json.dumps(files["messages.json"], ensure_ascii=False, indent=1)
     about = {"user_id": user_id, "created_at": _iso(utcnow()), "omitted_memos": omitted}
     texts["export.json"] = json.dumps(about, indent=1)
-    await asyncio.to_thread(work.mkdir, parents=True, exist_ok=True)
     path = work / "export.zip"
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
         for name, text in texts.items():
             await asyncio.to_thread(zf.writestr, name, text)
+        if files["profile.json"]["avatar_file"]:  # WebP is compressed already
+            await asyncio.to_thread(zf.write, avatar, AVATAR_FILE, compress_type=zipfile.ZIP_STORED)
         for memo_id in included:
             local = work / f"{memo_id}.ogg"
             await rt.blobs.fetch_to(audio_key(memo_id), local)

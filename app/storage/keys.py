@@ -24,3 +24,12 @@ def export_prefix(user_id: str) -> str:
 
 def export_key(user_id: str, export_id: str) -> str:
     return f"exports/{user_id}/{export_id}.zip"
+
+
+def avatar_prefix(user_id: str) -> str:
+    """Where a person's avatar lives (app.services.avatars)."""
+    return f"avatars/{user_id}/"
+
+
+def avatar_key(user_id: str, avatar_id: str) -> str:
+    return f"avatars/{user_id}/{avatar_id}.webp"

@@ -37,6 +37,7 @@ from app.storage.keys import voice_prefix
 
 VOICE_DIR = "voice/"
 EXPORTS_DIR = "exports/"
+AVATARS_DIR = "avatars/"
 
 _MEMO_BLOB = re.compile(r"voice/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/.+")
 
@@ -202,7 +203,8 @@ async def check(rt: Runtime, grace_s: float = GRACE_S) -> Report:
     findings = [
         Finding(UNKNOWN_BLOBS, b.key, _describe([b]))
         for b in unknown
-        if not b.key.startswith(EXPORTS_DIR)  # data exports: app.services.exports
+        # data exports (app.services.exports) and avatars (app.services.avatars)
+        if not b.key.startswith((EXPORTS_DIR, AVATARS_DIR))
     ]
     expected = {mid for mid, row in rows.items() if not row.deleted}
     for mid in sorted(set(memos) | expected):
