@@ -4,34 +4,19 @@ from fastapi import APIRouter, Request, Response
 
 from app.api.common import Id, errors
 from app.api.deps import CtxDep, CurrentUser, ReadCtxDep
-from app.api.upload import receive_upload
+from app.api.upload import openapi_upload, receive_upload
 from app.schemas import MeOut
 from app.services import avatars
 from app.storage.images import MEDIA_TYPE
 
 router = APIRouter(tags=["accounts"])
 
-_UPLOAD_SCHEMA = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file"],
-                    "properties": {"file": {"type": "string", "format": "binary"}},
-                }
-            }
-        },
-    }
-}
-
 
 @router.put(
     "/me/avatar",
     response_model=MeOut,
     responses=errors(401, 413, 415, 429, 503, 507),
-    openapi_extra=_UPLOAD_SCHEMA,
+    openapi_extra=openapi_upload(),
 )
 async def put_avatar(request: Request, ctx: CtxDep, user: CurrentUser) -> MeOut:
     """Set your avatar from a JPEG, PNG, WebP or HEIC image (multipart field `file`, at

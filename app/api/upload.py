@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect, Request
@@ -25,6 +26,16 @@ FIELD_LIMIT = 1024
 MAX_FIELDS = 16
 MAX_FIELDS_BYTES = 64 * 1024
 _SLACK = MAX_FIELDS_BYTES  # room for multipart headers and small fields around the file
+
+
+def openapi_upload(file_field: str = "file", **fields: dict[str, Any]) -> dict[str, Any]:
+    """The `openapi_extra` of a route that takes its body through `receive_upload`:
+    a multipart/form-data body with a required file part and the optional `fields`."""
+    properties = {file_field: {"type": "string", "format": "binary"}, **fields}
+    schema = {"type": "object", "required": [file_field], "properties": properties}
+    return {
+        "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": schema}}}
+    }
 
 
 def too_many_fields() -> ApiError:
