@@ -15,7 +15,7 @@ router = APIRouter(tags=["accounts"])
 @router.put(
     "/me/avatar",
     response_model=MeOut,
-    responses=errors(401, 413, 415, 429, 503, 507),
+    responses=errors(401, 403, 413, 415, 429, 503, 507),
     openapi_extra=openapi_upload(),
 )
 async def put_avatar(request: Request, ctx: CtxDep, user: CurrentUser) -> MeOut:

@@ -3,6 +3,7 @@ photo, cleaned of its metadata, bounded by what decoding it costs, and gone with
 
 import io
 import struct
+import uuid
 import zlib
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,7 +16,9 @@ from app.config import Settings
 from app.services import exports
 from tests.api.test_delete_account import delete_me
 from tests.api.test_export import download, exported, ready_export
+from tests.erasure import on_disk, unique_word
 from tests.helpers import Api, Person, assert_error, running
+from tests.s3server import S3Server, s3_server  # noqa: F401  (a fixture)
 from tests.services.helpers import blob_files
 
 BLUE, RED = (0, 0, 255), (255, 0, 0)
@@ -328,6 +331,28 @@ async def test_a_wrong_or_made_up_avatar_url_finds_nothing(api: Api) -> None:
     )
 
 
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # the store is the subject
+async def test_avatars_live_in_an_s3_store_too(
+    settings: Settings,
+    s3_server: S3Server,  # noqa: F811
+) -> None:
+    store = s3_server.storage_url(f"avatars-{uuid.uuid4().hex}")
+    async with running(settings.model_copy(update={"storage_url": store})) as (app, client):
+        api = Api(client)
+        amy = await api.register("amy")
+        first = (await set_avatar(api, amy, photo(orientation=6, gps=True)))["avatar_url"]
+        second = (await set_avatar(api, amy, transparent_png()))["avatar_url"]
+        blobs = app.state.runtime.blobs
+        assert await blobs.list_keys("avatars/") == [
+            f"avatars/{amy.id}/{second.rsplit('/', 1)[1]}.webp"
+        ]
+        r = await fetch(api, second)
+        assert r.status_code == 200 and decoded(r.content).size == (256, 256)
+        assert_error(await fetch(api, first), 404, "avatar_not_found")
+        assert (await api.call(amy, "DELETE", "/me/avatar")).status_code == 204
+        assert await blobs.list_keys("avatars/") == []
+
+
 # Name and bio.
 
 
@@ -399,6 +424,17 @@ async def test_a_deleted_account_leaves_no_avatar_or_bio(app: Any, api: Api) -> 
     events = await api.events(amy, gid)
     assert "Ben's unique bio words" not in str(events) and url not in str(events)
     assert any(e["data"].get("user", {}).get("id") == ben.id for e in events)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])  # PostgreSQL: what VACUUM does, see the README
+async def test_a_deleted_accounts_bio_leaves_the_sqlite_files(app: Any, api: Api) -> None:
+    ben = await api.register("ben")
+    word = unique_word()
+    await api.ok(ben, "PATCH", "/me", json={"bio": f"Instructional coach, {word} district"})
+    assert on_disk(app, word)
+    assert (await delete_me(api, ben)).status_code == 204
+    await app.state.runtime.scrubber.idle()
+    assert on_disk(app, word) == []
 
 
 async def test_the_export_holds_your_avatar_and_bio(app: Any, api: Api) -> None:
