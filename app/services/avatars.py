@@ -95,16 +95,24 @@ async def set_avatar(ctx: Ctx, user: User, upload: Path) -> MeOut:
     avatar_id = secrets.token_hex(16)
     key = avatar_key(user.id, avatar_id)
     await ctx.rt.blobs.put_bytes(key, data)
+    committed = False
+
+    async def mark() -> None:
+        nonlocal committed
+        committed = True
+
     try:
         current = await _locked(ctx, user.id)
         old = current.avatar_id
         current.avatar_id = avatar_id
+        ctx.after_commit(mark)  # first of the actions: the row names the new blob now
         if old is not None:
             ctx.after_commit(lambda: ctx.rt.blobs.delete(avatar_key(user.id, old)))
         out = people.me_out(current)
         await ctx.commit()
     except BaseException:
-        await ctx.rt.blobs.delete(key)  # the change did not happen: nor does its blob
+        if not committed:  # the change did not happen: nor does its blob
+            await ctx.rt.blobs.delete(key)
         raise
     return out
 

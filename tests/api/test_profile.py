@@ -13,7 +13,10 @@ import pytest
 from PIL import Image
 
 from app.config import Settings
-from app.services import exports
+from app.errors import ApiError
+from app.models import User
+from app.services import avatars, exports
+from app.services.context import transaction
 from tests.api.test_delete_account import delete_me
 from tests.api.test_export import download, exported, ready_export
 from tests.erasure import on_disk, unique_word
@@ -424,6 +427,25 @@ async def test_a_deleted_account_leaves_no_avatar_or_bio(app: Any, api: Api) -> 
     events = await api.events(amy, gid)
     assert "Ben's unique bio words" not in str(events) and url not in str(events)
     assert any(e["data"].get("user", {}).get("id") == ben.id for e in events)
+
+
+async def test_an_avatar_that_races_the_accounts_deletion_leaves_no_file(
+    app: Any, api: Api, tmp_path: Path
+) -> None:
+    ben = await api.register("ben")
+    rt = app.state.runtime
+    async with transaction(rt) as ctx:
+        account = await ctx.db.get(User, ben.id)  # signed in when the upload began
+        await avatars.admit(ctx, account)  # as the route does, before reading the body
+    assert account is not None
+    assert (await delete_me(api, ben)).status_code == 204
+    upload = tmp_path / "late.jpg"
+    upload.write_bytes(photo())
+    async with transaction(rt) as ctx:
+        with pytest.raises(ApiError) as refused:
+            await avatars.set_avatar(ctx, account, upload)
+    assert (refused.value.status, refused.value.code) == (403, "account_deleted")
+    assert avatar_blobs(app) == []
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])  # PostgreSQL: what VACUUM does, see the README
