@@ -13,7 +13,7 @@ from uvicorn.config import LOG_LEVELS
 from app import logs
 from app.config import Settings
 from app.db import migrate
-from app.services import fsck
+from app.services import admin_commands, digest, emails, fsck
 
 
 def server_options(settings: Settings) -> dict[str, Any]:
@@ -55,6 +55,61 @@ def _fsck(args: argparse.Namespace, settings: Settings) -> int:
     except Exception as exc:  # the database or the store cannot be read: nothing was judged
         print(f"earshot fsck: could not check: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
+
+
+def _admin_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    admin = commands.add_parser(
+        "admin",
+        help="manage accounts: create, list, promote, disable, reset, delete",
+        description=admin_commands.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    tasks = admin.add_subparsers(dest="admin_command", required=True)
+    create = tasks.add_parser(
+        "create-user", help="make an account; prints a one-time link to set its password"
+    )
+    create.add_argument("handle")
+    create.add_argument("--display-name", help="default: the handle")
+    create.add_argument("--email", help="mailed a verification link (needs email set up)")
+    create.add_argument("--admin", action="store_true", help="make it an instance admin")
+    listing = tasks.add_parser("list-users", help="accounts, newest first")
+    listing.add_argument("--search", help="handle, name or address starting with this")
+    for name, what in (
+        ("promote", "make an account an instance admin"),
+        ("demote", "take admin rights away (never from the last admin)"),
+        ("enable", "let a disabled account sign in again"),
+        ("reset-password", "print a one-time link to set a new password"),
+        ("delete-user", "delete an account and erase everything it posted"),
+    ):
+        tasks.add_parser(name, help=what).add_argument("handle")
+    disable = tasks.add_parser("disable", help="sign an account out everywhere and keep it out")
+    disable.add_argument("handle")
+    disable.add_argument("--reason", required=True, help="why (admins see it)")
+
+
+def _digest(args: argparse.Namespace, settings: Settings) -> int:
+    if not args.now:
+        print(
+            "earshot digest: say --now (the server sends the others each morning)", file=sys.stderr
+        )
+        return 2
+    if not settings.email_enabled:
+        print(
+            "earshot digest: email is not set up (EARSHOT_SMTP_URL, EARSHOT_MAIL_FROM, "
+            "EARSHOT_PUBLIC_URL)",
+            file=sys.stderr,
+        )
+        return 2
+    handles = asyncio.run(digest.run_now(settings, args.user, emails.compose))
+    if args.user and not handles:
+        print(
+            f"earshot digest: @{args.user} has no digest on, or no verified address",
+            file=sys.stderr,
+        )
+        return 1
+    named = " ".join(f"@{h}" for h in handles) or "nobody"
+    print(f"digest for {named} handed to the mail server (nothing unheard: no mail)")
+    return 0
 
 
 SETTINGS_NOTE = (
@@ -111,6 +166,18 @@ def main(argv: list[str] | None = None) -> None:
         "directories written less than this many seconds ago (default %(default)g): a running "
         "server stores an upload a moment before its row commits",
     )
+    _admin_commands(commands)
+    mailing = commands.add_parser(
+        "digest",
+        help="send the catch-up digest now",
+        description="Send the catch-up digest now to everyone who chose one (daily or weekly) "
+        "and has a verified address, or to one person, whatever the hour; mornings after "
+        "cover what comes since. Nothing is sent to someone with nothing unheard. Exit "
+        "status: 0 done, 1 --user has no digest on (or no verified address), 2 email is "
+        "not set up.",
+    )
+    mailing.add_argument("--now", action="store_true", help="send now (required)")
+    mailing.add_argument("--user", metavar="HANDLE", help="only this person")
     args = parser.parse_args(argv)
 
     settings = Settings()
@@ -122,6 +189,10 @@ def main(argv: list[str] | None = None) -> None:
         migrate(settings.resolved_database_url)
     elif args.command == "fsck":
         sys.exit(_fsck(args, settings))
+    elif args.command == "admin":
+        sys.exit(asyncio.run(admin_commands.run(settings, vars(args))))
+    elif args.command == "digest":
+        sys.exit(_digest(args, settings))
 
 
 if __name__ == "__main__":

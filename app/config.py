@@ -148,6 +148,9 @@ class Settings(BaseSettings):
     limit_password_resets_per_hour: int = 10  # per client address, and per login
     limit_email_tokens_per_hour: int = 30  # verify/reset confirmations, per client address
     limit_verification_mails_per_hour: int = 5  # per user
+    # The catch-up digest (app.services.digest), for those who chose one: mailed at this
+    # hour (0-23) of each person's local morning (looked for every sweep_interval_s).
+    digest_hour: int = Field(default=7, ge=0, le=23)
 
     # Who may make an account (app.services.registration): "open" (anyone), "invite"
     # (only with a group invite code, joining that group) or "closed" (nobody).

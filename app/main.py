@@ -11,9 +11,11 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from app.api import (
+    admin,
     auth,
     avatars,
     bookmarks,
+    digest,
     docs,
     errors,
     exports,
@@ -157,6 +159,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         oidc.router,
         me.router,
         avatars.router,
+        admin.router,
+        digest.router,
         exports.router,
         groups.router,
         moderation.router,

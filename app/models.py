@@ -91,6 +91,18 @@ class User(Base):
     # When the account was deleted (app.services.deletion): the row stays, shown as
     # "Deleted user", so tombstones keep a sender; the handle is freed after a grace period.
     deleted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # An instance admin (app.services.admin) manages accounts; it reads no group it is not
+    # in. An account an admin disabled (`disabled_at`, with the admin's reason) has no
+    # tokens and cannot sign in until an admin enables it again.
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    disabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    disabled_reason: Mapped[str | None] = mapped_column(String(500))
+    # The catch-up digest (app.services.digest): "off", "daily" or "weekly", mailed in the
+    # local morning of `timezone` (IANA; None: UTC), the person's one time zone (quiet
+    # hours follow it). `digest_slot_at`: the morning whose digest was last queued.
+    digest: Mapped[str] = mapped_column(String(8), default="off", server_default="off")
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    digest_slot_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     # The profile others see (app.services.avatars): a short plain-text bio, and the
     # avatar's version (a random id naming its blob and its URL; None: no avatar).
     bio: Mapped[str] = mapped_column(String(280), default="", server_default="")
@@ -234,6 +246,7 @@ class Message(Base):
     voice_status: Mapped[str | None] = mapped_column(String(16))
     duration_ms: Mapped[int | None] = mapped_column(Integer)
     waveform: Mapped[list[int] | None] = mapped_column(JSON)
+    silences: Mapped[list[list[int]] | None] = mapped_column(JSON)
     mime: Mapped[str | None] = mapped_column(String(64))
     size_bytes: Mapped[int | None] = mapped_column(Integer)
     voice_error: Mapped[str | None] = mapped_column(Text)
@@ -244,6 +257,8 @@ class Message(Base):
     transcript_status: Mapped[str | None] = mapped_column(String(16))
     transcript_text: Mapped[str | None] = mapped_column(Text)
     transcript_language: Mapped[str | None] = mapped_column(String(16))
+    # Recorded live (push-to-talk), whatever its status now: a digest names live memos missed.
+    live: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     sender: Mapped[User] = relationship(lazy="joined")
 

@@ -169,6 +169,26 @@ def _with_gain(directory: Path, gain_db: int) -> Path:
     )  # fmt: skip
 
 
+PAUSE_S = 4
+
+
+def speech_with_pause(directory: Path, gain_db: int = 0) -> Path:
+    """The speech, PAUSE_S seconds of room noise (-65 dBFS), the speech again, `gain_db`
+    louder or quieter (mono WAV): a memo with a pause worth skipping."""
+
+    def make(tmp: Path) -> None:
+        speech = str(speech_wav(directory))
+        _ffmpeg(
+            "-i", speech, "-f", "lavfi", "-i",
+            f"anoisesrc=color=white:amplitude=0.0005:duration={PAUSE_S}:sample_rate=22050",
+            "-i", speech, "-filter_complex",
+            f"[0:a][1:a][2:a]concat=n=3:v=0:a=1,volume={gain_db}dB",
+            "-ac", "1", "-c:a", "pcm_s16le", "-f", "wav", str(tmp),
+        )  # fmt: skip
+
+    return _cached(directory / f"speech_pause_{gain_db:+d}db.wav", make)
+
+
 def silence_wav(directory: Path, seconds: int = 5) -> Path:
     """Digital silence (WAV): audio, but nothing in it."""
     return _cached(

@@ -100,6 +100,15 @@ async def running(
             yield app, client
 
 
+async def make_admin(app: Any, person: Person) -> None:
+    """Make `person` an instance admin, as `earshot admin promote` does."""
+    from app.services import admin
+    from app.services.context import transaction
+
+    async with transaction(app.state.runtime) as ctx:
+        await admin.set_admin(ctx, None, person.id, True)
+
+
 def assert_error(r: httpx.Response, status: int, code: str | None = None) -> dict[str, Any]:
     """The response is an error in the one shape, with this status (and code)."""
     assert r.status_code == status, r.text

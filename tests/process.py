@@ -1,5 +1,7 @@
-"""Running `earshot serve` as a real process, as a user (or a crash) would."""
+"""Running `earshot serve` (and `earshot admin`) as a real process, as a user (or a
+crash) would."""
 
+import asyncio
 import os
 import signal
 import socket
@@ -7,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -15,6 +18,22 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+async def earshot_admin(settings: Any, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """`earshot admin ARGS` in a process of its own on `settings`' database and data
+    directory (`env`: more EARSHOT_* settings, as keyword arguments)."""
+    variables = {
+        "EARSHOT_DATA_DIR": str(settings.data_dir),
+        "EARSHOT_DATABASE_URL": settings.resolved_database_url,
+        "EARSHOT_SECRET_KEY": "test-secret",
+        "PATH": "/usr/bin:/bin",
+        **{f"EARSHOT_{k.upper()}": v for k, v in env.items()},
+    }
+    command = [sys.executable, "-m", "app.cli", "admin", *args]
+    return await asyncio.to_thread(
+        subprocess.run, command, capture_output=True, text=True, timeout=60, env=variables
+    )
 
 
 class ServerProcess:

@@ -139,6 +139,36 @@ async def test_the_migrated_schema_is_what_the_models_say(empty_database: str) -
     assert unexplained == []
 
 
+async def test_upgrading_to_0018_keeps_digests_off_and_gives_quiet_hours_zone_to_the_person(
+    empty_database: str,
+) -> None:
+    """Nobody is mailed a digest they did not choose; a person with quiet hours keeps
+    their one time zone as the account's `timezone`."""
+    await upgrade_to(empty_database, "0017")
+    engine = create_engine(empty_database)
+    async with engine.begin() as db:
+        await amy_and_her_group(db, last_seq=0)
+        await db.execute(
+            text(
+                "INSERT INTO users (id, handle, display_name, password_hash, created_at, "
+                "quiet_start, quiet_end, quiet_time_zone) VALUES ('u2', 'ben', 'Ben', 'x', "
+                "CURRENT_TIMESTAMP, 1320, 420, 'America/Chicago')"
+            )
+        )
+    await engine.dispose()
+
+    await upgrade_to(empty_database, "0018")
+
+    engine = create_engine(empty_database)
+    async with engine.connect() as db:
+        found = await db.execute(
+            text("SELECT id, digest, timezone, digest_slot_at FROM users ORDER BY id")
+        )
+        rows = [tuple(row) for row in found.all()]
+    await engine.dispose()
+    assert rows == [("u1", "off", None, None), ("u2", "off", "America/Chicago", None)]
+
+
 async def test_upgrading_to_0005_gives_people_and_memberships_quiet_defaults(
     empty_database: str,
 ) -> None:

@@ -22,6 +22,12 @@ departing user's connections here end any live memo they send in that group,
 and live chunks of theirs still in flight are dropped. Control messages that are
 no group event go only where they are addressed: a report notice to the sockets
 of the moderators it names.
+
+A signed-out token's sockets close (4001) when its `TokensRevoked` notice arrives;
+every TOKEN_CHECK_S the hub also asks the database which of its sockets' tokens still
+work, and closes the others: those revoked by a process that shares no broker with
+this one (`earshot admin disable` on a server without Redis), and SSO tokens past
+their expiry.
 """
 
 import asyncio
@@ -60,7 +66,7 @@ from app.realtime.wire import (
     decode_event,
     encode_event,
 )
-from app.services import events
+from app.services import accounts, events
 from app.services.context import Runtime
 
 log = logging.getLogger(__name__)
@@ -69,6 +75,8 @@ REPLAY_PAGE = 500
 SYNC_GRACE_S = 1.0
 DEPARTED_S = 300.0  # far longer than any chunk takes from its sender to this hub
 DEPARTED_MAX = 10_000
+TOKEN_CHECK_S = 30.0
+TOKEN_CHECK_BATCH = 500  # token hashes per query
 
 
 class Hub:
@@ -81,6 +89,7 @@ class Hub:
         # are dropped, so no listener hears anything of theirs after their `member.left`.
         self._departed: dict[tuple[str, str], float] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self.token_check_s = TOKEN_CHECK_S
 
     # Life cycle
 
@@ -97,6 +106,7 @@ class Hub:
         ]
         for event in ready:
             await event.wait()
+        self._tasks.append(asyncio.create_task(self._check_tokens_now_and_then()))
 
     async def stop(self) -> None:
         await cancel_and_wait(self._tasks)
@@ -122,6 +132,28 @@ class Hub:
             except Exception:  # SubscriptionLost, or the broker itself failing
                 log.warning("lost the %s subscription; resubscribing", channel, exc_info=True)
                 await asyncio.sleep(0.5)
+
+    async def _check_tokens_now_and_then(self) -> None:
+        while True:
+            await asyncio.sleep(self.token_check_s)
+            try:
+                await self.close_signed_out()
+            except Exception:  # the database is away: the next round tries again
+                log.warning("could not check the sockets' tokens", exc_info=True)
+
+    async def close_signed_out(self) -> int:
+        """Close (4001) every socket whose token no longer works; returns how many."""
+        conns = [c for cs in self.by_user.values() for c in cs if not c.closing]
+        hashes = sorted({c.token_hash for c in conns})
+        working: set[str] = set()
+        for start in range(0, len(hashes), TOKEN_CHECK_BATCH):
+            batch = hashes[start : start + TOKEN_CHECK_BATCH]
+            async with self.rt.read_sessions() as db:
+                working |= await accounts.working_tokens(db, batch)
+        gone = [c for c in conns if c.token_hash not in working]
+        for conn in gone:
+            asyncio.get_running_loop().create_task(self._close(conn, CLOSE_REVOKED, "signed out"))
+        return len(gone)
 
     # Connections
 

@@ -198,25 +198,37 @@ WhoCanAddMe = Literal["shared_group", "anyone"]
 ClockTime = Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
 
 
+def _known_zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r}") from None
+    return name
+
+
+TimeZone = Annotated[
+    str,
+    StringConstraints(max_length=64, pattern=r"^[A-Za-z0-9_+/-]+$"),
+    AfterValidator(_known_zone),
+    Field(description="an IANA zone: America/Chicago"),
+]
+Digest = Literal["off", "daily", "weekly"]
+
+
 class QuietHours(BaseModel):
     """No pushes from `start` to `end` (local times, HH:MM) in `time_zone`, except live
-    memos when `allow_live`; an interval that passes midnight (22:00 to 07:00) is fine."""
+    memos when `allow_live`; an interval that passes midnight (22:00 to 07:00) is fine.
+    In a PATCH, `time_zone` may be left out: the account's `timezone` (else UTC)."""
 
     start: ClockTime
     end: ClockTime
-    time_zone: str = Field(
-        max_length=64, pattern=r"^[A-Za-z0-9_+/-]+$", description="an IANA zone: America/Chicago"
-    )
+    time_zone: TimeZone | None = None
     allow_live: StrictBool = False
 
     @model_validator(mode="after")
     def _check(self) -> "QuietHours":
         if self.start == self.end:
             raise ValueError("start and end must differ")
-        try:
-            ZoneInfo(self.time_zone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {self.time_zone!r}") from None
         return self
 
 
@@ -237,6 +249,16 @@ class MeOut(UserOut):
     )
     has_password: bool = Field(
         default=True, description="false: an account made through SSO, which signs in there only"
+    )
+    is_admin: bool = Field(
+        default=False, description="an instance admin (may use /api/v1/admin; shown to you only)"
+    )
+    digest: Digest = Field(
+        default="off",
+        description="the catch-up email of what you have not heard: off, daily or weekly",
+    )
+    timezone: str | None = Field(
+        default=None, description="your IANA time zone (digest mornings, quiet hours); null: UTC"
     )
 
 
@@ -271,6 +293,10 @@ class MePatch(BaseModel):
     notification_previews: StrictBool | None = None
     quiet_hours: QuietHours | None = Field(
         default=None, description="an explicit null turns quiet hours off; left out: unchanged"
+    )
+    digest: Digest | None = None
+    timezone: TimeZone | None = Field(
+        default=None, description="your IANA zone; quiet hours move to it; explicit null: UTC"
     )
 
 
@@ -416,6 +442,8 @@ class VoiceOut(Out):
     status: Literal["live", "processing", "ready", "failed"]
     duration_ms: int | None = None
     waveform: list[int] | None = None
+    # Spans of silence the player may skip, once ready: [[start_ms, end_ms], ...] in order.
+    silences: list[list[int]] | None = None
     mime: str | None = None
     size_bytes: int | None = None
     audio_url: str | None = None

@@ -10,7 +10,7 @@ and earn growing delays there (`app.ratelimit`), so nobody can lock anyone else 
 import hashlib
 import secrets
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import ColumnElement, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -102,6 +102,7 @@ async def login(ctx: Ctx, handle: str, password: str, address: str) -> tuple[Use
     # An unknown handle costs the same hashing time as a wrong password.
     if not await _check_password(ctx, user, handle, password, address) or user is None:
         raise Unauthorized("Wrong handle or password.", code="invalid_credentials")
+    require_enabled(user)
     passwords = ctx.rt.passwords
     if passwords.needs_rehash(user.password_hash):
         rehashed = await passwords.hash(password)
@@ -149,15 +150,17 @@ async def replace_password(
 
 
 async def reset_password(ctx: Ctx, token: str, new: str, address: str) -> None:
-    """Set a new password with a token mailed to the account's verified address; every
-    token of the account is revoked (its websockets close), as on a password change."""
-    _, user = await emails.use_token(ctx, token, "reset", address)
-    if not user.email_verified:
+    """Set a new password with a token mailed to the account's verified address, or of a
+    link an admin handed over; every token of the account is revoked (its websockets
+    close), as on a password change."""
+    row, user = await emails.use_token(ctx, token, ("reset", emails.SET_PASSWORD), address)
+    purpose = row.purpose
+    if purpose == "reset" and not user.email_verified:
         raise emails.invalid_token()
     check_new_password(new, user.handle)
     await ctx.release()  # no database lock is held while hashing
     new_hash = await ctx.rt.passwords.hash(new)
-    if not await emails.delete_tokens(ctx, user, "reset"):
+    if not await emails.delete_tokens(ctx, user, purpose):
         raise emails.invalid_token()  # a parallel request used it meanwhile
     await replace_password(ctx, user, new_hash)
 
@@ -167,16 +170,42 @@ async def announce_revoked(ctx: Ctx, user: User, token_hashes: list[str]) -> Non
     await ctx.rt.broker.publish(CONTROL_CHANNEL, encode_control(notice))
 
 
+def _working() -> list[ColumnElement[bool]]:
+    """What makes a token work: not expired (an SSO token), its account not disabled
+    (a disabled account's tokens are deleted too; this covers a race)."""
+    return [
+        or_(Token.expires_at.is_(None), Token.expires_at > utcnow()),
+        User.disabled_at.is_(None),
+    ]
+
+
 async def user_for_token(db: AsyncSession, token: str) -> User | None:
     """The token's user, unless the token was revoked or (an SSO token) has expired."""
     return await db.scalar(
         select(User)
         .join(Token, Token.user_id == User.id)
-        .where(
-            Token.token_hash == hash_token(token),
-            or_(Token.expires_at.is_(None), Token.expires_at > utcnow()),
-        )
+        .where(Token.token_hash == hash_token(token), *_working())
     )
+
+
+async def working_tokens(db: AsyncSession, token_hashes: list[str]) -> set[str]:
+    """Those of `token_hashes` whose tokens still work (for sockets signed in with them)."""
+    rows = await db.scalars(
+        select(Token.token_hash)
+        .join(User, User.id == Token.user_id)
+        .where(Token.token_hash.in_(token_hashes), *_working())
+    )
+    return set(rows)
+
+
+def require_enabled(user: User) -> None:
+    """403 `account_disabled` for an account an admin disabled (checked at every sign-in,
+    after the credentials, so it tells nothing to someone who has none)."""
+    if user.disabled_at is not None:
+        raise Forbidden(
+            "An admin of this server disabled your account. Ask them about it.",
+            code="account_disabled",
+        )
 
 
 def require_password_login(ctx: Ctx) -> None:

@@ -68,6 +68,12 @@ async def delete_account(ctx: Ctx, user: User, password: str, token: str, addres
         await oidc.require_recent_sso(ctx, user, token)
     else:
         await accounts.require_password(ctx, user, password, address)
+    await erase_account(ctx, user)
+
+
+async def erase_account(ctx: Ctx, user: User) -> None:
+    """Delete `user`'s account once whoever asked has proved they may (its owner, or an
+    admin at the command line): the owner rule, then everything described above."""
     memberships = list(
         await ctx.db.scalars(
             select(Membership)
@@ -130,6 +136,12 @@ async def delete_account(ctx: Ctx, user: User, password: str, token: str, addres
             quiet_start=None,
             quiet_end=None,
             quiet_time_zone=None,
+            is_admin=False,
+            disabled_at=None,
+            disabled_reason=None,  # an admin's words about them go too
+            digest="off",
+            timezone=None,
+            digest_slot_at=None,
         )
     )
     # Reloaded as "Deleted user" before anything is announced, so no live event names them.

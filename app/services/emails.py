@@ -26,11 +26,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import ApiError, Conflict
 from app.models import EmailToken, Export, User, utcnow
-from app.services import mail, outbox
+from app.services import digest, mail, outbox
 from app.services.context import Ctx, Runtime
 
 VERIFY_TTL = timedelta(hours=48)
 RESET_TTL = timedelta(hours=1)
+# The purpose of a link an admin hands over to set a password (`app.services.admin`):
+# random, not mailed, tied to no address; otherwise used as a reset token.
+SET_PASSWORD = "set"
 
 
 def not_configured() -> Conflict:
@@ -55,8 +58,11 @@ def token_for(rt: Runtime, item_id: str) -> str:
     return base64.urlsafe_b64encode(digest.digest()).rstrip(b"=").decode()
 
 
-def _hash(token: str) -> str:
+def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+_hash = hash_token
 
 
 # --- in the request path: change the account, queue the mail ---------------------
@@ -102,21 +108,23 @@ def invalid_token() -> ApiError:
     )
 
 
-async def use_token(ctx: Ctx, token: str, purpose: str, address: str) -> tuple[EmailToken, User]:
-    """The live token `token` of `purpose` and its account (422 invalid_token otherwise),
-    counted against the caller's address."""
+async def use_token(
+    ctx: Ctx, token: str, purposes: tuple[str, ...], address: str
+) -> tuple[EmailToken, User]:
+    """The live token `token` of one of `purposes` and its account (422 invalid_token
+    otherwise), counted against the caller's address."""
     await ctx.limit("email-token", address)
     row = await ctx.db.get(EmailToken, _hash(token))
-    if row is None or row.purpose != purpose or row.expires_at <= utcnow():
+    if row is None or row.purpose not in purposes or row.expires_at <= utcnow():
         raise invalid_token()
     user = await ctx.db.get(User, row.user_id)
-    if user is None or user.email != row.email:
+    if user is None or (row.purpose != SET_PASSWORD and user.email != row.email):
         raise invalid_token()  # the address changed since
     return row, user
 
 
 async def verify(ctx: Ctx, token: str, address: str) -> User:
-    row, user = await use_token(ctx, token, "verify", address)
+    row, user = await use_token(ctx, token, ("verify",), address)
     other = await ctx.db.scalar(
         select(User.id).where(
             User.email == row.email, User.email_verified_at.is_not(None), User.id != user.id
@@ -152,6 +160,8 @@ async def compose(rt: Runtime, item: outbox.Item) -> EmailMessage | None:
     async with rt.sessions() as db:
         if payload["kind"] == "export":
             return await _export_mail(rt, db, payload)
+        if payload["kind"] == digest.KIND:
+            return await digest.compose(rt, db, payload)
         if payload["kind"] == "verify":
             user = await db.get(User, payload["user_id"])
             if user is None or user.email != payload["email"] or user.email_verified:

@@ -41,6 +41,7 @@ def _empty(message: Message, now: datetime) -> None:
     message.transcript_language = None
     message.transcript_status = None
     message.waveform = None
+    message.silences = None
     message.duration_ms = None
     message.size_bytes = None
     message.voice_error = None

@@ -4,14 +4,15 @@ The database is the queue's memory: a memo is `processing` until it is done, and
 carries a lease naming the process converting it (`app.services.leases`). Every
 `sweep_interval_s` (and at start) each process looks for memos whose owner died:
 a `processing` one is converted here, a `live` one is ended with what it had
-received. The same pass applies each group's retention.
+received. The same pass applies each group's retention and queues the catch-up
+digests that came due (`app.services.digest`).
 """
 
 import asyncio
 import logging
 
 from app.kinds import VoiceStatus
-from app.services import deletion, exports, leases, retention, voice
+from app.services import deletion, digest, exports, leases, retention, voice
 from app.services.context import Runtime
 from app.services.jobs import JobQueue
 from app.services.live import finish_live
@@ -51,6 +52,8 @@ class Ingest:
         await retention.sweep(self._rt)
         await deletion.sweep(self._rt)
         await exports.sweep(self._rt)
+        if self._rt.settings.email_enabled:
+            await digest.schedule(self._rt)
 
     async def _sweep_forever(self) -> None:
         while True:

@@ -83,6 +83,7 @@ async def start_live(
         group_id=group_id,
         kind="voice",
         voice_status=VoiceStatus.LIVE,
+        live=True,
         mime=mime,
         client_id=client_id,
         reply_to_id=reply_to,

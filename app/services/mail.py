@@ -54,8 +54,17 @@ def smtp_target(url: str) -> SmtpTarget:
     )
 
 
-def message(settings: Settings, to: str, subject: str, text: str, html: str) -> EmailMessage:
-    """A plain-text mail with an HTML alternative (`html` must already be escaped)."""
+def message(
+    settings: Settings,
+    to: str,
+    subject: str,
+    text: str,
+    html: str,
+    *,
+    headers: dict[str, str] | None = None,
+) -> EmailMessage:
+    """A plain-text mail with an HTML alternative (`html` must already be escaped), with
+    any further `headers` (List-Unsubscribe, say)."""
     sender = settings.mail_from or ""
     mail = EmailMessage()
     mail["From"] = sender
@@ -64,6 +73,8 @@ def message(settings: Settings, to: str, subject: str, text: str, html: str) -> 
     mail["Date"] = formatdate(localtime=False)
     mail["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2].strip("> ") or None)
     mail["Auto-Submitted"] = "auto-generated"
+    for name, value in (headers or {}).items():
+        mail[name] = value
     mail.set_content(text)
     mail.add_alternative(html, subtype="html")
     return mail

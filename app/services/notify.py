@@ -43,18 +43,26 @@ def quiet_hours_out(user: User) -> QuietHours | None:
     )
 
 
-def preference_columns(changes: dict[str, Any]) -> dict[str, Any]:
-    """User column values for the preferences in a PATCH /me body (fields sent only)."""
+def preference_columns(user: User, changes: dict[str, Any]) -> dict[str, Any]:
+    """User column values for the preferences in a PATCH /me body (fields sent only).
+
+    A person has one time zone (`timezone`, None: UTC): quiet hours sent without a
+    `time_zone` take it, and a new `timezone` moves the quiet hours to it."""
     values: dict[str, Any] = {}
     if changes.get("notification_previews") is not None:
         values["notification_previews"] = changes["notification_previews"]
+    zone = changes["timezone"] if "timezone" in changes else user.timezone
+    if "timezone" in changes:
+        values["timezone"] = zone
+        if user.quiet_start is not None:
+            values["quiet_time_zone"] = zone or "UTC"
     if "quiet_hours" in changes:
         quiet = changes["quiet_hours"]
         values.update(
             quiet_start=_minutes(quiet["start"]) if quiet else None,
             quiet_end=_minutes(quiet["end"]) if quiet else None,
-            quiet_time_zone=quiet["time_zone"] if quiet else None,
-            quiet_allow_live=bool(quiet and quiet["allow_live"]),
+            quiet_time_zone=(quiet.get("time_zone") or zone or "UTC") if quiet else None,
+            quiet_allow_live=bool(quiet and quiet.get("allow_live")),
         )
     return values
 

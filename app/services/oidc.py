@@ -313,6 +313,9 @@ async def exchange(ctx: Ctx, code: str) -> tuple[User, str]:
     elif user.deleted_at is not None:
         await ctx.commit()
         raise Forbidden("This account was deleted.", code="account_deleted")
+    elif user.disabled_at is not None:
+        await ctx.commit()  # the exchange code is used up
+        accounts.require_enabled(user)
     token = await _issue(ctx, user)
     await ctx.commit()
     return user, token
@@ -329,6 +332,7 @@ async def link(ctx: Ctx, code: str, password: str, address: str) -> tuple[User, 
         raise invalid_code()
     await ctx.release()  # no database lock is held while hashing
     await accounts.require_password(ctx, user, password, address)
+    accounts.require_enabled(user)
     if await _take(ctx, "link", code) is None:
         raise invalid_code()  # a parallel request used it meanwhile
     ctx.db.add(OidcSubject(provider=row.provider, subject=identity["sub"], user_id=user.id))

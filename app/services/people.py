@@ -16,7 +16,7 @@ from sqlalchemy.orm import aliased
 from app.errors import Conflict, Invalid, NotFound
 from app.models import Block, Membership, User, utcnow
 from app.schemas import BlockOut, MeOut
-from app.services import emails, notify, views
+from app.services import digest, emails, notify, views
 from app.services.context import Ctx
 
 MAX_BLOCKS = 1000  # per person: each is a row, and every message list checks them
@@ -49,10 +49,11 @@ async def update_me(ctx: Ctx, user: User, changes: dict[str, Any]) -> MeOut:
     """Apply the fields of a PATCH /me body that were sent (`changes`, as JSON values)."""
     if "email" in changes:
         await emails.set_email(ctx, user, changes["email"])
-    values = notify.preference_columns(changes)
+    values = notify.preference_columns(user, changes)
     for name in ("who_can_add_me", "display_name", "bio"):
         if changes.get(name) is not None:
             values[name] = changes[name]
+    values |= digest.preference_columns(ctx.settings, user, changes)
     if values:
         await ctx.db.execute(update(User).where(User.id == user.id).values(**values))
         for name, value in values.items():

@@ -49,3 +49,16 @@ def check_feed_audio(
 ) -> bool:
     expected = feed_audio_sig(secret, feed_id, token_hash, message_id)
     return hmac.compare_digest(expected.encode(), signature.encode())
+
+
+def unsubscribe_token(secret: bytes, user_id: str) -> str:
+    """The token of a digest's one-click unsubscribe link: bound to the person, good only
+    for turning their digest off (never a session), and valid until the secret changes."""
+    return f"{user_id}.{_signature(secret, f'digest-unsubscribe/{user_id}', 0)}"
+
+
+def unsubscribe_user(secret: bytes, token: str) -> str | None:
+    """The person an unsubscribe token names, or None if it was not made here."""
+    user_id, _, signature = token.partition(".")
+    expected = unsubscribe_token(secret, user_id)
+    return user_id if hmac.compare_digest(expected.encode(), token.encode()) and signature else None

@@ -92,6 +92,7 @@ def _message_out(
             status=message.voice_status,
             duration_ms=message.duration_ms,
             waveform=message.waveform,
+            silences=message.silences if message.voice_status == VoiceStatus.READY else None,
             mime=message.mime,
             size_bytes=message.size_bytes,
             error=message.voice_error,

@@ -183,6 +183,7 @@ async def _finish(
             message.voice_status = VoiceStatus.READY
             message.duration_ms = info.duration_ms
             message.waveform = info.waveform
+            message.silences = info.silences
             message.mime = "audio/ogg"
             message.size_bytes = size
             message.transcript_status = transcripts.first_status(rt, group)

@@ -109,10 +109,12 @@ class ProbeResult:
 
 @dataclass(frozen=True)
 class VoiceInfo:
-    """What the player shows: exact length and 64 peak bars (0-255)."""
+    """What the player shows: exact length, 64 peak bars (0-255), and the spans of
+    silence a listener may skip (`[[start_ms, end_ms], ...]`)."""
 
     duration_ms: int
     waveform: list[int]
+    silences: list[list[int]]
 
 
 async def probe(path: Path, max_duration_s: int) -> ProbeResult:
@@ -345,7 +347,7 @@ async def transcode_voice(src: Path, dst: Path, *, max_duration_s: float) -> Voi
     finally:
         pcm_wav.unlink(missing_ok=True)
         tmp.unlink(missing_ok=True)
-    return VoiceInfo(duration_ms=duration_ms, waveform=peaks.waveform())
+    return VoiceInfo(duration_ms=duration_ms, waveform=peaks.waveform(), silences=peaks.silences())
 
 
 async def transcode_mp3(src: Path, dst: Path, *, max_duration_s: float) -> None:

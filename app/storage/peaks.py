@@ -10,6 +10,13 @@ except ImportError:  # pragma: no cover
     audioop = None  # type: ignore[assignment]
 
 WAVEFORM_BARS = 64
+# Silence the player may skip: windows whose peak is this far below the memo's loudest
+# (and below SILENCE_FLOOR anyway), for at least SILENCE_MIN_MS; each span keeps
+# SILENCE_MARGIN_MS of quiet at both ends, so speech is never clipped.
+SILENCE_BELOW_LOUDEST_DB = 30
+SILENCE_CEILING = 2**15 * 10 ** (-30 / 20)  # never "silent" above -30 dBFS
+SILENCE_MIN_MS = 1000
+SILENCE_MARGIN_MS = 200
 fast_peaks = audioop is not None  # else feed PCM from a worker thread
 
 
@@ -71,6 +78,29 @@ class Peaks:
         ]
         top = max(max(values), 64)
         return [min(255, round(v * 255 / top)) for v in values]
+
+    def silences(self) -> list[list[int]]:
+        """Spans of the memo a listener may skip, `[[start_ms, end_ms], ...]` in order:
+        quiet for at least SILENCE_MIN_MS (measured on the same windows as the waveform:
+        10 ms, coarser for long memos), less SILENCE_MARGIN_MS at each end."""
+        if not self.peaks:
+            return []
+        loudest = max(self.peaks)
+        quiet = min(loudest * 10 ** (-SILENCE_BELOW_LOUDEST_DB / 20), SILENCE_CEILING)
+        window_ms = self.window * 1000 / PCM_RATE
+        spans: list[list[int]] = []
+        start = None
+        for i, value in enumerate([*self.peaks, loudest]):  # the sentinel ends a last span
+            if value <= quiet:
+                start = i if start is None else start
+                continue
+            if start is not None and (i - start) * window_ms >= SILENCE_MIN_MS:
+                begin = round(start * window_ms) + (SILENCE_MARGIN_MS if start else 0)
+                end = round(i * window_ms) - (SILENCE_MARGIN_MS if i < len(self.peaks) else 0)
+                if end > begin:
+                    spans.append([begin, min(end, self.samples * 1000 // PCM_RATE)])
+            start = None
+        return spans
 
 
 def peak(pcm: memoryview) -> int:

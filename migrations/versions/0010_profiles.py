@@ -1,7 +1,7 @@
 """profiles: a bio and an avatar on each account
 
 Revision ID: 0010
-Revises: 0015
+Revises: 0018
 
 `users.bio`: a short plain-text bio others see ("" for none). `users.avatar_id`: the
 current avatar's random id, which names its blob (`avatars/<user id>/<id>.webp`) and
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010"
-down_revision: str | None = "0015"
+down_revision: str | None = "0018"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

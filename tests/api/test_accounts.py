@@ -33,6 +33,9 @@ async def test_register_returns_user_and_working_token(api: Api) -> None:
         "email": None,
         "email_verified": False,
         "has_password": True,
+        "is_admin": False,
+        "digest": "off",
+        "timezone": None,
     }
 
 

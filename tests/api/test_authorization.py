@@ -1,17 +1,18 @@
 """Who may do what in a group: every group endpoint against every role.
 
 Outsiders get 404 for everything (a group's existence is not revealed), and so do
-people who were removed or banned: they are outsiders now. Members without the
-needed role get 403.
+people who were removed or banned: they are outsiders now, and so is an instance
+admin who is not in the group. Members without the needed role get 403.
 """
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
 from app.config import Settings
-from tests.helpers import Api, Person, assert_error
+from tests.helpers import Api, Person, assert_error, make_admin
 
 
 @dataclass
@@ -25,6 +26,7 @@ class Cast:
     outsider: Person
     removed: Person  # was a member, removed by a moderator
     banned: Person  # was a member, banned
+    admin: Person  # an instance admin, not in the group
     spare_message: str
     invite: str  # a code made by the moderator
     report: str  # an open report (by the owner) of another of spare's messages
@@ -38,11 +40,11 @@ def settings(settings: Settings) -> Settings:
 
 
 @pytest.fixture
-async def cast(api: Api) -> Cast:
-    return await make_cast(api)
+async def cast(api: Api, app: Any) -> Cast:
+    return await make_cast(api, app)
 
 
-async def make_cast(api: Api) -> Cast:
+async def make_cast(api: Api, app: Any) -> Cast:
     """A group with one person in each role, a message, an invite and an open report."""
     owner = await api.register("owner")
     gid = await api.group(owner)
@@ -59,6 +61,8 @@ async def make_cast(api: Api) -> Cast:
     await api.add(owner, gid, banned)
     await api.ok(owner, "DELETE", f"/groups/{gid}/members/{removed.id}")
     await api.ok(owner, "POST", f"/groups/{gid}/bans", json={"user_id": banned.id})
+    admin = await api.register("admin")
+    await make_admin(app, admin)
     message = await api.post(spare, gid, "from spare")
     reported = await api.post(spare, gid, "reported by the owner")
     report = await api.ok(owner, "POST", f"/messages/{reported['id']}/reports", json=REASON)
@@ -73,6 +77,7 @@ async def make_cast(api: Api) -> Cast:
         await api.register("out"),
         removed,
         banned,
+        admin,
         message["id"],
         invite["code"],
         report["id"],
@@ -148,22 +153,22 @@ MATRIX = {
     "read moderation log": (404, 200, 200, 200),
 }
 ROLES = ("outsider", "member", "moderator", "owner")
-FORMER = ("removed", "banned")  # treated exactly as outsiders
+FORMER = ("removed", "banned", "admin")  # treated exactly as outsiders
 
 
 @pytest.mark.parametrize("action", MATRIX)
-async def test_role_matrix(api: Api, action: str) -> None:
+async def test_role_matrix(api: Api, app: Any, action: str) -> None:
     """Every role's answer to one action. A refusal must change nothing, so the refusals
     (and the reads) share one cast; each change that is allowed gets a cast of its own
     (the first one the shared cast, once every refusal has been tried on it)."""
     expected = dict(zip(ROLES, MATRIX[action], strict=True))
     expected |= {role: MATRIX[action][0] for role in FORMER}  # former members: outsiders
-    shared = await make_cast(api)
+    shared = await make_cast(api, app)
     changes = _request(shared, action)[0] != "GET"
     allowed = [role for role, status in expected.items() if status < 400 and changes]
     answers = {}
     for role in [r for r in expected if r not in allowed] + allowed:
-        cast = shared if role not in allowed or role == allowed[0] else await make_cast(api)
+        cast = shared if role not in allowed or role == allowed[0] else await make_cast(api, app)
         answers[role] = await _answer(api, cast, action, role, expected[role])
     assert answers == expected
 
@@ -190,6 +195,11 @@ ACCOUNT_CALLS = [
     ("DELETE", "/me/blocks/00000000-0000-0000-0000-000000000000", None),
     ("GET", "/me/bookmarks", None),
     ("GET", "/me/bookmarks.md", None),
+    ("GET", "/admin/users", None),
+    ("POST", "/admin/users", {"handle": "newbie"}),
+    ("POST", "/admin/users/00000000-0000-0000-0000-000000000000/disable", {"reason": "spam"}),
+    ("POST", "/admin/users/00000000-0000-0000-0000-000000000000/enable", None),
+    ("GET", "/admin/stats", None),
 ]
 
 

@@ -20,6 +20,8 @@ from sqlalchemy import func, select, update
 
 from app.config import Settings
 from app.models import Membership, OidcSubject, Token, User, utcnow
+from app.services import admin
+from app.services.context import transaction
 from tests.api.test_export import download, exported, ready_export
 from tests.conftest import sqlite_only
 from tests.helpers import Api, Person, assert_error
@@ -225,6 +227,37 @@ async def test_the_sso_session_ends_after_its_lifetime(
         await db.execute(update(Token).values(expires_at=utcnow() - timedelta(seconds=1)))
         await db.commit()
     assert_error(await me(client, token), 401)
+
+
+async def test_a_disabled_account_cannot_sign_in_through_its_provider(
+    app: Any, sso: Sso, client: httpx.AsyncClient
+) -> None:
+    first = await sso.sign_in(ALICE)
+    async with transaction(app.state.runtime) as ctx:
+        await admin.disable(ctx, None, first["user"]["id"], "left the district")
+    assert (await me(client, first["token"])).status_code == 401
+    assert_error(await sso.exchange(await sso.code(ALICE)), 403, "account_disabled")
+    assert await count(app, Token) == 0  # no token was made
+    async with transaction(app.state.runtime) as ctx:
+        await admin.enable(ctx, None, first["user"]["id"])
+    assert (await sso.sign_in(ALICE))["user"]["id"] == first["user"]["id"]
+
+
+@sqlite_only
+async def test_a_disabled_account_cannot_be_linked_to_a_provider(
+    app: Any, api: Api, sso: Sso
+) -> None:
+    amy = await api.register("amy")
+    async with app.state.runtime.sessions() as db:
+        await db.execute(update(User).values(email=ALICE.email, email_verified_at=utcnow()))
+        await db.commit()
+    async with transaction(app.state.runtime) as ctx:
+        await admin.disable(ctx, None, amy.id, "left the district")
+    error = assert_error(await sso.exchange(await sso.code(ALICE)), 409, "link_required")
+    right = {"code": error["details"]["link_code"], "password": PASSWORD}
+    r = await api.client.post("/api/v1/auth/oidc/link", json=right)
+    assert_error(r, 403, "account_disabled")
+    assert await count(app, OidcSubject) == 0 and await count(app, Token) == 0
 
 
 async def test_a_matching_verified_email_links_only_with_the_password(

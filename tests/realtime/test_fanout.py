@@ -17,8 +17,8 @@ from websockets.exceptions import ConnectionClosed
 
 from app.config import Settings
 from app.main import create_app
-from tests.helpers import Api, Person
-from tests.process import ServerProcess
+from tests.helpers import Api, Person, make_admin
+from tests.process import ServerProcess, earshot_admin
 from tests.realtime.conftest import Client, serve
 
 REDIS_URL = os.environ.get("EARSHOT_TEST_REDIS_URL")
@@ -133,3 +133,28 @@ if REDIS_URL:
         finally:
             one.stop()
             two.stop()
+
+    async def test_disabling_closes_the_sockets_in_every_process(
+        api: Api, app: Any, other_process: str
+    ) -> None:
+        boss, ben = await api.register("boss"), await api.register("ben")
+        await make_admin(app, boss)
+        ben_elsewhere = await _live(other_process, ben)
+        await api.ok(boss, "POST", f"/admin/users/{ben.id}/disable", json={"reason": "left"})
+        with pytest.raises(ConnectionClosed) as closed:
+            await ben_elsewhere.recv()
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4001
+
+    async def test_disabling_at_the_command_line_closes_a_running_servers_sockets(
+        api: Api, settings: Settings, other_process: str
+    ) -> None:
+        ben = await api.register("ben")
+        ben_there = await _live(other_process, ben)
+        assert REDIS_URL
+        done = await earshot_admin(
+            settings, "disable", ben.handle, "--reason", "x", redis_url=REDIS_URL
+        )
+        assert done.returncode == 0, done.stderr
+        with pytest.raises(ConnectionClosed) as closed:
+            await ben_there.recv()
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4001

@@ -12,6 +12,7 @@ import httpx
 import pytest
 from websockets.asyncio.client import connect
 
+from app.models import Message
 from tests import audio_samples
 from tests.helpers import Api, Person
 from tests.process import ServerProcess
@@ -76,6 +77,9 @@ async def test_listeners_get_every_byte_once_in_order_and_the_memo_ends_ready(
     assert memo["voice"]["status"] == "ready"
     expected = audio_samples.duration_s(audio_samples.speech_wav(samples)) * 1000
     assert abs(memo["voice"]["duration_ms"] - expected) <= expected * 0.05
+    async with app.state.runtime.sessions() as db:
+        row = await db.get(Message, mid)
+        assert row is not None and row.live, "it stays a live memo (a digest names those missed)"
 
 
 async def test_a_late_listener_rebuilds_the_exact_recording(

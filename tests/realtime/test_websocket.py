@@ -8,7 +8,9 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from tests.helpers import Api
+from app.config import Settings
+from tests.helpers import Api, make_admin
+from tests.process import earshot_admin
 from tests.realtime.conftest import serve
 
 
@@ -141,6 +143,48 @@ async def test_a_password_change_closes_every_socket_of_the_account(api: Api, ws
     again = await ws(amy)
     await again.send({"type": "ping"})
     assert await again.recv() == {"type": "pong"}
+
+
+async def test_disabling_an_account_closes_every_socket_and_refuses_new_ones(
+    api: Api, app: Any, ws: Any, ws_url: str
+) -> None:
+    boss, amy, ben = (
+        await api.register("boss"),
+        await api.register("amy"),
+        await api.register("ben"),
+    )
+    await make_admin(app, boss)
+    laptop, phone, bens = await ws(amy), await ws(amy), await ws(ben)
+    await api.ok(boss, "POST", f"/admin/users/{amy.id}/disable", json={"reason": "left"})
+    for conn in (laptop, phone):
+        with pytest.raises(ConnectionClosed) as closed:
+            await conn.recv()
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4001
+    await bens.send({"type": "ping"})
+    assert await bens.recv() == {"type": "pong"}  # nobody else is signed out
+    with pytest.raises(InvalidStatus) as refused:
+        await connect(f"{ws_url}?token={amy.token}")
+    assert refused.value.response.status_code == 403
+
+
+async def test_a_disable_at_the_command_line_without_redis_closes_the_socket_too(
+    api: Api, app: Any, settings: Settings, ws: Any
+) -> None:
+    """`earshot admin` shares no broker with this server (no Redis): the hub's check of
+    its sockets' tokens (every TOKEN_CHECK_S; run at once here) closes them."""
+    amy, ben = await api.register("amy"), await api.register("ben")
+    amys, bens = await ws(amy), await ws(ben)
+    done = await earshot_admin(settings, "disable", amy.handle, "--reason", "left")
+    assert done.returncode == 0, done.stderr
+    await amys.send({"type": "ping"})
+    assert await amys.recv() == {"type": "pong"}  # no notice reached this process
+    assert await app.state.hub.close_signed_out() == 1
+    with pytest.raises(ConnectionClosed) as closed:
+        await amys.recv()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4001
+    await bens.send({"type": "ping"})
+    assert await bens.recv() == {"type": "pong"}
+    assert await app.state.hub.close_signed_out() == 0
 
 
 async def test_recording_indicator_reaches_the_others_with_user_id(api: Api, ws: Any) -> None:

@@ -287,3 +287,28 @@ async def test_probe_runs_its_children_at_our_priority_and_conversion_below(
 
     assert len(probed) >= 2 and set(probed) == {ours}  # ffprobe, then the decoding ffmpeg
     assert len(converted) >= 2 and set(converted) == {min(ours + ffmpeg.CONVERSION_NICENESS, 19)}
+
+
+@pytest.mark.parametrize("gain_db", [0, -30])
+async def test_a_pause_is_marked_as_silence_to_skip_and_speech_is_not(
+    audio_dir: Path, tmp_path: Path, gain_db: int
+) -> None:
+    src = audio_samples.speech_with_pause(audio_dir, gain_db)
+    start = round(audio_samples.duration_s(audio_samples.speech_wav(audio_dir)) * 1000)
+    end = start + audio_samples.PAUSE_S * 1000
+    info = await audio.transcode_voice(src, tmp_path / "out.ogg", max_duration_s=LIMIT_S)
+    pause = [s for s in info.silences if s[0] < end and s[1] > start]
+    assert len(pause) == 1, info.silences
+    begin, finish = pause[0]
+    # The sample's own quiet before and after its sentences (under 1 s) joins the pause.
+    assert start - 1000 <= begin <= start + 400 and end - 400 <= finish <= end + 1000, pause
+    assert all(b - a >= 500 for a, b in info.silences), "only pauses worth skipping"
+    speaking = sum(b - a for a, b in info.silences if b <= start or a >= end)
+    assert speaking < 2000, "the sentences themselves are kept"
+
+
+async def test_plain_speech_has_nothing_worth_skipping(audio_dir: Path, tmp_path: Path) -> None:
+    speech = await audio.transcode_voice(
+        audio_samples.speech_wav(audio_dir), tmp_path / "a.ogg", max_duration_s=LIMIT_S
+    )
+    assert sum(b - a for a, b in speech.silences) < 2000, speech.silences

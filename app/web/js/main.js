@@ -15,6 +15,7 @@ import { MemoPlayer } from "./player.js";
 import { forgetPush, offerPush, registerWorker, renewPush, setUpOffer } from "./push.js";
 import { Recorder } from "./recorder.js";
 import { showAccount } from "./screens/account.js";
+import { showAdmin } from "./screens/admin.js";
 import { showAuth } from "./screens/auth.js";
 import { finishSso } from "./screens/sso.js";
 import { saveRecording } from "./screens/composer.js";
@@ -104,6 +105,8 @@ for (const type of ["online", "offline"]) {
 // ---- signing in and out ---------------------------------------------------------------------
 
 async function signedIn(me) {
+  // Sign-in answers a `user`; the account's own fields (is_admin...) come with /me.
+  if (!("is_admin" in me)) me = await api("GET", "/me").catch(() => me);
   state.me = me;
   account.hidden = false;
   account.querySelector(".account-name").textContent = me.display_name;
@@ -188,6 +191,7 @@ function route(reopen) {
       onProfile: (me) => (account.querySelector(".account-name").textContent = me.display_name),
     });
   }
+  if (name === "admin" && state.me.is_admin) return showAdmin();
   if (name === "g" && id) {
     if (sub === "members") return showMembers(id);
     if (sub === "reports") return showReports(id);

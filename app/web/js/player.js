@@ -7,6 +7,7 @@ const SPEEDS = [1, 1.5, 2];
 const SAVE_EVERY_S = 15; // while playing, the listening position is saved this often
 const RESUME_UNLESS_LAST_MS = 2000; // a place this near the end starts the memo over
 const SPEED_KEY = "earshot.speed";
+const SKIP_KEY = "earshot.skipSilence";
 const ARTWORK = [192, 512].map((size) => ({
   src: new URL(`../icons/icon-${size}.png`, import.meta.url).href, sizes: `${size}x${size}`, type: "image/png",
 }));
@@ -38,6 +39,7 @@ export class MemoPlayer {
     Object.assign(this, { onChange, onStarted, onSpeed, lookup, describe, nextUnheard, onPosition });
     this.mediaHandlers();
     this.speed = Number(localStorage.getItem(SPEED_KEY)) || 1;
+    this.skipSilence = localStorage.getItem(SKIP_KEY) === "on";
     for (const type of ["play", "pause", "timeupdate", "ended", "error"]) {
       this.audio.addEventListener(type, () => this.changed(type));
     }
@@ -45,6 +47,7 @@ export class MemoPlayer {
 
   changed(type) {
     const id = this.current?.id;
+    if (type === "timeupdate") this.skipQuiet();
     this.keepPosition(type);
     if (type === "ended") {
       this.current = null;
@@ -139,7 +142,8 @@ export class MemoPlayer {
     if (this.current && this.current.id !== message.id) this.keepPosition("pause");
     const previous = this.current?.id;
     if (previous && previous !== message.id) this.history = [...this.history.slice(-19), this.current];
-    this.current = { id: message.id, groupId: message.group_id, kept: Boolean(place) };
+    this.current = { id: message.id, groupId: message.group_id, kept: Boolean(place),
+      silences: message.voice?.silences || [] };
     this.savedAt = at * (total / 1000);
     this.nowPlaying = this.describe(message);
     this.mediaMetadata(message);
@@ -194,6 +198,21 @@ export class MemoPlayer {
     if (back && this.queued && this.current) this.queue.unshift(this.current);
     this.play(message);
     if (back) this.history = history; // going back does not count as a step forward
+  }
+
+  // With "skip silence" on, a span of silence the server marked is jumped over.
+  skipQuiet() {
+    const spans = this.skipSilence && this.current?.silences;
+    if (!spans?.length || this.audio.paused) return;
+    const ms = this.audio.currentTime * 1000;
+    const span = spans.find(([start, end]) => ms >= start && ms < end - 100);
+    if (span) this.audio.currentTime = span[1] / 1000;
+  }
+
+  toggleSkipSilence() {
+    this.skipSilence = !this.skipSilence;
+    localStorage.setItem(SKIP_KEY, this.skipSilence ? "on" : "off");
+    this.onSpeed(this.speed); // the same "how it plays" settings change
   }
 
   nextSpeed() {

@@ -1,5 +1,5 @@
 // Your account: who you are signed in as, your profile, notifications on this device,
-// changing your password, signing out.
+// the catch-up email, changing your password, signing out.
 
 import { api, session } from "../api.js";
 import { h } from "../dom.js";
@@ -8,6 +8,7 @@ import { forgetPush, pushStatus, turnOn } from "../push.js";
 import { state } from "../store.js";
 import { attempt, mount, tell } from "../ui.js";
 import { busy, field, formError, showApiError, showErrors } from "../views/forms.js";
+import { digestCard } from "./digest.js";
 import { deleteCard, exportCard } from "./leaving.js";
 import { profileCard } from "./profile.js";
 
@@ -49,7 +50,8 @@ export function showAccount({ onSignOut, onNewToken, onDeleted, onProfile }) {
     h("div", { class: "card who" },
       h("p", {}, "Signed in as ", signedInAs),
       h("p", { class: "muted" }, `@${me.handle}`),
-      h("button", { type: "button", onclick: onSignOut }, "Sign out")),
+      h("button", { type: "button", onclick: onSignOut }, "Sign out"),
+      me.is_admin ? h("a", { class: "button", href: "#/admin" }, "Server admin") : null),
     profileCard({
       onChange: (changed) => {
         signedInAs.textContent = changed.display_name;
@@ -57,6 +59,7 @@ export function showAccount({ onSignOut, onNewToken, onDeleted, onProfile }) {
       },
     }),
     notificationsCard(),
+    digestCard(),
     me.has_password === false
       ? h("p", { class: "card muted" }, "You sign in through your organisation: this account has no password.")
       : form);

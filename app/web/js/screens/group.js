@@ -114,7 +114,7 @@ export async function showGroup(groupId, focusId, app, force = false) {
       if (isNew && fromEvent) announceMessage(find(groupId, id));
     }),
     on("player", (id) => timeline.syncPlayer(id, app.player)),
-    on("speed", () => syncSpeed(app.player.speed)),
+    on("speed", () => syncSpeed(app.player)),
   );
   renderHeader();
   renderUnheard();
@@ -141,10 +141,13 @@ function announceMessage(message) {
     : message.voice?.status === "live" ? `${who} is talking` : `New voice memo from ${who}`);
 }
 
-function syncSpeed(speed) {
+function syncSpeed(player) {
   for (const button of document.querySelectorAll(".voice .speed")) {
-    button.textContent = `${speed}×`;
-    button.setAttribute("aria-label", `Playback speed ${speed}×`);
+    button.textContent = `${player.speed}×`;
+    button.setAttribute("aria-label", `Playback speed ${player.speed}×`);
+  }
+  for (const button of document.querySelectorAll(".voice .skip")) {
+    button.setAttribute("aria-pressed", String(player.skipSilence));
   }
 }
 

@@ -80,6 +80,7 @@ function voiceCard(message, ctx) {
     h("span", { class: "duration" }),
     h("button", { type: "button", class: "speed", onclick: () => ctx.player.nextSpeed(),
       "aria-label": `Playback speed ${ctx.player.speed}×` }, `${ctx.player.speed}×`),
+    skipButton(voice, ctx.player),
     h("div", { class: "listeners", "data-testid": "listened-by" },
       heardBy.length ? `Listened by ${heardBy.join(", ")}`
         : voice.listen_count ? `Listened by ${voice.listen_count}` : "Not listened to yet"));
@@ -100,6 +101,18 @@ function voiceCard(message, ctx) {
   }
   syncVoice(card, message, ctx.player);
   return card;
+}
+
+const SKIP_WORTH_MS = 1000; // less silence than this: no "skip silence" offered
+
+// "Skip silence" (one setting for every memo), on memos with silence worth skipping, with
+// the time it saves on this one.
+function skipButton(voice, player) {
+  const saved = (voice.silences || []).reduce((sum, [start, end]) => sum + end - start, 0);
+  if (saved < SKIP_WORTH_MS) return null;
+  return h("button", { type: "button", class: "skip", "data-testid": "skip-silence",
+    "aria-pressed": String(player.skipSilence), onclick: () => player.toggleSkipSilence() },
+  `Skip silence (saves ${clock(saved)})`);
 }
 
 // Play state, progress and time of a ready memo's card, set in place.
