@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     # Uploads and live memos are refused (507) while the data or scratch directory has
     # less free space than this.
     min_free_mb: int = 1024
+
+    # Avatars (app.services.avatars): the largest image file taken, refused with 413
+    # before more of it is read. Decoding one takes a probe slot (probe_workers).
+    avatar_max_bytes: int = 5 * 1024 * 1024
     audio_url_ttl_s: int = 6 * 3600
     # How a signed audio URL is answered: "proxy" streams the bytes through Earshot;
     # "redirect" answers 307 to a presigned GET of the S3 store, for clients that can
@@ -106,6 +110,7 @@ class Settings(BaseSettings):
     limit_reports_per_hour: int = 30  # messages reported, per user
     # push subscriptions made or renewed, per user (each one resolves a host name it names)
     limit_push_subscriptions_per_hour: int = 30
+    limit_avatar_uploads_per_hour: int = 20  # avatars set, per user (each one is decoded)
 
     # Password hashing runs on executors of its own, so a flood of registrations cannot
     # delay other requests: new hashes (registrations, password changes) on

@@ -13,6 +13,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from app.api import (
     admin,
     auth,
+    avatars,
     bookmarks,
     digest,
     docs,
@@ -157,6 +158,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         auth.router,
         oidc.router,
         me.router,
+        avatars.router,
         admin.router,
         digest.router,
         exports.router,

@@ -103,6 +103,10 @@ class User(Base):
     digest: Mapped[str] = mapped_column(String(8), default="off", server_default="off")
     timezone: Mapped[str | None] = mapped_column(String(64))
     digest_slot_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The profile others see (app.services.avatars): a short plain-text bio, and the
+    # avatar's version (a random id naming its blob and its URL; None: no avatar).
+    bio: Mapped[str] = mapped_column(String(280), default="", server_default="")
+    avatar_id: Mapped[str | None] = mapped_column(String(32))
 
     @property
     def email_verified(self) -> bool:

@@ -79,6 +79,9 @@ RULES: dict[str, tuple[str, int, str]] = {
     "oidc-start": (
         "limit_oidc_starts_per_hour", 3600, "Too many sign-ins started; try again later.",
     ),
+    "avatar": (
+        "limit_avatar_uploads_per_hour", 3600, "Too many new avatars in an hour; try again later.",
+    ),
     "export": ("limit_exports_per_day", 86400, "Too many data exports today; try tomorrow."),
     "group-export": (
         "limit_group_exports_per_day", 86400, "Too many exports of this group today; try tomorrow.",

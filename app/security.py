@@ -1,6 +1,6 @@
 """HTTP hardening for every response: security headers, and request bodies cut off at a limit.
 
-Memo uploads stream to disk with their own cap (`app.api.upload`); every other
+Memo and avatar uploads stream to disk with their own caps (`app.api.upload`); every other
 body is a small JSON document, so it is read here up to `MAX_BODY_BYTES` and a
 larger one is refused with 413 before the rest of it is read.
 """
@@ -11,7 +11,7 @@ import re
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MAX_BODY_BYTES = 64 * 1024
-STREAMED_UPLOAD = re.compile(r"^/api/v1/groups/[^/]+/voice$")
+STREAMED_UPLOAD = re.compile(r"^/api/v1/(groups/[^/]+/voice|me/avatar)$")
 
 
 def content_security_policy(media_origin: str = "") -> str:

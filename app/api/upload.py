@@ -12,8 +12,10 @@ import asyncio
 import contextlib
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect, Request
@@ -24,6 +26,16 @@ FIELD_LIMIT = 1024
 MAX_FIELDS = 16
 MAX_FIELDS_BYTES = 64 * 1024
 _SLACK = MAX_FIELDS_BYTES  # room for multipart headers and small fields around the file
+
+
+def openapi_upload(file_field: str = "file", **fields: dict[str, Any]) -> dict[str, Any]:
+    """The `openapi_extra` of a route that takes its body through `receive_upload`:
+    a multipart/form-data body with a required file part and the optional `fields`."""
+    properties = {file_field: {"type": "string", "format": "binary"}, **fields}
+    schema = {"type": "object", "required": [file_field], "properties": properties}
+    return {
+        "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": schema}}}
+    }
 
 
 def too_many_fields() -> ApiError:
@@ -99,7 +111,7 @@ class _Receiver:
         self._name = name
         if name == self.file_field:
             if self.upload.path is not None:
-                raise _bad("Send one file per memo.")
+                raise _bad("Send one file, not several.")
             fd, path = tempfile.mkstemp(dir=self.work_dir, prefix="upload-")
             self._file, self.upload.path, self._is_file = fd, Path(path), True
         else:
@@ -134,14 +146,25 @@ class _Receiver:
             self._file = None
 
 
+def _no_audio() -> ApiError:
+    return ApiError("The file is empty: there is no audio in it.", code="not_audio", status=415)
+
+
 async def receive_upload(
-    request: Request, work_dir: Path, max_bytes: int, file_field: str = "file"
+    request: Request,
+    work_dir: Path,
+    max_bytes: int,
+    file_field: str = "file",
+    *,
+    what: str = "memo",
+    empty: Callable[[], ApiError] = _no_audio,
 ) -> Upload:
-    """Stream a multipart/form-data body; raises 413 past `max_bytes` of file data."""
+    """Stream a multipart/form-data body; raises 413 past `max_bytes` of file data, and
+    `empty()` for an empty file. `what` the upload is, for the error messages."""
     content_type, params = parse_options_header(request.headers.get("content-type", ""))
     boundary = params.get(b"boundary")
     if content_type != b"multipart/form-data" or not boundary:
-        raise _bad(f"Send the memo as multipart/form-data with a {file_field!r} part.")
+        raise _bad(f"Send the {what} as multipart/form-data with a {file_field!r} part.")
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes + _SLACK:
         raise too_large(max_bytes)
@@ -189,5 +212,5 @@ async def receive_upload(
         )
     if receiver.upload.size == 0:
         receiver.upload.discard()
-        raise ApiError("The file is empty: there is no audio in it.", code="not_audio", status=415)
+        raise empty()
     return receiver.upload

@@ -9,7 +9,7 @@ from fastapi.responses import RedirectResponse, StreamingResponse
 
 from app.api.common import Id, created_or_repeated, errors, repeated
 from app.api.deps import CtxDep, CurrentUser
-from app.api.upload import Upload, receive_upload
+from app.api.upload import Upload, openapi_upload, receive_upload
 from app.errors import ApiError, Invalid, NotFound
 from app.schemas import (
     STORABLE,
@@ -27,25 +27,11 @@ from app.services.signing import AUDIO_PATH, verify
 
 router = APIRouter(tags=["voice"])
 
-_UPLOAD_SCHEMA = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file"],
-                    "properties": {
-                        "file": {"type": "string", "format": "binary"},
-                        "client_id": {"type": "string", "maxLength": 64, "pattern": STORABLE},
-                        "reply_to": {"type": "string", "maxLength": 36, "pattern": STORABLE},
-                        "reply_to_offset_ms": {"type": "string", "pattern": "^[0-9]{1,10}$"},
-                    },
-                }
-            }
-        },
-    }
-}
+_UPLOAD_SCHEMA = openapi_upload(
+    client_id={"type": "string", "maxLength": 64, "pattern": STORABLE},
+    reply_to={"type": "string", "maxLength": 36, "pattern": STORABLE},
+    reply_to_offset_ms={"type": "string", "pattern": "^[0-9]{1,10}$"},
+)
 
 
 @router.post(

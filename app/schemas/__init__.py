@@ -136,18 +136,43 @@ class PasswordIn(BaseModel):
 DELETED_NAME = "Deleted user"
 
 
+# Where an avatar is served (app.api.avatars): the random id in it changes with the
+# avatar, so the URL can be cached for good, and only those shown the user learn it.
+AVATAR_PATH = "/api/v1/avatars/{user_id}/{avatar_id}"
+
+
+def avatar_url(user_id: str, avatar_id: str | None) -> str | None:
+    return None if avatar_id is None else AVATAR_PATH.format(user_id=user_id, avatar_id=avatar_id)
+
+
+# A bio: plain text, line breaks allowed, no other control character (C0, DEL, C1),
+# no bidirectional override or isolate (which could make it read as something else).
+BIO_MAX = 280
+BIO = r"^[^\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]*$"
+Bio = Annotated[
+    str,
+    StringConstraints(max_length=BIO_MAX, pattern=BIO),
+    AfterValidator(lambda v: v.strip(_SPACE)),
+]
+
+
 class UserOut(Out):
-    """A person as others see them; a deleted account has no handle and no name."""
+    """A person as others see them; a deleted account has no handle, name, bio or avatar."""
 
     id: str
     handle: str | None = Field(description="null once the account is deleted")
     display_name: str = Field(description='"Deleted user" once the account is deleted')
     created_at: Timestamp
     deleted: bool = Field(default=False, description="the account was deleted")
+    bio: str = Field(default="", description='a short plain-text bio ("" for none)')
+    avatar_url: str | None = Field(
+        default=None,
+        description="the avatar (256 px square WebP); a new avatar has a new URL; null: none",
+    )
 
     @model_validator(mode="before")
     @classmethod
-    def _deleted(cls, data: Any) -> Any:
+    def _from_user(cls, data: Any) -> Any:
         if getattr(data, "deleted_at", None) is not None:
             return {
                 "id": data.id,
@@ -156,6 +181,10 @@ class UserOut(Out):
                 "created_at": data.created_at,
                 "deleted": True,
             }
+        if not isinstance(data, dict) and hasattr(data, "avatar_id"):  # a users row
+            values = {name: getattr(data, name) for name in cls.model_fields if hasattr(data, name)}
+            values["avatar_url"] = avatar_url(data.id, data.avatar_id)
+            return values
         return data
 
 
@@ -281,6 +310,11 @@ class GroupExportOut(ExportOut):
 
 
 class MePatch(BaseModel):
+    display_name: Name | None = None
+    bio: Bio | None = Field(
+        default=None,
+        description=f'plain text, at most {BIO_MAX} characters, line breaks allowed; "" removes it',
+    )
     email: Email | None = Field(
         default=None,
         description="a new address is unverified and mailed a link; an explicit null removes it",

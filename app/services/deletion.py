@@ -10,8 +10,8 @@ then in one transaction
   subscriptions, podcast feeds, data export (and its zip), blocks (theirs and of
   them), receipts, reactions (counts drop without `reaction.removed` events; a
   client sees them on its next load), bookmarks with their notes, the reports they
-  made, and the reasons of bans they made;
-- keeps the `users` row, stripped (no name, address or password; `deleted_at` set),
+  made, the reasons of bans they made, and their avatar (its blob too);
+- keeps the `users` row, stripped (no name, bio, address or password; `deleted_at` set),
   so their tombstones keep a sender, shown to everyone as "Deleted user" with no
   handle (`app.schemas.UserOut`). The handle stays taken for
   `deleted_handle_grace_days`, then the sweep frees it.
@@ -50,7 +50,7 @@ from app.models import (
     utcnow,
 )
 from app.schemas import UserOut
-from app.services import accounts, exports, groups, members, oidc
+from app.services import accounts, avatars, exports, groups, members, oidc
 from app.services.context import Ctx, Runtime, transaction
 from app.services.erasure import erase_message
 
@@ -120,12 +120,15 @@ async def erase_account(ctx: Ctx, user: User) -> None:
         await ctx.db.execute(delete(model).where(column == user.id))
     await ctx.db.execute(update(Ban).where(Ban.banned_by == user.id).values(reason=None))
     await exports.forget(ctx, user.id)
+    avatars.forget(ctx, user.id)
     await ctx.db.execute(
         update(User)
         .where(User.id == user.id)
         .values(
             deleted_at=utcnow(),
             display_name="",
+            bio="",
+            avatar_id=None,
             password_hash="!",  # no Argon2 hash: nothing ever verifies against it
             email=None,
             email_verified_at=None,

@@ -11,8 +11,8 @@ replaces it, and when the account is deleted. If the address is verified and mai
 set up, a mail says it is ready. An export whose process died stays `pending` until
 twice the time bound has passed, then reads as `failed` and may be started again.
 
-The zip: `profile.json` (the account and its settings, and its sign-in identities
-at OpenID Connect providers), `groups.json` (the groups
+The zip: `profile.json` (the account and its settings, bio and avatar, and its
+sign-in identities at OpenID Connect providers), `avatar.webp` (if any), `groups.json` (the groups
 you are in, your role), `messages.json` (every message you sent that is not
 deleted), `transcripts.json` (of your voice memos), `receipts.json` (the memos you
 marked listened), `memos/<message id>.ogg` (your ready voice memos, as stored), and
@@ -61,6 +61,7 @@ from app.services import emails, people
 from app.services.context import Ctx, Runtime, transaction
 from app.storage.keys import (
     audio_key,
+    avatar_key,
     export_key,
     export_prefix,
     group_export_key,
@@ -69,6 +70,7 @@ from app.storage.keys import (
 
 log = logging.getLogger(__name__)
 
+AVATAR_FILE = "avatar.webp"
 _making: dict[asyncio.Task[None], Runtime] = {}  # this process's exports being made
 
 
@@ -79,6 +81,10 @@ def _not_found() -> NotFound:
 ExportRow = Export | GroupExport
 Files = dict[str, Any]
 Memos = list[tuple[str, int]]  # (voice message id, bytes)
+# Stored files that go in the zip as they are: (store key, name in the zip, the field of a
+# JSON file that names it, set to null if the file is gone by then).
+Attachments = list[tuple[str, str, tuple[str, str]]]
+Records = tuple[Files, Memos, Attachments]
 
 
 @dataclass(frozen=True)
@@ -88,7 +94,7 @@ class Kind:
 
     model: type[Export] | type[GroupExport]
     key: Callable[[str, str], str]  # (owner id, export id) -> store key
-    records: Callable[[Runtime, str, str], Awaitable[tuple[Files, Memos]]]
+    records: Callable[[Runtime, str, str], Awaitable[Records]]
     on_ready: Callable[[Ctx, Any], Awaitable[None]] | None = None
 
 
@@ -249,8 +255,9 @@ def _iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-async def _records(rt: Runtime, user_id: str, export_id: str) -> tuple[Files, Memos]:
-    """The JSON files of a person's zip, and the voice memos whose audio goes in it."""
+async def _records(rt: Runtime, user_id: str, export_id: str) -> Records:
+    """The JSON files of a person's zip, the voice memos whose audio goes in it, and
+    their avatar."""
     async with transaction(rt, reads_only=True) as ctx:
         user = await ctx.db.get(User, user_id)
         if user is None or user.deleted_at is not None:
@@ -293,6 +300,7 @@ async def _records(rt: Runtime, user_id: str, export_id: str) -> tuple[Files, Me
             )
         )
         profile = people.me_out(user).model_dump(mode="json")
+        profile["avatar_file"] = AVATAR_FILE if user.avatar_id else None
         identities = await ctx.db.scalars(
             select(OidcSubject)
             .where(OidcSubject.user_id == user_id)
@@ -342,7 +350,11 @@ async def _records(rt: Runtime, user_id: str, export_id: str) -> tuple[Files, Me
                 for p in positions
             ],
         }
-        return files, [(m.id, m.size_bytes or 0) for m in memos]
+        attachments: Attachments = []
+        if user.avatar_id:
+            key = avatar_key(user_id, user.avatar_id)
+            attachments.append((key, AVATAR_FILE, ("profile.json", "avatar_file")))
+        return files, [(m.id, m.size_bytes or 0) for m in memos], attachments
 
 
 def _transcripts(messages: list[Message]) -> list[dict[str, Any]]:
@@ -382,7 +394,15 @@ def _message(message: Message, with_audio: bool) -> dict[str, Any]:
 
 async def _build(rt: Runtime, kind: Kind, owner_id: str, export_id: str, work: Path) -> int:
     """Write the zip in `work`, store it, and return its size."""
-    files, memos = await kind.records(rt, owner_id, export_id)
+    files, memos, attachments = await kind.records(rt, owner_id, export_id)
+    await asyncio.to_thread(work.mkdir, parents=True, exist_ok=True)
+    fetched: list[tuple[Path, str]] = []
+    for key, name, (file, field) in attachments:
+        try:
+            await rt.blobs.fetch_to(key, work / name)
+            fetched.append((work / name, name))
+        except FileNotFoundError:  # replaced or removed since: the zip has none
+            files[file][field] = None
     texts = {
         name: json.dumps(content, ensure_ascii=False, indent=1) for name, content in files.items()
     }
@@ -403,11 +423,12 @@ async def _build(rt: Runtime, kind: Kind, owner_id: str, export_id: str, work: P
     owner = "user_id" if kind.model is Export else "group_id"
     about = {owner: owner_id, "created_at": _iso(utcnow()), "omitted_memos": omitted}
     texts["export.json"] = json.dumps(about, indent=1)
-    await asyncio.to_thread(work.mkdir, parents=True, exist_ok=True)
     path = work / "export.zip"
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
         for name, text in texts.items():
             await asyncio.to_thread(zf.writestr, name, text)
+        for local, name in fetched:  # images are compressed already
+            await asyncio.to_thread(zf.write, local, name, compress_type=zipfile.ZIP_STORED)
         for memo_id in included:
             local = work / f"{memo_id}.ogg"
             await rt.blobs.fetch_to(audio_key(memo_id), local)
@@ -448,7 +469,7 @@ def _owner(export: ExportRow) -> str:
     return export.user_id if isinstance(export, Export) else export.group_id
 
 
-async def _group_records(rt: Runtime, group_id: str, export_id: str) -> tuple[Files, Memos]:
+async def _group_records(rt: Runtime, group_id: str, export_id: str) -> Records:
     """The JSON files of a group's zip (its record in the export's range), and its memos."""
     async with transaction(rt, reads_only=True) as ctx:
         export = await ctx.db.get(GroupExport, group_id)
@@ -517,7 +538,7 @@ async def _group_records(rt: Runtime, group_id: str, export_id: str) -> tuple[Fi
             ],
             "transcripts.json": _transcripts(messages),
         }
-        return files, [(m.id, m.size_bytes or 0) for m in memos]
+        return files, [(m.id, m.size_bytes or 0) for m in memos], []
 
 
 async def forget_group(ctx: Ctx, group_id: str) -> None:

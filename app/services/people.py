@@ -50,8 +50,9 @@ async def update_me(ctx: Ctx, user: User, changes: dict[str, Any]) -> MeOut:
     if "email" in changes:
         await emails.set_email(ctx, user, changes["email"])
     values = notify.preference_columns(user, changes)
-    if changes.get("who_can_add_me") is not None:
-        values["who_can_add_me"] = changes["who_can_add_me"]
+    for name in ("who_can_add_me", "display_name", "bio"):
+        if changes.get(name) is not None:
+            values[name] = changes[name]
     values |= digest.preference_columns(ctx.settings, user, changes)
     if values:
         await ctx.db.execute(update(User).where(User.id == user.id).values(**values))

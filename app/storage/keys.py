@@ -33,3 +33,12 @@ def group_export_prefix(group_id: str) -> str:
 
 def group_export_key(group_id: str, export_id: str) -> str:
     return f"group-exports/{group_id}/{export_id}.zip"
+
+
+def avatar_prefix(user_id: str) -> str:
+    """Where a person's avatar lives (app.services.avatars)."""
+    return f"avatars/{user_id}/"
+
+
+def avatar_key(user_id: str, avatar_id: str) -> str:
+    return f"avatars/{user_id}/{avatar_id}.webp"

@@ -66,6 +66,8 @@ async def test_a_deleted_account_leaves_no_word_name_or_memo_behind(
         "display_name": "Deleted user",
         "created_at": left["data"]["user"]["created_at"],
         "deleted": True,
+        "bio": "",
+        "avatar_url": None,
     }
     assert_error(await api.call(ben, "GET", "/me"), 401)
     login = {"handle": ben.handle, "password": PASSWORD}

@@ -36,7 +36,9 @@ from app.storage.blobs import StoredBlob
 from app.storage.keys import voice_prefix
 
 VOICE_DIR = "voice/"
-EXPORT_DIRS = ("exports/", "group-exports/")  # app.services.exports: people's and groups'
+# Blobs no message owns: people's and groups' exports (app.services.exports) and
+# avatars (app.services.avatars).
+OTHER_BLOB_DIRS = ("exports/", "group-exports/", "avatars/")
 
 _MEMO_BLOB = re.compile(r"voice/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})/.+")
 
@@ -202,7 +204,7 @@ async def check(rt: Runtime, grace_s: float = GRACE_S) -> Report:
     findings = [
         Finding(UNKNOWN_BLOBS, b.key, _describe([b]))
         for b in unknown
-        if not b.key.startswith(EXPORT_DIRS)  # exports: app.services.exports
+        if not b.key.startswith(OTHER_BLOB_DIRS)
     ]
     expected = {mid for mid, row in rows.items() if not row.deleted}
     for mid in sorted(set(memos) | expected):

@@ -37,6 +37,18 @@ export function initials(name) {
   return name.split(/\s+/).filter(Boolean).slice(0, 2).map((w) => w[0].toUpperCase()).join("");
 }
 
+// A person's picture beside their name: their avatar, or their initials while it loads,
+// when they have none, or if it fails. Decorative (aria-hidden): the name says who.
+export function avatar(user, size = "small") {
+  const box = h("span", { class: `avatar ${size}`, "aria-hidden": "true" }, initials(user.display_name));
+  if (user.avatar_url) {
+    const img = h("img", { src: user.avatar_url, alt: "", decoding: "async", loading: "lazy" });
+    img.addEventListener("error", () => img.remove());
+    box.append(img);
+  }
+  return box;
+}
+
 // A client_id for idempotent creates (randomUUID needs a secure context; this does not).
 export function newId() {
   const bytes = crypto.getRandomValues(new Uint8Array(16));

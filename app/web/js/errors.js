@@ -61,6 +61,7 @@ export const RULES = {
   password: "At least 10 characters.",
   new_password: "At least 10 characters, not your handle, not a common password.",
   display_name: "Up to 100 characters.",
+  bio: "Up to 280 characters of plain text (no tabs or other control characters).",
   name: "1–100 characters.",
   description: "Up to 1000 characters.",
   text: "Up to 4000 characters.",

@@ -188,6 +188,7 @@ function route(reopen) {
         signedOut();
         tell("Your account is deleted.", "ok");
       },
+      onProfile: (me) => (account.querySelector(".account-name").textContent = me.display_name),
     });
   }
   if (name === "admin" && state.me.is_admin) return showAdmin();

@@ -1,5 +1,5 @@
-// Your account: who you are signed in as, notifications on this device, the catch-up
-// email, changing your password, signing out.
+// Your account: who you are signed in as, your profile, notifications on this device,
+// the catch-up email, changing your password, signing out.
 
 import { api, session } from "../api.js";
 import { h } from "../dom.js";
@@ -10,8 +10,9 @@ import { attempt, mount, tell } from "../ui.js";
 import { busy, field, formError, showApiError, showErrors } from "../views/forms.js";
 import { digestCard } from "./digest.js";
 import { deleteCard, exportCard } from "./leaving.js";
+import { profileCard } from "./profile.js";
 
-export function showAccount({ onSignOut, onNewToken, onDeleted }) {
+export function showAccount({ onSignOut, onNewToken, onDeleted, onProfile }) {
   const me = state.me;
   const form = h("form", { class: "card", novalidate: true, "aria-labelledby": "password-title" },
     h("h2", { id: "password-title" }, "Change your password"),
@@ -43,13 +44,20 @@ export function showAccount({ onSignOut, onNewToken, onDeleted }) {
       tell("Your password is changed.", "ok");
     }, (error) => showApiError(form, error, "new_password")));
   });
+  const signedInAs = h("strong", { class: "ellipsis" }, me.display_name);
   const page = h("section", { class: "page" },
     h("h1", {}, "Your account"),
     h("div", { class: "card who" },
-      h("p", {}, "Signed in as ", h("strong", { class: "ellipsis" }, me.display_name)),
+      h("p", {}, "Signed in as ", signedInAs),
       h("p", { class: "muted" }, `@${me.handle}`),
       h("button", { type: "button", onclick: onSignOut }, "Sign out"),
       me.is_admin ? h("a", { class: "button", href: "#/admin" }, "Server admin") : null),
+    profileCard({
+      onChange: (changed) => {
+        signedInAs.textContent = changed.display_name;
+        onProfile(changed);
+      },
+    }),
     notificationsCard(),
     digestCard(),
     me.has_password === false

@@ -2,7 +2,7 @@
 // a keyboard slider), the transcript, a reply's quote, and a message still in the outbox.
 // Built from data; `syncVoice` updates a card in place while it plays (no rebuild).
 
-import { clock, h, icon, initials, when } from "../dom.js";
+import { avatar, clock, h, icon, when } from "../dom.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const SEEK_STEP_S = 5;
@@ -240,7 +240,7 @@ export function messageRow(message, ctx) {
   const highlighted = ctx.highlight === message.id;
   return h("li", { class: `message${mine ? " mine" : ""}${highlighted ? " highlight" : ""}`,
     "data-id": message.id, "data-kind": message.kind, tabindex: highlighted ? "-1" : undefined },
-    h("span", { class: "avatar small", "aria-hidden": "true" }, initials(message.sender.display_name)),
+    avatar(mine ? ctx.me : message.sender), // yours as it is now, even on older messages
     h("div", { class: "bubble" },
       h("div", { class: "meta" },
         h("strong", { class: "sender" }, who),
@@ -261,7 +261,7 @@ export function pendingRow(entry, { me, online }) {
   const what = entry.kind === "text" ? h("p", { class: "text" }, entry.text)
     : h("p", { class: "text" }, "Voice memo");
   return h("li", { class: "message mine pending", "data-client-id": entry.clientId, "data-kind": entry.kind },
-    h("span", { class: "avatar small", "aria-hidden": "true" }, initials(me.display_name)),
+    avatar(me),
     h("div", { class: "bubble" },
       h("div", { class: "meta" }, h("strong", { class: "sender" }, "You")),
       what,

@@ -1,6 +1,6 @@
 // Rows of lists: a group in "Your groups", a search result, a member.
 
-import { clock, h, initials, when } from "../dom.js";
+import { avatar, clock, h, initials, when } from "../dom.js";
 
 export function groupRow(group) {
   const last = group.last_message;
@@ -48,7 +48,7 @@ export function searchHit(hit, { me, groupName, onOpen }) {
     h("a", { class: "hit", href: `#/g/${hit.group_id}/m/${hit.message_id}`,
       "data-testid": "search-hit", onclick: onOpen ? (e) => onOpen(e, hit) : undefined },
       h("span", { class: "hit-meta" },
-        h("span", { class: "avatar small", "aria-hidden": "true" }, initials(hit.sender.display_name)),
+        avatar(hit.sender),
         h("strong", {}, who),
         h("time", { datetime: hit.created_at }, when(hit.created_at)),
         groupName ? h("span", { class: "hit-group" }, h("span", { class: "sr-only" }, "in "), groupName) : null,
@@ -64,7 +64,7 @@ export function memberRow(member, { me, myRole, blocked, onRole, onRemove, onBan
     && RANK[myRole] >= RANK[member.role];
   const name = member.user.display_name;
   return h("li", { class: "member", "data-handle": member.user.handle },
-    h("span", { class: "avatar small", "aria-hidden": "true" }, initials(name)),
+    avatar(member.user),
     h("span", { class: "member-text" },
       h("strong", { class: "member-name" }, self ? `${name} (you)` : name),
       h("span", { class: "muted" }, `@${member.user.handle}${blocked ? " · blocked by you" : ""}`)),
