@@ -15,6 +15,7 @@ from tests.support.browser import DESKTOP, PHONE, axe, no_horizontal_overflow, s
 from tests.web.seed import as_, register, statuses, upload
 from tests.web.test_coach_on_a_phone import sign_in
 from tests.web.test_safety import say
+from tests.web.test_skip_silence import WATCH
 from tests.web.test_web_client import amy_invites_ben
 
 
@@ -65,7 +66,7 @@ async def test_replies_gather_in_a_thread_that_answers_in_place(person: Any) -> 
 async def test_a_reply_to_a_moment_plays_that_moment(
     person: Any, server: ServerProcess, samples: Path
 ) -> None:
-    memo = audio_samples.tone_mp3(samples, 20).read_bytes()
+    memo = audio_samples.tone_mp3(samples, 40).read_bytes()
     async with httpx.AsyncClient(base_url=f"{server.url}/api/v1", timeout=60) as api:
         amy = await register(api, "amy", "Amy Coach")
         ben = await register(api, "ben", "Ben Coach")
@@ -78,18 +79,19 @@ async def test_a_reply_to_a_moment_plays_that_moment(
             if await statuses(api, amy, gid) == {"ready"}:
                 break
             await asyncio.sleep(0.25)
-        r = await api.post(
-            f"/groups/{gid}/messages",
-            headers=as_(ben),
-            json={"text": "This bit!", "reply_to": mid, "reply_to_offset_ms": 12_000},
-        )
-        assert r.status_code == 201, r.text
+        for text, at in (("This bit!", 12_000), ("And the end", 36_000)):
+            r = await api.post(
+                f"/groups/{gid}/messages",
+                headers=as_(ben),
+                json={"text": text, "reply_to": mid, "reply_to_offset_ms": at},
+            )
+            assert r.status_code == 201, r.text
 
     page = await person(DESKTOP, bypass_csp=True)
     await sign_in(page, "amy")
     await page.goto(f"/#/g/{gid}")
     card = page.locator(f'li.message[data-id="{mid}"]')
-    await expect(card.get_by_test_id("thread-link")).to_have_text("1 reply")
+    await expect(card.get_by_test_id("thread-link")).to_have_text("2 replies")
     moment = card.get_by_role("button", name="0:12, answered by Ben Coach")
     await expect(moment).to_be_visible()
     await expect(page.locator("li.message").filter(has_text="This bit!")).to_contain_text(
@@ -104,6 +106,14 @@ async def test_a_reply_to_a_moment_plays_that_moment(
         arg=mid,
     )
     assert await axe(page) == []
+
+    # The answered parts: 0:07-0:22 and 0:31-0:40, the part between skipped.
+    await page.evaluate(WATCH)
+    await card.get_by_test_id("play-answered").click()
+    await page.wait_for_function("() => window.positions.some((s) => s >= 33)", timeout=40_000)
+    heard = await page.evaluate("window.positions")
+    assert not [s for s in heard if 23 <= s <= 30], f"the part no one answered was skipped: {heard}"
+    assert min(heard) >= 7, heard
     await card.get_by_test_id("thread-link").click()
     in_thread = page.get_by_role("list", name="Thread").locator(f'li[data-id="{mid}"]')
     await expect(

@@ -47,7 +47,10 @@ export class MemoPlayer {
 
   changed(type) {
     const id = this.current?.id;
-    if (type === "timeupdate") this.skipQuiet();
+    if (type === "timeupdate") {
+      this.skipQuiet();
+      this.followParts();
+    }
     this.keepPosition(type);
     if (type === "ended") {
       this.current = null;
@@ -82,6 +85,7 @@ export class MemoPlayer {
   toggle(message) {
     this.queue = [];
     this.queued = false;
+    if (this.current) this.current.parts = null;
     if (this.current?.id === message.id) {
       if (this.audio.paused) this.audio.play().catch(() => {});
       else this.audio.pause();
@@ -201,6 +205,30 @@ export class MemoPlayer {
   }
 
   // With "skip silence" on, a span of silence the server marked is jumped over.
+  // Plays only these parts of a memo (`[[start_ms, end_ms], ...]`, in order, apart), then
+  // pauses: "play the answered parts".
+  playParts(message, parts) {
+    const total = message.voice?.duration_ms;
+    if (!parts.length || !total) return;
+    this.queue = [];
+    this.queued = false;
+    this.seek(message, Math.max(parts[0][0], 1) / total);
+    this.current.parts = parts;
+  }
+
+  followParts() {
+    const parts = this.current?.parts;
+    if (!parts || this.audio.paused) return;
+    const ms = this.audio.currentTime * 1000;
+    const at = parts.findIndex(([, end]) => ms < end);
+    if (at === -1) {
+      this.current.parts = null;
+      this.audio.pause();
+    } else if (ms < parts[at][0]) {
+      this.audio.currentTime = parts[at][0] / 1000;
+    }
+  }
+
   skipQuiet() {
     const spans = this.skipSilence && this.current?.silences;
     if (!spans?.length || this.audio.paused) return;

@@ -89,6 +89,9 @@ function voiceCard(message, ctx) {
     const at = (reply) => `${clock(reply.reply_to_offset_ms)}`;
     card.append(h("div", { class: "moments", role: "group", "aria-label": "Replies to moments of this memo",
       "data-testid": "moments" },
+    h("button", { type: "button", class: "moment answered", "data-testid": "play-answered",
+      onclick: () => ctx.player.playParts(message, answeredParts(moments, voice.duration_ms)) },
+    "Play the answered parts"),
     h("span", { class: "moments-label" }, "Answered at"),
     moments.map((reply) => h("button", { type: "button", class: "moment",
       "aria-label": `${at(reply)}, answered by ${reply.sender.display_name}`,
@@ -101,6 +104,23 @@ function voiceCard(message, ctx) {
   }
   syncVoice(card, message, ctx.player);
   return card;
+}
+
+// "Play the answered parts": around each moment replied to, this much before and after.
+const ANSWERED_BEFORE_MS = 5000;
+const ANSWERED_AFTER_MS = 10000;
+
+// The parts of a memo its moment replies answer, overlapping ones joined, in order.
+export function answeredParts(moments, durationMs) {
+  const parts = [];
+  for (const offset of moments.map((m) => m.reply_to_offset_ms).sort((a, b) => a - b)) {
+    const start = Math.max(0, offset - ANSWERED_BEFORE_MS);
+    const end = Math.min(durationMs, offset + ANSWERED_AFTER_MS);
+    const last = parts[parts.length - 1];
+    if (last && start <= last[1]) last[1] = Math.max(last[1], end);
+    else parts.push([start, end]);
+  }
+  return parts;
 }
 
 const SKIP_WORTH_MS = 1000; // less silence than this: no "skip silence" offered
