@@ -69,3 +69,20 @@ export async function liveBytes(messageId) {
   if (!response?.ok) return null;
   return new Uint8Array(await response.arrayBuffer());
 }
+
+// Downloads what `path` answers (a zip, the bookmarks' Markdown) as `filename`: a link
+// cannot send the token, so it is fetched and handed to the browser. False if refused.
+export async function saveFile(path, filename) {
+  const response = await fetch(`/api/v1${path}`, {
+    headers: { Authorization: `Bearer ${session.token}` },
+  }).catch(() => null);
+  if (!response?.ok) return false;
+  const url = URL.createObjectURL(await response.blob());
+  const link = document.createElement("a");
+  Object.assign(link, { href: url, download: filename, hidden: true });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+  return true;
+}

@@ -17,6 +17,7 @@ import { Recorder } from "./recorder.js";
 import { showAccount } from "./screens/account.js";
 import { showAdmin } from "./screens/admin.js";
 import { showAuth } from "./screens/auth.js";
+import { showBookmarks } from "./screens/bookmarks.js";
 import { finishSso } from "./screens/sso.js";
 import { saveRecording } from "./screens/composer.js";
 import { showGroup } from "./screens/group.js";
@@ -192,6 +193,7 @@ function route(reopen) {
     });
   }
   if (name === "admin" && state.me.is_admin) return showAdmin();
+  if (name === "bookmarks") return showBookmarks();
   if (name === "g" && id) {
     if (sub === "members") return showMembers(id);
     if (sub === "reports") return showReports(id);

@@ -37,7 +37,8 @@ export function showGroups({ follow, player }) {
     groupName: (hit) => state.groups.find((g) => g.id === hit.group_id)?.name ?? "A group" });
   const catchUpArea = catchUp(player);
   const screen = mount({ name: "groups" },
-    h("section", { class: "page" }, h("h1", {}, "Your groups"), ...catchUpArea.elements, search.element, list, form));
+    h("section", { class: "page" }, h("h1", {}, "Your groups"), ...catchUpArea.elements, search.element, list, form,
+      h("p", {}, h("a", { href: "#/bookmarks", class: "button" }, "Your bookmarks"))));
   screen.disposers.push(...catchUpArea.disposers);
   const render = () => list.replaceChildren(...(state.groups.length ? state.groups.map(groupRow)
     : [h("li", { class: "empty" }, "You're not in any group yet. Create one, or open an invite link.")]));

@@ -2,7 +2,7 @@
 // zip when it is ready) and deleting your account (DELETE /me, with your password). The
 // export card serves a group's export by its owner too (group settings).
 
-import { api, session } from "../api.js";
+import { api, saveFile } from "../api.js";
 import { h } from "../dom.js";
 import { attempt, screen } from "../ui.js";
 import { busy, field, formError, showApiError, showErrors } from "../views/forms.js";
@@ -13,18 +13,8 @@ function megabytes(bytes) {
   return `${Math.max(0.1, bytes / 1e6).toFixed(1)} MB`;
 }
 
-async function saveZip(path, filename) {
-  const response = await fetch(`/api/v1${path}/download`, {
-    headers: { Authorization: `Bearer ${session.token}` },
-  }).catch(() => null);
-  if (!response?.ok) return false;
-  const url = URL.createObjectURL(await response.blob());
-  const link = h("a", { href: url, download: filename, hidden: true });
-  document.body.append(link);
-  link.click();
-  link.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 60_000);
-  return true;
+function saveZip(path, filename) {
+  return saveFile(`${path}/download`, filename);
 }
 
 export function exportCard(me) {
