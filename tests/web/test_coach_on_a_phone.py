@@ -115,6 +115,29 @@ async def test_every_screen_fits_a_phone_and_passes_axe(
         await check_screen(amy, "sign-up-errors")
 
 
+async def test_no_tap_target_in_the_group_is_covered_wherever_it_is_scrolled(
+    person: Any, server: ServerProcess, samples: Path
+) -> None:
+    """Lighthouse's target-size audit: rows scrolled to the top or bottom edge of the
+    timeline are cut off by its edge, never sit under the header or the composer."""
+    await seed_group(server.url, samples, messages=60, memos=6)
+    amy = await person(PHONE, bypass_csp=True)
+    await sign_in(amy, "amy")
+    await amy.get_by_role("link", name=LONG_GROUP).click()
+    await expect(amy.locator("li.message").last).to_be_visible()
+    scroller = amy.get_by_test_id("timeline-scroller")
+    await amy.wait_for_timeout(300)  # fonts and counts settle
+    for at in (1.0, 0.8, 0.55, 0.3):  # the newest, then rows cut by both edges
+        await scroller.evaluate(
+            "(el, at) => { el.scrollTop = at * (el.scrollHeight - el.clientHeight); }", at
+        )
+        await amy.wait_for_timeout(100)  # rows that skipped layout are drawn
+        covered = await axe(amy, enable=("target-size",))
+        assert covered == [], f"scrolled to {at:.0%}: {covered}"
+    await no_horizontal_overflow(amy)
+    await screenshot(amy, "phone-group-scrolled", full_page=False)
+
+
 async def test_play_unheard_plays_every_unheard_memo_of_a_200_message_group(
     person: Any, server: ServerProcess, samples: Path
 ) -> None:
@@ -341,13 +364,14 @@ async def test_the_timeline_keeps_your_place_and_your_focus(
     await expect(rows).to_have_count(20)  # of the 50 loaded: the rest when scrolled to
     assert await amy.get_attribute("ol.timeline", "aria-live") is None  # not read out as it changes
     earlier = amy.get_by_role("button", name="Load earlier messages")
+    scroller = amy.get_by_test_id("timeline-scroller")
     for _ in range(10):  # scrolling up builds the older rows already loaded
-        await amy.evaluate("window.scrollTo(0, 0)")
+        await scroller.evaluate("(el) => el.scrollTo(0, 0)")
         if await earlier.count():
             break
         await amy.wait_for_timeout(300)
     await expect(rows).to_have_count(50)
-    await amy.evaluate("window.scrollTo(0, 0)")
+    await scroller.evaluate("(el) => el.scrollTo(0, 0)")
     reading = rows.nth(0)
     reading_id = await reading.get_attribute("data-id")
     before = (await reading.bounding_box() or {})["y"]
@@ -373,6 +397,7 @@ async def test_the_timeline_keeps_your_place_and_your_focus(
     await screenshot(amy, "phone-new-messages-pill", full_page=False)
     await pill.click()
     await expect(amy.get_by_text("Fresh news 2")).to_be_in_viewport()
+    await expect(rows.last).to_be_in_viewport(ratio=1)  # all of it, above the composer
     await expect(pill).to_be_hidden()
 
     last_id = await rows.last.get_attribute("data-id")

@@ -9,7 +9,7 @@ import { announce, mount, screen as current, tell } from "../ui.js";
 import { searchBox } from "../views/search.js";
 import { Composer } from "./composer.js";
 import { rowContext } from "./rowcontext.js";
-import { Timeline, scrollToBottom } from "./timeline.js";
+import { Timeline } from "./timeline.js";
 
 // `app`: {player, recorder, hearLive, unblockLive}
 export async function showGroup(groupId, focusId, app, force = false) {
@@ -70,7 +70,7 @@ export async function showGroup(groupId, focusId, app, force = false) {
   const screen = mount({ name: "group", groupId, closeSearch, composer, timeline, loaded: false },
     h("section", { class: "page group-page" },
       h("div", { class: "group-top" }, header, playUnheard, reports),
-      searchPanel, timeline.list, timeline.pill, composer.element));
+      searchPanel, timeline.element, composer.element));
 
   const messageContext = rowContext(groupId, app, {
     composer,
@@ -126,7 +126,7 @@ export async function showGroup(groupId, focusId, app, force = false) {
   if (moderates(group(groupId))) loadOpenReports(groupId);
   screen.loaded = true;
   timeline.render();
-  scrollToBottom();
+  timeline.scrollToBottom();
   renderTalking();
   if (focusId || screen.pendingFocus) reveal(screen, screen.pendingFocus || focusId);
   for (const m of sorted(groupId)) if (m.voice?.status === "live") app.hearLive(m);

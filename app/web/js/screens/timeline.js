@@ -4,7 +4,8 @@
 // were reading where it was; a message arriving while you read back shows a pill
 // instead of moving the page. Only the newest rows are built at first; older ones
 // loaded already are built as you scroll up to them, and rows off screen skip layout
-// (CSS content-visibility).
+// (CSS content-visibility). The timeline is its own scroll container between the
+// group's header and the composer, so neither ever covers a message or its buttons.
 
 import { h } from "../dom.js";
 import { pendingFor } from "../data/outbox.js";
@@ -17,42 +18,50 @@ const NATIVE_ANCHORING = CSS.supports("overflow-anchor", "auto");
 const FIRST_ROWS = 20; // built when the group opens
 const MORE_ROWS = 25; // built each time you scroll up to the top
 
-function nearBottom() {
-  const page = document.scrollingElement;
-  return page.scrollHeight - page.scrollTop - page.clientHeight < NEAR_BOTTOM_PX;
-}
-
-export function scrollToBottom() {
-  const page = document.scrollingElement;
-  page.scrollTop = page.scrollHeight;
-}
-
 export class Timeline {
   // `context(message)` gives what a row needs; `onEarlier()` loads an older page.
   constructor({ groupId, context, onEarlier }) {
     Object.assign(this, { groupId, context, onEarlier });
     this.rows = new Map(); // message id -> {el, message, key}
     this.list = h("ol", { class: "timeline", "aria-label": "Messages" });
+    this.scroller = h("div", { class: "timeline-scroller", "data-testid": "timeline-scroller" }, this.list);
     this.firstSeq = null; // rows are built for messages from this seq on
     this.moreButton = h("button", { type: "button", onclick: () => this.earlier() }, "Load earlier messages");
     this.more = h("li", { class: "more" }, this.moreButton);
     this.watcher = new IntersectionObserver((seen) => {
       if (seen.some((e) => e.isIntersecting) && this.hidden) this.earlier();
-    }, { rootMargin: "600px 0px 0px 0px" });
+    }, { root: this.scroller, rootMargin: "600px 0px 0px 0px" });
     this.watcher.observe(this.more);
     this.empty = h("li", { class: "empty" }, "No messages yet. Hold the button and say hello.");
     this.unseen = 0;
     this.pill = h("button", { type: "button", class: "new-pill", hidden: true, "data-testid": "new-messages",
       onclick: () => this.toBottom() });
-    this.onScroll = () => {
-      if (nearBottom()) this.hidePill();
-    };
-    window.addEventListener("scroll", this.onScroll, { passive: true });
+    this.element = h("div", { class: "timeline-area" }, this.scroller, this.pill);
+    // Reading the newest: stay with them as heights change (before the frame is drawn).
+    this.following = false;
+    this.resized = new ResizeObserver(() => this.following && this.scrollToBottom());
+    this.resized.observe(this.list);
+    this.scroller.addEventListener("scroll", () => {
+      this.following = this.nearBottom();
+      if (this.following) this.hidePill();
+    }, { passive: true });
   }
 
   dispose() {
-    window.removeEventListener("scroll", this.onScroll);
     this.watcher.disconnect();
+    this.resized.disconnect();
+  }
+
+  nearBottom() {
+    const { scrollHeight, scrollTop, clientHeight } = this.scroller;
+    return scrollHeight - scrollTop - clientHeight < NEAR_BOTTOM_PX;
+  }
+
+  // To the newest message, and kept there (`following`) while the rows coming into
+  // view get their real heights (they skipped layout with an estimated one).
+  scrollToBottom() {
+    this.following = true;
+    this.scroller.scrollTop = this.scroller.scrollHeight;
   }
 
   // Older rows: those loaded already first, then a page from the server.
@@ -81,7 +90,7 @@ export class Timeline {
 
   // Redraws what changed. `arrived`: ids that just came in (events), to follow or pill.
   render({ arrived = [] } = {}) {
-    const stick = nearBottom();
+    const stick = this.following || this.nearBottom();
     const anchor = stick ? null : this.anchor();
     const all = this.messages();
     if (this.firstSeq === null && all.length) this.firstSeq = all[Math.max(0, all.length - FIRST_ROWS)].seq;
@@ -103,7 +112,7 @@ export class Timeline {
     this.place(wanted);
     if (anchor) this.hold(anchor);
     const mineArrived = arrived.some((id) => this.rows.get(id)?.message.sender.id === state.me.id);
-    if (stick || mineArrived) scrollToBottom();
+    if (stick || mineArrived) this.scrollToBottom();
     else if (arrived.length) this.showPill(arrived.length);
   }
 
@@ -144,16 +153,16 @@ export class Timeline {
   // others we hold it for a few frames ourselves. Doing both would move it twice.
   hold(anchor, frames = NATIVE_ANCHORING ? 0 : 4) {
     const moved = anchor.el.getBoundingClientRect().top - anchor.top;
-    if (Math.abs(moved) > 0.5) window.scrollBy(0, moved);
+    if (Math.abs(moved) > 0.5) this.scroller.scrollTop += moved;
     if (frames) requestAnimationFrame(() => this.hold(anchor, frames - 1));
   }
 
-  // The first message row on screen, and where it is, to keep it there.
+  // The first message row in view, and where it is, to keep it there.
   anchor() {
-    const top = document.querySelector(".group-top")?.getBoundingClientRect().bottom ?? 0;
+    const view = this.scroller.getBoundingClientRect();
     for (const { el } of this.rows.values()) {
       const box = el.getBoundingClientRect();
-      if (box.bottom > top && box.top < innerHeight && el.isConnected) return { el, top: box.top };
+      if (box.bottom > view.top && box.top < view.bottom && el.isConnected) return { el, top: box.top };
     }
     return null;
   }
@@ -171,7 +180,7 @@ export class Timeline {
 
   toBottom() {
     this.hidePill();
-    scrollToBottom();
+    this.scrollToBottom();
     this.list.lastElementChild?.querySelector("button, a, [tabindex]")?.focus({ preventScroll: true });
   }
 
