@@ -4,19 +4,22 @@
 // were reading where it was; a message arriving while you read back shows a pill
 // instead of moving the page. Only the newest rows are built at first; older ones
 // loaded already are built as you scroll up to them, and rows off screen skip layout
-// (CSS content-visibility). The timeline is its own scroll container between the
+// (CSS content-visibility). At most MAX_ROWS rows exist at once: reading far back
+// drops the newest ones (built again as you scroll down to them), so a group of
+// thousands of messages costs what a screenful does. The timeline is its own scroll container between the
 // group's header and the composer, so neither ever covers a message or its buttons.
 
 import { h } from "../dom.js";
 import { pendingFor } from "../data/outbox.js";
-import { sorted } from "../data/messages.js";
+import { find, sorted } from "../data/messages.js";
 import { state } from "../store.js";
 import { messageRow, pendingRow, syncVoice } from "../views/message.js";
 
 const NEAR_BOTTOM_PX = 120;
 const NATIVE_ANCHORING = CSS.supports("overflow-anchor", "auto");
 const FIRST_ROWS = 20; // built when the group opens
-const MORE_ROWS = 25; // built each time you scroll up to the top
+const MORE_ROWS = 25; // built each time you scroll up to the top (or down to the bottom)
+const MAX_ROWS = 150; // built at once, at most
 
 export class Timeline {
   // `context(message)` gives what a row needs; `onEarlier()` loads an older page.
@@ -26,12 +29,20 @@ export class Timeline {
     this.list = h("ol", { class: "timeline", "aria-label": "Messages" });
     this.scroller = h("div", { class: "timeline-scroller", "data-testid": "timeline-scroller" }, this.list);
     this.firstSeq = null; // rows are built for messages from this seq on
+    this.lastSeq = null; // ... up to this one (null: the newest)
     this.moreButton = h("button", { type: "button", onclick: () => this.earlier() }, "Load earlier messages");
     this.more = h("li", { class: "more" }, this.moreButton);
+    this.newer = h("li", { class: "more", "data-testid": "newer" },
+      h("button", { type: "button", onclick: () => this.later() }, "Show newer messages"));
     this.watcher = new IntersectionObserver((seen) => {
-      if (seen.some((e) => e.isIntersecting) && this.hidden) this.earlier();
-    }, { root: this.scroller, rootMargin: "600px 0px 0px 0px" });
+      for (const { target, isIntersecting } of seen) {
+        if (!isIntersecting) continue;
+        if (target === this.more && this.hidden) this.earlier();
+        if (target === this.newer && this.lastSeq !== null) this.later();
+      }
+    }, { root: this.scroller, rootMargin: "600px 0px" });
     this.watcher.observe(this.more);
+    this.watcher.observe(this.newer);
     this.empty = h("li", { class: "empty" }, "No messages yet. Hold the button and say hello.");
     this.unseen = 0;
     this.pill = h("button", { type: "button", class: "new-pill", hidden: true, "data-testid": "new-messages",
@@ -42,7 +53,7 @@ export class Timeline {
     this.resized = new ResizeObserver(() => this.following && this.scrollToBottom());
     this.resized.observe(this.list);
     this.scroller.addEventListener("scroll", () => {
-      this.following = this.nearBottom();
+      this.following = this.lastSeq === null && this.nearBottom();
       if (this.following) this.hidePill();
     }, { passive: true });
   }
@@ -70,18 +81,51 @@ export class Timeline {
     const first = messages.findIndex((m) => m.seq >= this.firstSeq);
     if (first > 0) {
       this.firstSeq = messages[Math.max(0, first - MORE_ROWS)].seq;
+      this.bound("top");
       return this.render();
     }
     return this.onEarlier();
   }
 
-  // Builds rows from this message on (a search result opened further back).
+  // Newer rows, when reading back dropped them.
+  later() {
+    const messages = this.messages();
+    const last = messages.findLastIndex((m) => m.seq <= this.lastSeq);
+    const next = last + MORE_ROWS;
+    this.lastSeq = next >= messages.length - 1 ? null : messages[next].seq;
+    this.bound("bottom");
+    this.render();
+  }
+
+  // Builds rows as far as this message (a search result, an older page just loaded).
   include(seq) {
-    if (this.firstSeq === null || seq < this.firstSeq) this.firstSeq = seq;
+    if (this.firstSeq === null || seq < this.firstSeq) {
+      this.firstSeq = seq;
+      this.bound("top");
+    } else if (this.lastSeq !== null && seq > this.lastSeq) {
+      this.lastSeq = seq;
+      this.bound("bottom");
+    }
+  }
+
+  // Keeps at most MAX_ROWS rows, dropping those at the other end from `keep`.
+  bound(keep) {
+    const messages = this.messages();
+    let first = Math.max(0, messages.findIndex((m) => m.seq >= this.firstSeq));
+    let last = this.lastSeq === null ? messages.length - 1 : messages.findLastIndex((m) => m.seq <= this.lastSeq);
+    if (last - first < MAX_ROWS) return;
+    if (keep === "top") {
+      last = first + MAX_ROWS - 1;
+      this.lastSeq = last >= messages.length - 1 ? null : messages[last].seq;
+    } else {
+      first = last - MAX_ROWS + 1;
+      this.firstSeq = messages[first].seq;
+    }
   }
 
   messages() {
-    return sorted(this.groupId).filter((m) => !state.superseded.has(m.id));
+    // A withdrawn tombstone is a cancelled recording: never a message, so not shown.
+    return sorted(this.groupId).filter((m) => !state.superseded.has(m.id) && !m.withdrawn);
   }
 
   row(id) {
@@ -90,12 +134,14 @@ export class Timeline {
 
   // Redraws what changed. `arrived`: ids that just came in (events), to follow or pill.
   render({ arrived = [] } = {}) {
-    const stick = this.following || this.nearBottom();
+    const newest = this.lastSeq === null;
+    const stick = newest && (this.following || this.nearBottom());
     const anchor = stick ? null : this.anchor();
     const all = this.messages();
     if (this.firstSeq === null && all.length) this.firstSeq = all[Math.max(0, all.length - FIRST_ROWS)].seq;
-    const messages = all.filter((m) => m.seq >= this.firstSeq);
-    this.hidden = all.length - messages.length;
+    if (arrived.length) this.bound(stick ? "bottom" : "top");
+    const messages = all.filter((m) => m.seq >= this.firstSeq && (newest || m.seq <= this.lastSeq));
+    this.hidden = all.filter((m) => m.seq < this.firstSeq).length;
     const wanted = [];
     if (this.hidden || state.hasMore.get(this.groupId)) wanted.push(this.more);
     this.moreButton.textContent = this.hidden ? "Show earlier messages" : "Load earlier messages";
@@ -105,13 +151,15 @@ export class Timeline {
       wanted.push(this.rowFor(message));
     }
     for (const [id, row] of this.rows) if (!seen.has(id)) this.rows.delete(id) && row.el.remove();
-    const pending = pendingFor(this.groupId);
+    const pending = this.lastSeq === null ? pendingFor(this.groupId) : [];
     const online = state.connection === "online" && state.network;
+    if (this.lastSeq !== null) wanted.push(this.newer);
     wanted.push(...pending.map((entry) => pendingRow(entry, { me: state.me, online })));
     if (!messages.length && !pending.length) wanted.push(this.empty);
     this.place(wanted);
     if (anchor) this.hold(anchor);
-    const mineArrived = arrived.some((id) => this.rows.get(id)?.message.sender.id === state.me.id);
+    const mineArrived = arrived.some((id) => find(this.groupId, id)?.sender.id === state.me.id);
+    if (mineArrived && this.lastSeq !== null) return this.toBottom();
     if (stick || mineArrived) this.scrollToBottom();
     else if (arrived.length) this.showPill(arrived.length);
   }
@@ -180,6 +228,12 @@ export class Timeline {
 
   toBottom() {
     this.hidePill();
+    if (this.lastSeq !== null) { // back from far: the newest rows, built again
+      const messages = this.messages();
+      this.lastSeq = null;
+      this.firstSeq = messages[Math.max(0, messages.length - FIRST_ROWS)]?.seq ?? null;
+      this.render();
+    }
     this.scrollToBottom();
     this.list.lastElementChild?.querySelector("button, a, [tabindex]")?.focus({ preventScroll: true });
   }
