@@ -205,14 +205,18 @@ async def test_short_presses_send_nothing_and_sliding_away_cancels(
     await amy.mouse.up()
     await expect(amy.get_by_text("Recording cancelled. Nothing was sent.")).to_be_visible()
     await expect(panel).to_be_hidden()
-    await expect(ben.locator('li[data-kind="voice"] [data-status]')).to_have_count(
-        0, timeout=10_000
-    )
+    for page in (amy, ben):  # gone: no "Message deleted" for a memo never sent
+        await expect(page.locator('li[data-kind="voice"]')).to_have_count(0, timeout=10_000)
+        await expect(page.get_by_text("Message deleted")).to_have_count(0)
     for _ in range(50):
-        if all(m["deleted"] for m in await voice_messages(server, amy, gid)):
+        if all(m["withdrawn"] for m in await voice_messages(server, amy, gid)):
             break
         await asyncio.sleep(0.2)
-    assert all(m["deleted"] for m in await voice_messages(server, amy, gid))
+    cancelled = await voice_messages(server, amy, gid)
+    assert len(cancelled) == 1 and cancelled[0]["deleted"] and cancelled[0]["withdrawn"]
+    await ben.reload()  # nor after a reload, from the server's pages
+    await expect(ben.get_by_role("heading", name="Science coaches")).to_be_visible()
+    await expect(ben.get_by_text("No messages yet.", exact=False)).to_be_visible()
 
     await talk.hover()
     await amy.mouse.down()

@@ -17,7 +17,7 @@ import { Recorder } from "./recorder.js";
 import { showAccount } from "./screens/account.js";
 import { showAuth } from "./screens/auth.js";
 import { finishSso } from "./screens/sso.js";
-import { saveRecording } from "./screens/composer.js";
+import { discardLive, saveRecording } from "./screens/composer.js";
 import { showGroup } from "./screens/group.js";
 import { showGroups } from "./screens/groups.js";
 import { showThread } from "./screens/thread.js";
@@ -75,7 +75,7 @@ const recorder = new Recorder({
   onTick: (ms, level) => screen()?.composer?.tick(ms, level),
   onError: (text) => tell(text),
   onSave: saveRecording,
-  onDiscardLive: (messageId) => api("DELETE", `/messages/${messageId}`).catch(() => {}),
+  onDiscardLive: discardLive,
 });
 wiring.recorder = recorder;
 const app = { player, recorder, hearLive, unblockLive: () => unblockLive(screen()?.groupId) };
