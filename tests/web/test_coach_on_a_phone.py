@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from playwright.async_api import Page, expect
+from playwright.async_api import Browser, Page, expect
 
 from tests.process import ServerProcess
 from tests.support.browser import DESKTOP, PHONE, axe, no_horizontal_overflow, screenshot
-from tests.web.network import FlakySocket
+from tests.web.network import FlakySocket, UploadCutter
 from tests.web.seed import LONG_GROUP, LONG_NAME, PASSWORD, Seeded, post_text, seed_group
 from tests.web.test_web_client import amy_invites_ben
 
@@ -357,6 +357,46 @@ async def test_offline_texts_and_recordings_wait_in_the_outbox_and_go_once(
     messages = (await api_get(server, token, f"/groups/{gid}/messages"))["messages"]
     assert [m["text"] for m in messages if m["kind"] == "text"] == [text]
     assert len([m for m in messages if m["kind"] == "voice" and not m["deleted"]]) == 1
+
+
+async def test_a_memo_upload_cut_in_the_middle_is_sent_again_and_arrives_once(
+    browser: Browser, person: Any, server: ServerProcess
+) -> None:
+    """The connection carrying a recording drops halfway through its body: the outbox
+    keeps it and sends it again (same client_id); one memo arrives, nothing half-made."""
+    async with UploadCutter(server.url) as network:
+        context = await browser.new_context(
+            base_url=network.url, permissions=["microphone"], viewport=PHONE
+        )
+        try:
+            amy, ben = await context.new_page(), await person(PHONE)
+            socket = await FlakySocket().attach(amy)
+            gid = await amy_invites_ben(amy, ben, "Science coaches")
+            await expect(amy.get_by_role("heading", name="Science coaches")).to_be_visible()
+            await socket.cut()  # no live stream: the recording is uploaded whole
+            talk = amy.get_by_test_id("talk")
+            await talk.hover()
+            await amy.mouse.down()
+            await asyncio.sleep(3)
+            await amy.mouse.up()
+            await expect(amy.get_by_test_id("pending")).to_have_count(1)
+            for _ in range(100):
+                if network.cut:
+                    break
+                await asyncio.sleep(0.1)
+            assert network.cut and 0 < network.passed < network.declared - 1000, vars(network)
+            socket.restore()
+            memo = ben.locator('li[data-kind="voice"]').filter(
+                has=ben.locator('[data-status="ready"]')
+            )
+            await expect(memo).to_have_count(1, timeout=45_000)
+            await expect(amy.get_by_test_id("pending")).to_have_count(0)
+            voice = await voice_messages(server, amy, gid)
+            assert len(voice) == 1 and not voice[0]["deleted"], voice
+            assert voice[0]["voice"]["duration_ms"] >= 2500
+            await expect(ben.locator('li[data-kind="voice"]')).to_have_count(1)
+        finally:
+            await context.close()
 
 
 async def test_the_timeline_keeps_your_place_and_your_focus(
