@@ -82,9 +82,19 @@ export class Timeline {
     if (first > 0) {
       this.firstSeq = messages[Math.max(0, first - MORE_ROWS)].seq;
       this.bound("top");
-      return this.render();
+      this.render();
+      return this.rewatch();
     }
     return this.onEarlier();
+  }
+
+  // Asks again whether the ends are near: an observer speaks only when that changes, and
+  // a fast scroll can bring an end back before it was ever seen to leave.
+  rewatch() {
+    for (const end of [this.more, this.newer]) {
+      this.watcher.unobserve(end);
+      this.watcher.observe(end);
+    }
   }
 
   // Newer rows, when reading back dropped them.
@@ -95,6 +105,7 @@ export class Timeline {
     this.lastSeq = next >= messages.length - 1 ? null : messages[next].seq;
     this.bound("bottom");
     this.render();
+    this.rewatch();
   }
 
   // Builds rows as far as this message (a search result, an older page just loaded).
