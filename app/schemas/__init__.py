@@ -521,6 +521,9 @@ class MessageOut(Out):
     created_at: Timestamp
     edited_at: Timestamp | None = None
     deleted: bool
+    # A tombstone of a voice memo deleted while it was still live (a cancelled
+    # recording): never a finished message, so clients show nothing for it.
+    withdrawn: bool = False
     voice: VoiceOut | None = None
     reactions: list[ReactionOut] = []
     bookmarked: bool = False  # by the viewer; never set in event payloads

@@ -119,6 +119,8 @@ def _message_out(
         created_at=message.created_at,
         edited_at=message.edited_at,
         deleted=message.deleted_at is not None,
+        # A live memo's status stays `live` once deleted (finish_live skips a tombstone).
+        withdrawn=message.deleted_at is not None and message.voice_status == VoiceStatus.LIVE,
         voice=None if message.deleted_at else voice,
         reactions=reactions,
         bookmarked=bookmarked,

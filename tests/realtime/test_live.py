@@ -130,6 +130,43 @@ async def test_a_dropped_sender_keeps_what_was_sent(
     assert 0.3 * full < memo["voice"]["duration_ms"] < 0.75 * full
 
 
+async def test_a_live_memo_deleted_while_recorded_is_withdrawn_for_everyone(
+    api: Api, app: Any, ws: Any, group: Any, samples: Path
+) -> None:
+    """A cancelled recording: its tombstone says `withdrawn`, live, in the timeline and
+    in a replay; a memo deleted once it was finished is an ordinary tombstone."""
+    amy, ben, _, gid = group
+    chunks = cut(audio_samples.client_file(samples, "chrome_webm").read_bytes())
+    sender, listener = await ws(amy), await ws(ben)
+    mid = await start_live(sender, gid)
+    for chunk in chunks[:4]:
+        await sender.conn.send(chunk)
+    await sender.send({"type": "ping"})
+    await sender.recv_type("pong")
+    await collect(listener, mid, sum(len(c) for c in chunks[:4]))  # ben heard it begin
+    await api.ok(amy, "DELETE", f"/messages/{mid}")
+    await sender.send({"type": "live.end"})
+    await sender.recv_type("live.ended")
+    deleted = await listener.recv_type("message.deleted")
+    assert deleted["data"]["id"] == mid and deleted["data"]["withdrawn"] is True
+
+    finished = await start_live(sender, gid)
+    for chunk in chunks:
+        await sender.conn.send(chunk)
+    await sender.send({"type": "live.end"})
+    await sender.recv_type("live.ended")
+    await _when_processed(api, app, amy, finished)
+    await api.ok(amy, "DELETE", f"/messages/{finished}")
+
+    for who in (amy, ben):
+        page = await api.ok(who, "GET", f"/groups/{gid}/messages")
+        seen = {m["id"]: (m["deleted"], m["withdrawn"]) for m in page["messages"]}
+        assert seen == {mid: (True, True), finished: (True, False)}
+    replay = await api.ok(ben, "GET", f"/groups/{gid}/events?after=0")
+    carried = [e["data"] for e in replay["events"] if e["data"].get("id") == mid]
+    assert carried and all(d["withdrawn"] and d["voice"] is None for d in carried)
+
+
 async def test_breaching_a_limit_ends_the_live_message_keeping_what_arrived(
     api: Api, app: Any, ws: Any, group: Any, samples: Path
 ) -> None:

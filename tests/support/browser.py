@@ -80,9 +80,13 @@ async def browser(samples: Path) -> AsyncIterator[Browser]:
         yield launched
 
 
-async def axe(page: Page, impacts: tuple[str, ...] = SERIOUS) -> list[str]:
+async def axe(
+    page: Page, impacts: tuple[str, ...] = SERIOUS, enable: Sequence[str] = ()
+) -> list[str]:
     """axe-core's violations of the given impacts on the page as it is now, one line per
-    element: rule, impact, what to fix, which element."""
+    element: rule, impact, what to fix, which element. `enable` turns on rules axe leaves
+    off by default, e.g. "target-size" (WCAG 2.2: a tap target partly covered by another
+    element), which Lighthouse runs."""
     if not await page.evaluate("typeof window.axe !== 'undefined'"):
         try:
             await page.add_script_tag(path=AXE_JS)
@@ -91,7 +95,8 @@ async def axe(page: Page, impacts: tuple[str, ...] = SERIOUS) -> list[str]:
                 f"axe-core could not be injected; make the context with bypass_csp=True "
                 f"({error.message.splitlines()[0][:160]})"
             ) from error
-    results = await page.evaluate("() => axe.run(document)")
+    rules = {rule: {"enabled": True} for rule in enable}
+    results = await page.evaluate("(rules) => axe.run(document, {rules})", rules)
     return [
         f"{rule['id']} ({rule['impact']}): {rule['help']} at {' '.join(node['target'])}: "
         + node["failureSummary"].replace("\n", " ")

@@ -19,7 +19,7 @@ import { showAdmin } from "./screens/admin.js";
 import { showAuth } from "./screens/auth.js";
 import { showBookmarks } from "./screens/bookmarks.js";
 import { finishSso } from "./screens/sso.js";
-import { saveRecording } from "./screens/composer.js";
+import { discardLive, saveRecording } from "./screens/composer.js";
 import { showGroup } from "./screens/group.js";
 import { showGroups } from "./screens/groups.js";
 import { showThread } from "./screens/thread.js";
@@ -77,7 +77,7 @@ const recorder = new Recorder({
   onTick: (ms, level) => screen()?.composer?.tick(ms, level),
   onError: (text) => tell(text),
   onSave: saveRecording,
-  onDiscardLive: (messageId) => api("DELETE", `/messages/${messageId}`).catch(() => {}),
+  onDiscardLive: discardLive,
 });
 wiring.recorder = recorder;
 const app = { player, recorder, hearLive, unblockLive: () => unblockLive(screen()?.groupId) };

@@ -16,7 +16,8 @@ export const SHORTEST_MS = 1000;
 
 export class Recorder {
   // onState(status): idle | starting | recording; onTick(ms, level 0..1) while recording;
-  // onSave({groupId, blob, mime, replaces, replyTo}); onDiscardLive(messageId) for a cancelled live copy.
+  // onSave({groupId, blob, mime, replaces, replyTo}); onDiscardLive(groupId, messageId) for a
+  // cancelled live copy (resolves once it is deleted).
   constructor({ connection, onState, onTick, onError, onSave, onDiscardLive }) {
     Object.assign(this, { connection, onState, onTick, onError, onSave, onDiscardLive });
     this.active = null;
@@ -147,9 +148,9 @@ export class Recorder {
       await take.sendChain;
     }
     if (take.cancelled) {
-      if (take.messageId) {
+      if (take.messageId) { // deleted while live (withdrawn), then ended
+        await this.onDiscardLive(take.groupId, take.messageId);
         this.connection.send({ type: "live.end" });
-        this.onDiscardLive(take.messageId);
       }
       return;
     }

@@ -16,7 +16,7 @@ export const state = {
   talking: new Map(), // group id -> Map(user id -> timer)
   unheard: new Map(), // group id -> [message id]: every unheard memo, oldest first
   pending: new Map(), // group id -> [outbox entry] not yet on the server
-  superseded: new Set(), // ids of cut-off live copies replaced by a whole upload
+  superseded: new Set(), // ids of live copies not to show: cut off and sent whole, or cancelled
   live: new Map(), // message id -> LivePlayer
   liveBlocked: false, // the browser refused to autoplay live audio
   openTranscripts: new Set(),

@@ -3,6 +3,7 @@
 // go to the outbox, which sends them (now, or when the network is back); an edit of your
 // own text goes straight to the server.
 
+import { api } from "../api.js";
 import { clock, h, icon } from "../dom.js";
 import { editMessage } from "../data/messages.js";
 import { enqueue } from "../data/outbox.js";
@@ -176,6 +177,15 @@ export class Composer {
     this.indicator.textContent = names.length
       ? `${names.join(" and ")} ${names.length > 1 ? "are" : "is"} recording…` : "";
   }
+}
+
+// A recording cancelled while it went out live: gone from this timeline at once, and
+// deleted while still live, so the server marks its tombstone `withdrawn` and everyone
+// else's timeline drops it too (a "Message deleted" for a memo never sent would mislead).
+export function discardLive(groupId, messageId) {
+  state.superseded.add(messageId);
+  changed("messages", groupId);
+  return api("DELETE", `/messages/${messageId}`).catch(() => {});
 }
 
 // The outbox keeps a recording the recorder could not stream (and hides its cut-off copy).

@@ -10,7 +10,7 @@ import { searchBox } from "../views/search.js";
 import { pinsBar, trustPanel } from "../views/trust.js";
 import { Composer } from "./composer.js";
 import { rowContext } from "./rowcontext.js";
-import { Timeline, scrollToBottom } from "./timeline.js";
+import { Timeline } from "./timeline.js";
 
 // `app`: {player, recorder, hearLive, unblockLive}
 export async function showGroup(groupId, focusId, app, force = false) {
@@ -75,7 +75,7 @@ export async function showGroup(groupId, focusId, app, force = false) {
   const screen = mount({ name: "group", groupId, closeSearch, composer, timeline, loaded: false },
     h("section", { class: "page group-page" },
       h("div", { class: "group-top" }, header, playUnheard, reports, pins),
-      searchPanel, timeline.list, trust, timeline.pill, composer.element));
+      searchPanel, timeline.element, trust, composer.element));
 
   const messageContext = rowContext(groupId, app, {
     composer,
@@ -162,7 +162,7 @@ export async function showGroup(groupId, focusId, app, force = false) {
   if (moderates(group(groupId))) loadOpenReports(groupId);
   screen.loaded = true;
   timeline.render();
-  scrollToBottom();
+  timeline.scrollToBottom();
   renderTalking();
   renderPins(); // the pinned messages of the first page are known now
   if (trust.firstChild) keepInSight(trust.firstChild);

@@ -27,7 +27,7 @@ export async function showThread(groupId, rootId, app) {
           h("a", { href: `#/g/${groupId}`, class: "back icon-button", "aria-label": "Back to the group",
             title: "Back to the group" }, icon("back")),
           h("div", { class: "group-title" }, h("h1", { class: "group-name-title" }, "Thread"), name))),
-      earlier, list, composer.element));
+      h("div", { class: "timeline-scroller" }, earlier, list), composer.element));
 
   const replies = () => [...state.replies.values()].sort((a, b) => a.seq - b.seq);
   const oldest = () => replies()[0]?.seq;

@@ -4,28 +4,22 @@
 // were reading where it was; a message arriving while you read back shows a pill
 // instead of moving the page. Only the newest rows are built at first; older ones
 // loaded already are built as you scroll up to them, and rows off screen skip layout
-// (CSS content-visibility).
+// (CSS content-visibility). At most MAX_ROWS rows exist at once: reading far back
+// drops the newest ones (built again as you scroll down to them), so a group of
+// thousands of messages costs what a screenful does. The timeline is its own scroll container between the
+// group's header and the composer, so neither ever covers a message or its buttons.
 
 import { h } from "../dom.js";
 import { pendingFor } from "../data/outbox.js";
-import { sorted } from "../data/messages.js";
+import { find, sorted } from "../data/messages.js";
 import { state } from "../store.js";
 import { messageRow, pendingRow, syncVoice } from "../views/message.js";
 
 const NEAR_BOTTOM_PX = 120;
 const NATIVE_ANCHORING = CSS.supports("overflow-anchor", "auto");
 const FIRST_ROWS = 20; // built when the group opens
-const MORE_ROWS = 25; // built each time you scroll up to the top
-
-function nearBottom() {
-  const page = document.scrollingElement;
-  return page.scrollHeight - page.scrollTop - page.clientHeight < NEAR_BOTTOM_PX;
-}
-
-export function scrollToBottom() {
-  const page = document.scrollingElement;
-  page.scrollTop = page.scrollHeight;
-}
+const MORE_ROWS = 25; // built each time you scroll up to the top (or down to the bottom)
+const MAX_ROWS = 150; // built at once, at most
 
 export class Timeline {
   // `context(message)` gives what a row needs; `onEarlier()` loads an older page.
@@ -33,26 +27,52 @@ export class Timeline {
     Object.assign(this, { groupId, context, onEarlier });
     this.rows = new Map(); // message id -> {el, message, key}
     this.list = h("ol", { class: "timeline", "aria-label": "Messages" });
+    this.scroller = h("div", { class: "timeline-scroller", "data-testid": "timeline-scroller" }, this.list);
     this.firstSeq = null; // rows are built for messages from this seq on
+    this.lastSeq = null; // ... up to this one (null: the newest)
     this.moreButton = h("button", { type: "button", onclick: () => this.earlier() }, "Load earlier messages");
     this.more = h("li", { class: "more" }, this.moreButton);
+    this.newer = h("li", { class: "more", "data-testid": "newer" },
+      h("button", { type: "button", onclick: () => this.later() }, "Show newer messages"));
     this.watcher = new IntersectionObserver((seen) => {
-      if (seen.some((e) => e.isIntersecting) && this.hidden) this.earlier();
-    }, { rootMargin: "600px 0px 0px 0px" });
+      for (const { target, isIntersecting } of seen) {
+        if (!isIntersecting) continue;
+        if (target === this.more && this.hidden) this.earlier();
+        if (target === this.newer && this.lastSeq !== null) this.later();
+      }
+    }, { root: this.scroller, rootMargin: "600px 0px" });
     this.watcher.observe(this.more);
+    this.watcher.observe(this.newer);
     this.empty = h("li", { class: "empty" }, "No messages yet. Hold the button and say hello.");
     this.unseen = 0;
     this.pill = h("button", { type: "button", class: "new-pill", hidden: true, "data-testid": "new-messages",
       onclick: () => this.toBottom() });
-    this.onScroll = () => {
-      if (nearBottom()) this.hidePill();
-    };
-    window.addEventListener("scroll", this.onScroll, { passive: true });
+    this.element = h("div", { class: "timeline-area" }, this.scroller, this.pill);
+    // Reading the newest: stay with them as heights change (before the frame is drawn).
+    this.following = false;
+    this.resized = new ResizeObserver(() => this.following && this.scrollToBottom());
+    this.resized.observe(this.list);
+    this.scroller.addEventListener("scroll", () => {
+      this.following = this.lastSeq === null && this.nearBottom();
+      if (this.following) this.hidePill();
+    }, { passive: true });
   }
 
   dispose() {
-    window.removeEventListener("scroll", this.onScroll);
     this.watcher.disconnect();
+    this.resized.disconnect();
+  }
+
+  nearBottom() {
+    const { scrollHeight, scrollTop, clientHeight } = this.scroller;
+    return scrollHeight - scrollTop - clientHeight < NEAR_BOTTOM_PX;
+  }
+
+  // To the newest message, and kept there (`following`) while the rows coming into
+  // view get their real heights (they skipped layout with an estimated one).
+  scrollToBottom() {
+    this.following = true;
+    this.scroller.scrollTop = this.scroller.scrollHeight;
   }
 
   // Older rows: those loaded already first, then a page from the server.
@@ -61,18 +81,62 @@ export class Timeline {
     const first = messages.findIndex((m) => m.seq >= this.firstSeq);
     if (first > 0) {
       this.firstSeq = messages[Math.max(0, first - MORE_ROWS)].seq;
-      return this.render();
+      this.bound("top");
+      this.render();
+      return this.rewatch();
     }
     return this.onEarlier();
   }
 
-  // Builds rows from this message on (a search result opened further back).
+  // Asks again whether the ends are near: an observer speaks only when that changes, and
+  // a fast scroll can bring an end back before it was ever seen to leave.
+  rewatch() {
+    for (const end of [this.more, this.newer]) {
+      this.watcher.unobserve(end);
+      this.watcher.observe(end);
+    }
+  }
+
+  // Newer rows, when reading back dropped them.
+  later() {
+    const messages = this.messages();
+    const last = messages.findLastIndex((m) => m.seq <= this.lastSeq);
+    const next = last + MORE_ROWS;
+    this.lastSeq = next >= messages.length - 1 ? null : messages[next].seq;
+    this.bound("bottom");
+    this.render();
+    this.rewatch();
+  }
+
+  // Builds rows as far as this message (a search result, an older page just loaded).
   include(seq) {
-    if (this.firstSeq === null || seq < this.firstSeq) this.firstSeq = seq;
+    if (this.firstSeq === null || seq < this.firstSeq) {
+      this.firstSeq = seq;
+      this.bound("top");
+    } else if (this.lastSeq !== null && seq > this.lastSeq) {
+      this.lastSeq = seq;
+      this.bound("bottom");
+    }
+  }
+
+  // Keeps at most MAX_ROWS rows, dropping those at the other end from `keep`.
+  bound(keep) {
+    const messages = this.messages();
+    let first = Math.max(0, messages.findIndex((m) => m.seq >= this.firstSeq));
+    let last = this.lastSeq === null ? messages.length - 1 : messages.findLastIndex((m) => m.seq <= this.lastSeq);
+    if (last - first < MAX_ROWS) return;
+    if (keep === "top") {
+      last = first + MAX_ROWS - 1;
+      this.lastSeq = last >= messages.length - 1 ? null : messages[last].seq;
+    } else {
+      first = last - MAX_ROWS + 1;
+      this.firstSeq = messages[first].seq;
+    }
   }
 
   messages() {
-    return sorted(this.groupId).filter((m) => !state.superseded.has(m.id));
+    // A withdrawn tombstone is a cancelled recording: never a message, so not shown.
+    return sorted(this.groupId).filter((m) => !state.superseded.has(m.id) && !m.withdrawn);
   }
 
   row(id) {
@@ -81,12 +145,14 @@ export class Timeline {
 
   // Redraws what changed. `arrived`: ids that just came in (events), to follow or pill.
   render({ arrived = [] } = {}) {
-    const stick = nearBottom();
+    const newest = this.lastSeq === null;
+    const stick = newest && (this.following || this.nearBottom());
     const anchor = stick ? null : this.anchor();
     const all = this.messages();
     if (this.firstSeq === null && all.length) this.firstSeq = all[Math.max(0, all.length - FIRST_ROWS)].seq;
-    const messages = all.filter((m) => m.seq >= this.firstSeq);
-    this.hidden = all.length - messages.length;
+    if (arrived.length) this.bound(stick ? "bottom" : "top");
+    const messages = all.filter((m) => m.seq >= this.firstSeq && (newest || m.seq <= this.lastSeq));
+    this.hidden = all.filter((m) => m.seq < this.firstSeq).length;
     const wanted = [];
     if (this.hidden || state.hasMore.get(this.groupId)) wanted.push(this.more);
     this.moreButton.textContent = this.hidden ? "Show earlier messages" : "Load earlier messages";
@@ -96,14 +162,16 @@ export class Timeline {
       wanted.push(this.rowFor(message));
     }
     for (const [id, row] of this.rows) if (!seen.has(id)) this.rows.delete(id) && row.el.remove();
-    const pending = pendingFor(this.groupId);
+    const pending = this.lastSeq === null ? pendingFor(this.groupId) : [];
     const online = state.connection === "online" && state.network;
+    if (this.lastSeq !== null) wanted.push(this.newer);
     wanted.push(...pending.map((entry) => pendingRow(entry, { me: state.me, online })));
     if (!messages.length && !pending.length) wanted.push(this.empty);
     this.place(wanted);
     if (anchor) this.hold(anchor);
-    const mineArrived = arrived.some((id) => this.rows.get(id)?.message.sender.id === state.me.id);
-    if (stick || mineArrived) scrollToBottom();
+    const mineArrived = arrived.some((id) => find(this.groupId, id)?.sender.id === state.me.id);
+    if (mineArrived && this.lastSeq !== null) return this.toBottom();
+    if (stick || mineArrived) this.scrollToBottom();
     else if (arrived.length) this.showPill(arrived.length);
   }
 
@@ -145,16 +213,16 @@ export class Timeline {
   // others we hold it for a few frames ourselves. Doing both would move it twice.
   hold(anchor, frames = NATIVE_ANCHORING ? 0 : 4) {
     const moved = anchor.el.getBoundingClientRect().top - anchor.top;
-    if (Math.abs(moved) > 0.5) window.scrollBy(0, moved);
+    if (Math.abs(moved) > 0.5) this.scroller.scrollTop += moved;
     if (frames) requestAnimationFrame(() => this.hold(anchor, frames - 1));
   }
 
-  // The first message row on screen, and where it is, to keep it there.
+  // The first message row in view, and where it is, to keep it there.
   anchor() {
-    const top = document.querySelector(".group-top")?.getBoundingClientRect().bottom ?? 0;
+    const view = this.scroller.getBoundingClientRect();
     for (const { el } of this.rows.values()) {
       const box = el.getBoundingClientRect();
-      if (box.bottom > top && box.top < innerHeight && el.isConnected) return { el, top: box.top };
+      if (box.bottom > view.top && box.top < view.bottom && el.isConnected) return { el, top: box.top };
     }
     return null;
   }
@@ -172,7 +240,13 @@ export class Timeline {
 
   toBottom() {
     this.hidePill();
-    scrollToBottom();
+    if (this.lastSeq !== null) { // back from far: the newest rows, built again
+      const messages = this.messages();
+      this.lastSeq = null;
+      this.firstSeq = messages[Math.max(0, messages.length - FIRST_ROWS)]?.seq ?? null;
+      this.render();
+    }
+    this.scrollToBottom();
     this.list.lastElementChild?.querySelector("button, a, [tabindex]")?.focus({ preventScroll: true });
   }
 
