@@ -10,11 +10,12 @@ from app.schemas import ExportOut, GroupExportIn, GroupExportOut
 from app.services import exports, group_exports
 from app.services.context import Ctx
 
-router = APIRouter(tags=["accounts"])
+router = APIRouter()  # each route names its one section of the docs (tags)
 
 
 @router.post(
     "/me/export",
+    tags=["accounts"],
     status_code=202,
     response_model=ExportOut,
     responses={
@@ -29,7 +30,7 @@ async def start_export(ctx: CtxDep, user: CurrentUser, response: Response) -> Ex
     return out
 
 
-@router.get("/me/export", response_model=ExportOut, responses=errors(401, 404))
+@router.get("/me/export", tags=["accounts"], response_model=ExportOut, responses=errors(401, 404))
 async def export_state(ctx: ReadCtxDep, user: CurrentUser) -> ExportOut:
     """Your latest export: `pending`, `ready` (download it before `expires_at`) or `failed`."""
     return await exports.state(ctx, user)
@@ -37,6 +38,7 @@ async def export_state(ctx: ReadCtxDep, user: CurrentUser) -> ExportOut:
 
 @router.get(
     "/me/export/download",
+    tags=["accounts"],
     response_class=StreamingResponse,
     responses={
         **errors(401, 404, 409),
