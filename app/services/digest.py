@@ -129,6 +129,7 @@ def _wanted() -> Any:
         User.email.is_not(None),
         User.email_verified_at.is_not(None),
         User.deleted_at.is_(None),
+        User.disabled_at.is_(None),  # an admin keeps them out: no group's news either
     )
 
 
@@ -409,9 +410,11 @@ def render(
 
 async def compose(rt: Runtime, db: AsyncSession, payload: dict[str, Any]) -> EmailMessage | None:
     """The digest mail of `payload`, or None: nothing unheard, digest turned off, address
-    gone or unverified, or account deleted since it was queued."""
+    gone or unverified, or account deleted or disabled since it was queued."""
     user = await db.get(User, payload["user_id"])
-    if user is None or user.deleted_at is not None or not user.email_verified:
+    if user is None or user.deleted_at is not None or user.disabled_at is not None:
+        return None
+    if not user.email_verified:
         return None
     if user.digest not in PERIOD:
         return None

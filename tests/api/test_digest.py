@@ -172,17 +172,21 @@ async def test_nothing_is_sent_without_something_unheard_a_verified_address_or_a
     await api.ok(unverified, "PATCH", "/me", json={"digest": "daily", "who_can_add_me": "anyone"})
     await drained(app)  # its link is mailed before the next person's, never mistaken for it
     gone = await digest_person(api, smtp, "dan")
+    disabled = await digest_person(api, smtp, "eve")
     gid = await api.group(amy, "Chess")
-    for who in (off, unverified, gone):
+    for who in (off, unverified, gone, disabled):
         await api.add(amy, gid, who)
-    mid = await memo(api, app, off, gid, samples)  # unheard by amy, cat and dan
+    mid = await memo(api, app, off, gid, samples)  # unheard by amy, cat, dan and eve
     await api.ok(amy, "POST", f"/messages/{mid}/listened")
     await api.ok(gone, "DELETE", "/me", json={"password": "correct horse"})
+    async with rt.sessions() as db:  # as an admin disables an account
+        await db.execute(update(User).where(User.id == disabled.id).values(disabled_at=utcnow()))
+        await db.commit()
     await drained(app)
     mails = len(smtp.messages)
 
     queued = await digest.send_now(rt)
-    assert set(queued) == {amy.id}, "off, unverified and deleted people are never queued"
+    assert set(queued) == {amy.id}, "off, unverified, deleted, disabled: never queued"
     await drained(app)
     assert len(smtp.messages) == mails, "amy heard everything: no mail"
     async with rt.sessions() as db:
