@@ -51,9 +51,10 @@ def _empty(message: Message, now: datetime) -> None:
 
 async def restate(ctx: Ctx, message: Message) -> dict[str, Any]:
     """Rewrite every stored event that carried `message` to the message as it is now
-    (erased, or its text edited), so no replay gives what was taken back; ask the scrubber
-    to remove the old words from the search index segments once this commits. Returns the
-    message's payload as now."""
+    (erased, or its text edited), so no replay gives what was taken back; drop the group
+    export whose range holds it (its zip has the old words); ask the scrubber to remove
+    them from the search index segments once this commits. Returns the message's payload
+    as now."""
     await ctx.db.flush()
     payload = await views.message_payload(ctx, message)
     await ctx.db.execute(
@@ -62,6 +63,7 @@ async def restate(ctx: Ctx, message: Message) -> dict[str, Any]:
         .values(data=payload)
         .execution_options(synchronize_session=False)
     )
+    await exports.forget_erased(ctx, message)
     ctx.after_commit(ctx.rt.scrubber.request)
     return payload
 
@@ -88,7 +90,6 @@ async def erase_message(ctx: Ctx, message_id: str, *, actor_id: str | None = Non
     tombstone = await restate(ctx, message)
     await ctx.emit(group_id, EventType.MESSAGE_DELETED, tombstone)
     await pins.drop(ctx, group_id, message_id)
-    await exports.forget_erased(ctx, message)
     if actor_id is not None and actor_id != message.sender_id:
         await moderation.record(
             ctx,

@@ -549,8 +549,9 @@ async def forget_group(ctx: Ctx, group_id: str) -> None:
 
 
 async def forget_erased(ctx: Ctx, message: Message) -> None:
-    """Drop the group export whose range holds `message` (being erased), and its zip:
-    a deleted message survives in no copy the server keeps. The caller commits."""
+    """Drop the group export whose range holds `message` (being erased, or its text
+    edited), and its zip: what was taken back survives in no copy the server keeps. The
+    caller commits."""
     export = await ctx.db.scalar(
         select(GroupExport).where(
             GroupExport.group_id == message.group_id,

@@ -223,6 +223,19 @@ async def test_the_zip_goes_when_a_message_in_it_is_erased(api: Api, app: Any) -
     assert group_zips(app) == []
 
 
+async def test_the_zip_goes_when_a_text_in_it_is_edited(api: Api, app: Any) -> None:
+    gid, p = await roles(api)
+    owner = p["owner"]
+    await api.ok(owner, "PATCH", f"/groups/{gid}", json={"export_policy": "owner"})
+    said = await api.post(p["member"], gid, "I said too much")
+    await api.call(owner, "POST", f"/groups/{gid}/export", json=span(1, -1))
+    assert (await ready(api, owner, gid))["status"] == "ready"
+    assert len(group_zips(app)) == 1
+    await api.ok(p["member"], "PATCH", f"/messages/{said['id']}", json={"text": "Fine."})
+    assert_error(await api.call(owner, "GET", f"/groups/{gid}/export"), 404, "export_not_found")
+    assert group_zips(app) == [], "the old words are in no zip the server keeps"
+
+
 async def test_turning_exports_off_or_deleting_the_group_drops_the_zip(api: Api, app: Any) -> None:
     amy = await api.register("amy")
     gid = await api.group(amy)
