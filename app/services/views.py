@@ -121,6 +121,7 @@ def _message_out(
         deleted=message.deleted_at is not None,
         # A live memo's status stays `live` once deleted (finish_live skips a tombstone).
         withdrawn=message.deleted_at is not None and message.voice_status == VoiceStatus.LIVE,
+        # (the same condition as WITHDRAWN, on a loaded row)
         voice=None if message.deleted_at else voice,
         reactions=reactions,
         bookmarked=bookmarked,
@@ -173,6 +174,16 @@ async def reactions_of(
         mid: [ReactionOut(emoji=e, count=n, me=(mid, e) in mine) for _, e, n in sorted(each)]
         for mid, each in found.items()
     }
+
+
+# A recording cancelled while live (deleted before it ended): never sent, so clients hide
+# it, and it is no group's latest message.
+# (`kind` first: a text's voice_status is NULL, which NOT would turn into no row at all)
+WITHDRAWN = and_(
+    Message.kind == "voice",
+    Message.deleted_at.is_not(None),
+    Message.voice_status == VoiceStatus.LIVE,
+)
 
 
 @dataclass(frozen=True)
@@ -330,7 +341,7 @@ async def group_outs(
     )
     newest = (
         select(Message.group_id, func.max(Message.seq).label("seq"))
-        .where(Message.group_id.in_(ids))
+        .where(Message.group_id.in_(ids), ~WITHDRAWN)
         .group_by(Message.group_id)
         .subquery()
     )

@@ -119,3 +119,13 @@ async def test_a_cursor_that_the_server_did_not_give_is_refused(api: Api) -> Non
         r = await api.call(amy, "GET", "/groups", params={"cursor": cursor})
         assert_error(r, 422, "invalid_cursor")
     assert_error(await api.call(amy, "GET", "/groups", params={"limit": 101}), 422)
+
+
+async def test_a_deleted_text_stays_the_group_s_latest_message_as_a_tombstone(api: Api) -> None:
+    amy = await api.register("amy")
+    gid = await api.group(amy)
+    await api.post(amy, gid, "first")
+    gone = await api.post(amy, gid, "second")
+    await api.ok(amy, "DELETE", f"/messages/{gone['id']}")
+    latest = (await api.ok(amy, "GET", f"/groups/{gid}"))["last_message"]
+    assert (latest["id"], latest["deleted"]) == (gone["id"], True)

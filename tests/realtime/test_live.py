@@ -149,6 +149,9 @@ async def test_a_live_memo_deleted_while_recorded_is_withdrawn_for_everyone(
     await sender.recv_type("live.ended")
     deleted = await listener.recv_type("message.deleted")
     assert deleted["data"]["id"] == mid and deleted["data"]["withdrawn"] is True
+    listed = (await api.ok(ben, "GET", "/groups"))["groups"]
+    latest = [g["last_message"] for g in listed if g["id"] == gid]
+    assert latest == [None], "a withdrawn memo is no group's latest message"
 
     finished = await start_live(sender, gid)
     for chunk in chunks:
