@@ -111,3 +111,22 @@ async def seed_group(base_url: str, samples: Path, messages: int = 200, memos: i
         else:
             raise AssertionError(f"memos not ready: {await statuses(api, amy, gid)}")
         return Seeded(amy, ben, gid, memo_ids)
+
+
+async def pair_with_a_memo(
+    api: httpx.AsyncClient, memo: bytes, *, sender: str = "ben"
+) -> tuple[Coach, Coach, str, str]:
+    """Amy Coach's group "Math" with Ben Coach in it, and a memo by `sender` ("amy" or
+    "ben"), ready: (amy, ben, group id, memo id)."""
+    amy = await register(api, "amy", "Amy Coach")
+    ben = await register(api, "ben", "Ben Coach")
+    await api.patch("/me", headers=as_(ben), json={"who_can_add_me": "anyone"})
+    gid = (await api.post("/groups", headers=as_(amy), json={"name": "Math"})).json()["id"]
+    r = await api.post(f"/groups/{gid}/members", headers=as_(amy), json={"handle": "ben"})
+    assert r.status_code == 201, r.text
+    mid = (await upload(api, amy if sender == "amy" else ben, gid, memo))["id"]
+    for _ in range(400):
+        if await statuses(api, amy, gid) == {"ready"}:
+            break
+        await asyncio.sleep(0.25)
+    return amy, ben, gid, mid

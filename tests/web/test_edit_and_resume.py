@@ -11,7 +11,7 @@ from playwright.async_api import Page, expect
 from tests import audio_samples
 from tests.process import ServerProcess
 from tests.support.browser import PHONE, axe, no_horizontal_overflow, screenshot
-from tests.web.seed import as_, register, statuses, upload
+from tests.web.seed import pair_with_a_memo
 from tests.web.test_coach_on_a_phone import api_get, sign_in
 from tests.web.test_safety import say
 from tests.web.test_web_client import amy_invites_ben
@@ -68,17 +68,7 @@ async def test_another_device_resumes_where_you_paused(
 ) -> None:
     memo = audio_samples.tone_mp3(samples, 30).read_bytes()
     async with httpx.AsyncClient(base_url=f"{server.url}/api/v1", timeout=60) as api:
-        amy = await register(api, "amy", "Amy Coach")
-        ben = await register(api, "ben", "Ben Coach")
-        await api.patch("/me", headers=as_(ben), json={"who_can_add_me": "anyone"})
-        gid = (await api.post("/groups", headers=as_(amy), json={"name": "Math"})).json()["id"]
-        r = await api.post(f"/groups/{gid}/members", headers=as_(amy), json={"handle": "ben"})
-        assert r.status_code == 201, r.text
-        mid = (await upload(api, ben, gid, memo))["id"]
-        for _ in range(400):
-            if await statuses(api, amy, gid) == {"ready"}:
-                break
-            await asyncio.sleep(0.25)
+        amy, _, gid, mid = await pair_with_a_memo(api, memo)
 
     phone = await person(PHONE)
     await sign_in(phone, "amy")

@@ -1,7 +1,6 @@
 """Skip silence: a memo with a long pause offers it, with the time it saves; turned on,
 the player jumps over the pause the server marked."""
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +10,7 @@ from playwright.async_api import expect
 from tests import audio_samples
 from tests.process import ServerProcess
 from tests.support.browser import PHONE, axe, no_horizontal_overflow
-from tests.web.seed import as_, register, statuses, upload
+from tests.web.seed import pair_with_a_memo
 from tests.web.test_coach_on_a_phone import sign_in
 
 # Each change of the seek slider's position, as the page saw it (seconds).
@@ -33,17 +32,7 @@ async def test_skip_silence_jumps_over_the_pause(
 ) -> None:
     memo = audio_samples.speech_with_pause(samples).read_bytes()
     async with httpx.AsyncClient(base_url=f"{server.url}/api/v1", timeout=60) as api:
-        amy = await register(api, "amy", "Amy Coach")
-        ben = await register(api, "ben", "Ben Coach")
-        await api.patch("/me", headers=as_(ben), json={"who_can_add_me": "anyone"})
-        gid = (await api.post("/groups", headers=as_(amy), json={"name": "Math"})).json()["id"]
-        r = await api.post(f"/groups/{gid}/members", headers=as_(amy), json={"handle": "ben"})
-        assert r.status_code == 201, r.text
-        await upload(api, ben, gid, memo)
-        for _ in range(400):
-            if await statuses(api, amy, gid) == {"ready"}:
-                break
-            await asyncio.sleep(0.25)
+        _, _, gid, _ = await pair_with_a_memo(api, memo)
 
     page = await person(PHONE, bypass_csp=True)
     await sign_in(page, "amy")

@@ -2,7 +2,6 @@
 lists them and answers in the thread, live for the others; a reply to a moment of a memo
 is a mark on its waveform and a button that plays that moment."""
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +11,7 @@ from playwright.async_api import expect
 from tests import audio_samples
 from tests.process import ServerProcess
 from tests.support.browser import DESKTOP, PHONE, axe, no_horizontal_overflow, screenshot
-from tests.web.seed import as_, register, statuses, upload
+from tests.web.seed import as_, pair_with_a_memo
 from tests.web.test_coach_on_a_phone import sign_in
 from tests.web.test_safety import say
 from tests.web.test_skip_silence import WATCH
@@ -68,17 +67,7 @@ async def test_a_reply_to_a_moment_plays_that_moment(
 ) -> None:
     memo = audio_samples.tone_mp3(samples, 40).read_bytes()
     async with httpx.AsyncClient(base_url=f"{server.url}/api/v1", timeout=60) as api:
-        amy = await register(api, "amy", "Amy Coach")
-        ben = await register(api, "ben", "Ben Coach")
-        await api.patch("/me", headers=as_(ben), json={"who_can_add_me": "anyone"})
-        gid = (await api.post("/groups", headers=as_(amy), json={"name": "Math"})).json()["id"]
-        r = await api.post(f"/groups/{gid}/members", headers=as_(amy), json={"handle": "ben"})
-        assert r.status_code == 201, r.text
-        mid = (await upload(api, amy, gid, memo))["id"]
-        for _ in range(400):
-            if await statuses(api, amy, gid) == {"ready"}:
-                break
-            await asyncio.sleep(0.25)
+        amy, ben, gid, mid = await pair_with_a_memo(api, memo, sender="amy")
         for text, at in (("This bit!", 12_000), ("And the end", 36_000)):
             r = await api.post(
                 f"/groups/{gid}/messages",
